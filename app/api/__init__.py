@@ -1,0 +1,13 @@
+"""HTTP adapters: blueprints translate JSON to commands and projections to JSON."""
+
+from flask import Flask
+
+
+def register_api(app: Flask) -> None:
+    from app.api import admin, commands, correlation, errors, queries
+
+    correlation.install(app)
+    errors.install(app)
+    app.register_blueprint(commands.blueprint)
+    app.register_blueprint(queries.blueprint)
+    app.register_blueprint(admin.blueprint)

@@ -1,0 +1,50 @@
+"""Every refusal is JSON: ``{"error": code, "message": text, "fields": {...}}``."""
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.domain.errors import Conflict, DomainError, InvalidCommand, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, Any] | None = None
+) -> tuple[Response, int]:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(ValidationError)
+    def _invalid(exc: ValidationError) -> tuple[Response, int]:
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(422, "validation_failed", "the request has invalid fields", fields)
+
+    @app.errorhandler(DomainError)
+    def _refused(exc: DomainError) -> tuple[Response, int]:
+        if isinstance(exc, InvalidCommand):
+            fields = {exc.field: [str(exc)]} if exc.field else None
+            return error_response(422, "invalid_command", str(exc), fields)
+        if isinstance(exc, NotFound):
+            return error_response(404, "not_found", str(exc))
+        if isinstance(exc, Conflict):
+            return error_response(409, "conflict", str(exc))
+        return error_response(400, "refused", str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> tuple[Response, int]:
+        status = exc.code or 500
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(status, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "an unexpected error occurred")

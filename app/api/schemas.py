@@ -1,0 +1,52 @@
+"""Request schemas. Unknown fields are refused (marshmallow's default, RAISE)."""
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.domain.money import parse_money
+
+
+class Money(fields.Field):
+    """A decimal string or a JSON number, at most two decimal places, never negative."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValidationError("must be a decimal number or string")
+        try:
+            return parse_money(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class RegisterUserSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class LineItemSchema(Schema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    quantity = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
+    )
+    unit_price = Money(required=True)
+
+
+class CreateOrderSchema(Schema):
+    user_id = fields.UUID(required=True)
+    items = fields.List(
+        fields.Nested(LineItemSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
+
+
+class PayOrderSchema(Schema):
+    amount = Money(required=True)
+
+
+class ShipOrderSchema(Schema):
+    pass
+
+
+class CancelOrderSchema(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))

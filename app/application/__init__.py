@@ -1,0 +1,1 @@
+"""Use cases: command handlers, event handlers, queries. Knows ports, not frameworks."""

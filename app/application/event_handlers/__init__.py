@@ -1,0 +1,1 @@
+"""Event handlers: projections, notifications, integrations and reactions."""

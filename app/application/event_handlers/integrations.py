@@ -1,0 +1,8 @@
+"""Integrations: every event, as its JSON envelope, to each configured webhook."""
+
+from app.application.messages import EventMessage
+from app.application.ports import Outbound
+
+
+def forward_to_webhooks(message: EventMessage, out: Outbound, key: str) -> None:
+    out.webhooks.post_event(message, idempotency_key=key)

@@ -1,0 +1,97 @@
+"""Notifications: emails to the customer, a message to the sales channel.
+
+These talk to the outside world, so they run outside any database transaction and may
+repeat; every send carries the same idempotency key on every attempt.
+"""
+
+from app.application.messages import EventMessage
+from app.application.ports import Outbound
+from app.domain.errors import NotFound
+from app.domain.events import (
+    OrderCancelled,
+    OrderCreated,
+    OrderEvent,
+    PaymentProcessed,
+    UserRegistered,
+)
+
+
+def _email_customer(
+    message: EventMessage, out: Outbound, key: str, subject: str, body: str
+) -> None:
+    event = message.event
+    assert isinstance(event, OrderEvent)
+    contact = out.directory.contact(event.user_id)
+    if contact is None:
+        raise NotFound(f"user {event.user_id} has no contact details")
+    email, name = contact
+    out.email.send(
+        to=email, subject=subject, body=f"Hello {name},\n\n{body}\n", idempotency_key=key
+    )
+
+
+def send_welcome_email(message: EventMessage, out: Outbound, key: str) -> None:
+    event = message.event
+    assert isinstance(event, UserRegistered)
+    out.email.send(
+        to=event.email,
+        subject="Welcome to outboxflow",
+        body=f"Hello {event.name},\n\nthank you for registering.\n",
+        idempotency_key=key,
+    )
+
+
+def send_order_confirmation(message: EventMessage, out: Outbound, key: str) -> None:
+    event = message.event
+    assert isinstance(event, OrderCreated)
+    lines = "\n".join(f"  {i.quantity} x {i.sku} at {i.unit_price}" for i in event.items)
+    _email_customer(
+        message,
+        out,
+        key,
+        f"Order {event.aggregate_id} confirmed",
+        f"we received your order:\n{lines}\nTotal: {event.total}",
+    )
+
+
+def send_payment_receipt(message: EventMessage, out: Outbound, key: str) -> None:
+    event = message.event
+    assert isinstance(event, PaymentProcessed)
+    _email_customer(
+        message,
+        out,
+        key,
+        f"Receipt for order {event.aggregate_id}",
+        f"we received your payment of {event.amount}.",
+    )
+
+
+def send_shipping_notice(message: EventMessage, out: Outbound, key: str) -> None:
+    _email_customer(
+        message,
+        out,
+        key,
+        f"Order {message.event.aggregate_id} shipped",
+        "your order is on its way.",
+    )
+
+
+def send_cancellation_notice(message: EventMessage, out: Outbound, key: str) -> None:
+    event = message.event
+    assert isinstance(event, OrderCancelled)
+    _email_customer(
+        message,
+        out,
+        key,
+        f"Order {event.aggregate_id} cancelled",
+        f"your order was cancelled: {event.reason or 'no reason given'}.",
+    )
+
+
+def notify_sales_channel(message: EventMessage, out: Outbound, key: str) -> None:
+    event = message.event
+    assert isinstance(event, OrderCreated)
+    out.chat.post(
+        text=f"New order {event.aggregate_id}: {len(event.items)} line(s), total {event.total}",
+        idempotency_key=key,
+    )

@@ -1,0 +1,67 @@
+"""Settings, read from the environment once, in the app factory (never at import)."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6390/0"
+
+
+def _default_instance_dir() -> Path:
+    return Path(os.environ.get("OUTBOXFLOW_INSTANCE", Path.cwd() / "instance")).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting with its default; ``.env.example`` lists the same names."""
+
+    instance_dir: Path = field(default_factory=_default_instance_dir)
+    database_url: str = ""
+    celery_broker_url: str = DEFAULT_BROKER_URL
+    celery_result_backend: str = ""
+    broker_key_prefix: str = ""
+    smtp_url: str = ""
+    slack_webhook_url: str = ""
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = ""
+    outbox_relay_interval: float = 1.0
+    outbox_relay_batch: int = 500
+    outbox_claim_lease_seconds: int = 30
+    outbox_redelivery_seconds: int = 600
+    max_request_bytes: int = 64 * 1024
+    task_always_eager: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.type, raw)
+        values.update(overrides)
+        settings = cls(**values)
+        if not settings.database_url:
+            url = f"sqlite:///{settings.instance_dir / 'outboxflow.db'}"
+            settings = cls(**{**values, "database_url": url})
+        if settings.outbox_relay_interval <= 0:
+            raise ValueError("OUTBOX_RELAY_INTERVAL must be a positive number of seconds")
+        return settings
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    if "tuple" in kind:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if "bool" in kind:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if "float" in kind:
+        return float(raw)
+    if "int" in kind:
+        return int(raw)
+    if "Path" in kind:
+        return Path(raw).resolve()
+    return raw

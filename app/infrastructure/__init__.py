@@ -1,0 +1,1 @@
+"""Adapters: database, broker, notification channels."""

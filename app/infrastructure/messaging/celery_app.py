@@ -1,0 +1,89 @@
+"""Build the Celery app for a Flask app: one per process, configured from Settings."""
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+from kombu import Exchange, Queue
+
+from app.application.event_handlers.registry import HANDLER_QUEUES
+from app.config import Settings
+
+RELAY_QUEUE = "outbox"
+DEAD_LETTER_QUEUE = "dead_letter"
+DEAD_LETTER_EXCHANGE = "dead_letter"
+REDIS_VISIBILITY_TIMEOUT = 3600
+
+
+def _queues() -> list[Queue]:
+    """Handler queues dead-letter into ``dead_letter`` on RabbitMQ (ignored on Redis).
+
+    Queue arguments cannot change once a queue is declared: change them with a new name.
+    """
+    dead_letter_args = {
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": DEAD_LETTER_QUEUE,
+    }
+    handler_queues = [
+        Queue(
+            name, Exchange(name, type="direct"), routing_key=name, queue_arguments=dead_letter_args
+        )
+        for name in HANDLER_QUEUES
+    ]
+    return [
+        Queue(RELAY_QUEUE, Exchange(RELAY_QUEUE, type="direct"), routing_key=RELAY_QUEUE),
+        *handler_queues,
+        Queue(
+            DEAD_LETTER_QUEUE,
+            Exchange(DEAD_LETTER_EXCHANGE, type="direct"),
+            routing_key=DEAD_LETTER_QUEUE,
+        ),
+    ]
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    if settings.celery_broker_url.startswith(("redis", "rediss", "valkey")):
+        options: dict[str, Any] = {
+            "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+        }
+        if settings.broker_key_prefix:
+            options["global_keyprefix"] = settings.broker_key_prefix
+        return options
+    if settings.celery_broker_url.startswith(("amqp", "pyamqp")):
+        return {"confirm_publish": True}
+    return {}
+
+
+def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
+    """Every task runs inside an app context of the process's one Flask app."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with flask_app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery("outboxflow", task_cls=FlaskTask)
+    celery.config_from_object("celeryconfig")
+    celery.conf.update(
+        broker_url=settings.celery_broker_url,
+        result_backend=settings.celery_result_backend or None,
+        broker_transport_options=_transport_options(settings),
+        task_queues=_queues(),
+        task_always_eager=settings.task_always_eager,
+        beat_schedule={
+            "outbox-relay": {
+                "task": "outbox.relay",
+                "schedule": settings.outbox_relay_interval,
+                "options": {
+                    "queue": RELAY_QUEUE,
+                    "expires": max(5.0, settings.outbox_relay_interval * 5),
+                },
+            },
+        },
+        beat_schedule_filename=str(settings.instance_dir / "celerybeat-schedule"),
+    )
+    celery.set_default()
+    flask_app.extensions["celery"] = celery
+    return celery

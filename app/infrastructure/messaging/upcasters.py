@@ -1,0 +1,43 @@
+"""Upcasters turn a stored payload of an old schema version into the next version.
+
+Stored events are never rewritten; they are upcast each time they are read. Register
+one function per (event type, from-version); chains run until the current version.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from app.domain.events import EVENT_CLASSES
+from app.infrastructure.messaging.errors import UnknownEventType, UnsupportedSchemaVersion
+
+Payload = dict[str, Any]
+
+
+def _user_registered_v1_to_v2(payload: Payload) -> Payload:
+    """Version 1 called the display name ``full_name``."""
+    upgraded = {k: v for k, v in payload.items() if k != "full_name"}
+    upgraded["name"] = payload["full_name"]
+    return upgraded
+
+
+UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
+    ("user.registered", 1): _user_registered_v1_to_v2,
+}
+
+
+def upcast(event_type: str, schema_version: int, payload: Payload) -> Payload:
+    event_class = EVENT_CLASSES.get(event_type)
+    if event_class is None:
+        raise UnknownEventType(f"unknown event type {event_type!r}")
+    current = event_class.schema_version
+    if schema_version > current:
+        raise UnsupportedSchemaVersion(
+            f"{event_type} v{schema_version} is newer than this code (v{current})"
+        )
+    while schema_version < current:
+        step = UPCASTERS.get((event_type, schema_version))
+        if step is None:
+            raise UnsupportedSchemaVersion(f"no upcaster for {event_type} v{schema_version}")
+        payload = step(payload)
+        schema_version += 1
+    return payload

@@ -1,0 +1,39 @@
+"""The Flask-SQLAlchemy extension (created unbound) and per-dialect engine tuning."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+
+from app.infrastructure.persistence.tables import metadata
+
+db = SQLAlchemy(metadata=metadata)
+
+
+def engine_options(database_url: str) -> dict[str, Any]:
+    if database_url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def tune_engine(engine: sa.Engine) -> None:
+    """SQLite: WAL so readers never block, and BEGIN IMMEDIATE so writers queue politely.
+
+    A deferred SQLite transaction that reads and then writes can fail at once with
+    "database is locked" instead of waiting; taking the write lock up front avoids it.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,119 @@
+"""Outbox queries for the relay: claim due deliveries with a lease, mark them, count them.
+
+Claiming is one atomic ``UPDATE … RETURNING`` guarded by the lease, with ``FOR UPDATE
+SKIP LOCKED`` in the subquery on PostgreSQL (SQLite drops that clause and serialises
+writers instead), so two relays at once never claim the same row.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.infrastructure.messaging.envelope import Envelope
+from app.infrastructure.persistence.event_store import envelope_from_row
+from app.infrastructure.persistence.sql import as_utc, utcnow
+from app.infrastructure.persistence.tables import events, outbox
+
+ACTIVE = ("pending", "dispatched")
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    delivery_id: int
+    handler: str
+    envelope: Envelope
+
+
+def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now)
+
+
+def claim(
+    conn: sa.Connection,
+    *,
+    token: str,
+    lease: timedelta,
+    limit: int,
+    ids: Sequence[int] | None = None,
+) -> list[ClaimedDelivery]:
+    """Lease up to ``limit`` due deliveries (or exactly ``ids``) to ``token``."""
+    now = utcnow()
+    due = sa.and_(outbox.c.status.in_(ACTIVE), outbox.c.available_at <= now, _lease_free(now))
+    if ids is not None:
+        due = sa.and_(due, outbox.c.id.in_(ids))
+    candidates = (
+        sa.select(outbox.c.id)
+        .where(due)
+        .order_by(outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = conn.execute(
+        outbox.update()
+        .where(outbox.c.id.in_(candidates.scalar_subquery()), _lease_free(now))
+        .values(lease_until=now + lease, claimed_by=token)
+        .returning(outbox.c.id, outbox.c.handler, outbox.c.event_id)
+    ).all()
+    if not claimed:
+        return []
+    rows = {
+        row.event_id: row
+        for row in conn.execute(
+            sa.select(events).where(events.c.event_id.in_({c.event_id for c in claimed}))
+        )
+    }
+    return sorted(
+        (ClaimedDelivery(c.id, c.handler, envelope_from_row(rows[c.event_id])) for c in claimed),
+        key=lambda d: d.delivery_id,
+    )
+
+
+def mark_dispatched(
+    conn: sa.Connection, ids: Sequence[int], *, token: str, redelivery_after: timedelta
+) -> None:
+    """Published: keep a lease long enough for the task to finish before we send it again."""
+    if not ids:
+        return
+    now = utcnow()
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id.in_(ids), outbox.c.status.in_(ACTIVE), outbox.c.claimed_by == token)
+        .values(
+            status="dispatched",
+            dispatched_at=now,
+            lease_until=now + redelivery_after,
+            dispatch_count=outbox.c.dispatch_count + 1,
+        )
+    )
+
+
+def release(conn: sa.Connection, ids: Sequence[int], *, token: str) -> None:
+    """Publishing failed: hand the rows straight back to the next relay sweep."""
+    if ids:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(ids), outbox.c.claimed_by == token, outbox.c.status != "done")
+            .values(lease_until=None)
+        )
+
+
+def stats(conn: sa.Connection) -> dict[str, Any]:
+    now = utcnow()
+    by_handler: dict[str, dict[str, int]] = {}
+    totals = {"pending": 0, "dispatched": 0, "done": 0, "dead": 0}
+    for handler, status, count in conn.execute(
+        sa.select(outbox.c.handler, outbox.c.status, sa.func.count()).group_by(
+            outbox.c.handler, outbox.c.status
+        )
+    ):
+        per = by_handler.setdefault(handler, dict.fromkeys(totals, 0))
+        per[status] = per.get(status, 0) + count
+        totals[status] = totals.get(status, 0) + count
+    oldest = conn.execute(
+        sa.select(sa.func.min(outbox.c.created_at)).where(outbox.c.status.in_(ACTIVE))
+    ).scalar()
+    age = 0.0 if oldest is None else max(0.0, (now - as_utc(oldest)).total_seconds())
+    return {**totals, "oldest_pending_age_seconds": round(age, 3), "by_handler": by_handler}

@@ -1,0 +1,38 @@
+"""Handler receipts: the idempotency record written in the handler's own transaction."""
+
+import sqlalchemy as sa
+
+from app.infrastructure.persistence.sql import upsert, utcnow
+from app.infrastructure.persistence.tables import handler_receipts, outbox
+
+
+class SqlHandlerReceipts:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def claim(self, event_id: str, handler: str) -> bool:
+        """Insert the receipt first thing, so a concurrent duplicate waits on it and then skips."""
+        result = self._conn.execute(
+            upsert(self._conn, handler_receipts)
+            .values(event_id=event_id, handler=handler, applied_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+    def already_applied(self, event_id: str, handler: str) -> bool:
+        return (
+            self._conn.execute(
+                sa.select(sa.literal(1)).where(
+                    handler_receipts.c.event_id == event_id, handler_receipts.c.handler == handler
+                )
+            ).first()
+            is not None
+        )
+
+    def mark_delivery_done(self, delivery_id: int) -> None:
+        now = utcnow()
+        self._conn.execute(
+            outbox.update()
+            .where(outbox.c.id == delivery_id, outbox.c.status != "done")
+            .values(status="done", done_at=now, lease_until=None, last_error=None)
+        )

@@ -1,0 +1,117 @@
+"""Table definitions. Migrations are generated from (and checked against) this metadata."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT ids autoincrement on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("loyalty_points", sa.Integer, nullable=False),
+    sa.Column("loyalty_awards", Json, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+order_items = sa.Table(
+    "order_items",
+    metadata,
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price_cents", sa.BigInteger, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("position", BigId, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("aggregate_type", sa.String(50), nullable=False),
+    sa.Column("aggregate_id", sa.String(36), nullable=False),
+    sa.Column("aggregate_version", sa.Integer, nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("correlation_id", sa.String(64), nullable=False, index=True),
+    sa.Column("causation_id", sa.String(64), nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    # A second writer of the same aggregate version loses here: optimistic concurrency.
+    sa.UniqueConstraint("aggregate_id", "aggregate_version", name="uq_events_aggregate_version"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), sa.ForeignKey("events.event_id"), nullable=False),
+    sa.Column("handler", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dispatch_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("available_at", Timestamp, nullable=False),
+    sa.Column("lease_until", Timestamp, nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("dispatched_at", Timestamp, nullable=True),
+    sa.Column("done_at", Timestamp, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("event_id", "handler", name="uq_outbox_event_handler"),
+    sa.Index("ix_outbox_status_available", "status", "available_at"),
+)
+
+handler_receipts = sa.Table(
+    "handler_receipts",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("handler", sa.String(100), primary_key=True),
+    sa.Column("applied_at", Timestamp, nullable=False),
+)
+
+order_summaries = sa.Table(
+    "order_summaries",
+    metadata,
+    sa.Column("order_id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("total_cents", sa.BigInteger, nullable=False),
+    sa.Column("items", Json, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+user_profiles = sa.Table(
+    "user_profiles",
+    metadata,
+    sa.Column("user_id", sa.String(36), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("loyalty_points", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)

@@ -1,0 +1,54 @@
+"""The SQL unit of work: one connection, one transaction, committed only by ``commit``."""
+
+from collections.abc import Callable
+from uuid import uuid4
+
+import sqlalchemy as sa
+
+from app.application.messages import MessageContext
+from app.application.ports import UnitOfWork
+from app.infrastructure.persistence.event_store import SqlEventStreams
+from app.infrastructure.persistence.read_models import SqlProjectionWriter
+from app.infrastructure.persistence.receipts import SqlHandlerReceipts
+from app.infrastructure.persistence.repositories import SqlOrderRepository, SqlUserRepository
+
+
+class SqlUnitOfWork(UnitOfWork):
+    users: SqlUserRepository
+    orders: SqlOrderRepository
+
+    def __init__(self, engine: sa.Engine, subscribers: Callable[[str], list[str]]) -> None:
+        self._engine = engine
+        self._subscribers = subscribers
+        self._conn: sa.Connection | None = None
+        self._tx: sa.RootTransaction | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._conn = self._engine.connect()
+        self._tx = self._conn.begin()
+        self.users = SqlUserRepository(self._conn)
+        self.orders = SqlOrderRepository(self._conn)
+        self.events = self._streams = SqlEventStreams(self._conn)
+        self.projections = SqlProjectionWriter(self._conn)
+        self.receipts = SqlHandlerReceipts(self._conn)
+        root = str(uuid4())
+        self.context = MessageContext(correlation_id=root, causation_id=root)
+        return super().__enter__()
+
+    def commit(self) -> None:
+        assert self._tx is not None, "commit outside 'with uow:'"
+        touched = [*self.users.seen, *self.orders.seen]
+        new_events = [event for aggregate in touched for event in aggregate.pending_events]
+        delivery_ids = self._streams.append(new_events, self.context, self._subscribers)
+        self._tx.commit()
+        for aggregate in touched:
+            aggregate.pending_events.clear()
+            aggregate.loaded_version = aggregate.version
+        self.committed_delivery_ids = delivery_ids
+
+    def rollback(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()
+        if self._conn is not None:
+            self._conn.close()
+        self._tx = self._conn = None

@@ -1,0 +1,37 @@
+"""Celery settings shared by every process (web publisher, worker, beat, Flower).
+
+Values that differ per deployment come from the environment; the rest is the delivery
+baseline outboxflow relies on (see README "Failure handling"). Broker URLs are applied
+by the app factory from the same environment, so tests can point a process elsewhere.
+"""
+
+import os
+
+# Delivery guarantees: ack only after the handler ran; a lost worker puts the message back.
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_acks_on_failure = False
+task_acks_on_timeout = True
+worker_prefetch_multiplier = 1
+task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT", "30"))
+task_time_limit = int(os.environ.get("TASK_TIME_LIMIT", "60"))
+
+# Connections: survive a broker that starts late or restarts; never lose a publish silently.
+broker_connection_retry_on_startup = True
+broker_connection_max_retries = None
+task_publish_retry = True
+task_publish_retry_policy = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5}
+
+# JSON only: the wire format is part of the contract.
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+task_ignore_result = True
+
+# Flower sees every task from the moment it is sent.
+worker_send_task_events = True
+task_send_sent_event = True
+
+task_default_queue = "default"
+timezone = "UTC"
+enable_utc = True
