@@ -29,7 +29,13 @@ class Settings:
     outbox_relay_interval: float = 1.0
     outbox_relay_batch: int = 500
     outbox_claim_lease_seconds: int = 30
-    outbox_redelivery_seconds: int = 600
+    outbox_redelivery_seconds: int = 300
+    outbox_max_attempts: int = 8
+    outbox_retry_backoff_seconds: int = 2
+    outbox_retry_backoff_max_seconds: int = 600
+    outbox_retention_hours: float = 72.0
+    outbox_retention_interval: float = 3600.0
+    admin_token: str = ""
     max_request_bytes: int = 64 * 1024
     task_always_eager: bool = False
 
@@ -49,6 +55,8 @@ class Settings:
             settings = cls(**{**values, "database_url": url})
         if settings.outbox_relay_interval <= 0:
             raise ValueError("OUTBOX_RELAY_INTERVAL must be a positive number of seconds")
+        if settings.outbox_max_attempts < 1:
+            raise ValueError("OUTBOX_MAX_ATTEMPTS must be at least 1")
         return settings
 
 

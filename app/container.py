@@ -3,31 +3,33 @@
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery
 
 from app.application import command_handlers
-from app.application.deliveries import apply_delivery
-from app.application.event_handlers.registry import HANDLERS_BY_NAME, subscribers
+from app.application.event_handlers.registry import subscribers
 from app.application.messages import MessageContext
 from app.application.ports import ChatNotifier, EmailSender, Outbound
 from app.config import Settings
 from app.domain.commands import Command
-from app.infrastructure.messaging.envelope import Envelope
-from app.infrastructure.messaging.errors import CorruptMessage
+from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT
+from app.infrastructure.messaging.delivery_runner import DeliveryRunner, RetryPolicy
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
 from app.infrastructure.notifications.slack import LoggingChatNotifier, SlackWebhookNotifier
 from app.infrastructure.notifications.webhooks import SignedWebhookSender
 from app.infrastructure.persistence import outbox
+from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.directory import SqlUserDirectory
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
-log = logging.getLogger("outboxflow.deliveries")
+log = logging.getLogger(__name__)
+LEASE_MARGIN_SECONDS = 30
 
 
 @dataclass
@@ -36,8 +38,10 @@ class Container:
     engine: sa.Engine
     celery: Celery
     relay: OutboxRelay
+    runner: DeliveryRunner
     outbound: Outbound
     queries: SqlReadModelQueries
+    dead_letters: DeadLetterStore
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, subscribers)
@@ -49,24 +53,16 @@ class Container:
         self.relay.dispatch_now(uow.committed_delivery_ids)
         return result
 
-    def apply(self, handler: str, delivery_id: int, envelope: object) -> bool:
-        """Run one delivery; the Celery task adapter's whole job is to call this."""
-        spec = HANDLERS_BY_NAME.get(handler)
-        if spec is None:
-            raise CorruptMessage(f"no handler named {handler!r}")
-        message = Envelope.from_dict(envelope).to_message()
-        outcome = apply_delivery(spec, message, delivery_id, self.uow, self.outbound)
-        log.info(
-            "%s %s event=%s delivery=%s correlation=%s causation=%s",
-            handler,
-            "applied" if outcome.applied else "skipped duplicate",
-            message.event.event_id,
-            delivery_id,
-            message.correlation_id,
-            message.causation_id,
-        )
-        self.relay.dispatch_now(outcome.new_delivery_ids)
-        return outcome.applied
+    def purge_done_deliveries(self, older_than: timedelta, batch_size: int = 1000) -> int:
+        """Delete done deliveries past retention, one short transaction per batch."""
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                deleted = outbox.purge_done(conn, older_than=older_than, batch_size=batch_size)
+            total += deleted
+            if deleted < batch_size:
+                log.info("retention: deleted %d done deliveries older than %s", total, older_than)
+                return total
 
     def outbox_stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -84,9 +80,12 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
         if settings.slack_webhook_url
         else LoggingChatNotifier()
     )
+    publisher = CeleryPublisher(
+        celery, native_dead_lettering=settings.celery_broker_url.startswith(("amqp", "pyamqp"))
+    )
     relay = OutboxRelay(
         engine,
-        CeleryPublisher(celery),
+        publisher,
         batch_size=settings.outbox_relay_batch,
         claim_lease=timedelta(seconds=settings.outbox_claim_lease_seconds),
         redelivery_after=timedelta(seconds=settings.outbox_redelivery_seconds),
@@ -97,4 +96,36 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
         webhooks=SignedWebhookSender(settings.webhook_urls, settings.webhook_secret),
         directory=SqlUserDirectory(engine),
     )
-    return Container(settings, engine, celery, relay, outbound, SqlReadModelQueries(engine))
+    runner = DeliveryRunner(
+        engine,
+        partial(SqlUnitOfWork, engine, subscribers),
+        outbound,
+        relay,
+        publisher,
+        retry_policy(settings, celery),
+    )
+    return Container(
+        settings,
+        engine,
+        celery,
+        relay,
+        runner,
+        outbound,
+        SqlReadModelQueries(engine),
+        DeadLetterStore(engine),
+    )
+
+
+def retry_policy(settings: Settings, celery: Celery) -> RetryPolicy:
+    """Backoff never outlives the Redis visibility timeout (past it the message loops)."""
+    hard_limit = int(celery.conf.task_time_limit or 300)
+    cap = min(
+        settings.outbox_retry_backoff_max_seconds,
+        REDIS_VISIBILITY_TIMEOUT - hard_limit - LEASE_MARGIN_SECONDS,
+    )
+    return RetryPolicy(
+        max_attempts=settings.outbox_max_attempts,
+        backoff_base=settings.outbox_retry_backoff_seconds,
+        backoff_cap=max(1, cap),
+        task_lease=timedelta(seconds=hard_limit + LEASE_MARGIN_SECONDS),
+    )

@@ -1,17 +1,22 @@
-"""Task definitions: one thin task per event handler, plus the relay.
+"""Task definitions: one thin task per event handler, the relay, and outbox retention.
 
 Task names are wire names (``handlers.<handler>``, ``outbox.relay``), never module paths.
 """
 
+from datetime import timedelta
 from typing import Any, cast
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 from flask import current_app
 
 from app.application.event_handlers.registry import HANDLERS, HandlerSpec
 from app.container import Container
+from app.infrastructure.messaging.celery_app import RELAY_QUEUE
+from app.infrastructure.messaging.delivery_runner import DeadLettered, RetryLater
 
 RELAY_TASK = "outbox.relay"
+RETENTION_TASK = "outbox.purge_done"
 
 
 def _container() -> Container:
@@ -19,9 +24,16 @@ def _container() -> Container:
 
 
 def _handler_task(celery: Celery, spec: HandlerSpec) -> Task:
-    @celery.task(name=spec.task_name, bind=True, queue=spec.queue)
-    def run_handler(self: Task, delivery_id: int, envelope: dict[str, Any]) -> bool:
-        return _container().apply(spec.name, delivery_id, envelope)
+    @celery.task(name=spec.task_name, bind=True, queue=spec.queue, max_retries=None)
+    def run_handler(self: Task, *args: Any, **kwargs: Any) -> bool:
+        """Accepts any arguments so a malformed message is dead-lettered, not crashed on."""
+        delivery_id, envelope = kwargs.get("delivery_id"), kwargs.get("envelope")
+        outcome = _container().runner.run(spec.name, delivery_id, envelope)
+        if isinstance(outcome, RetryLater):
+            raise self.retry(exc=outcome.error, countdown=outcome.countdown)
+        if isinstance(outcome, DeadLettered):
+            raise Reject(outcome.reason, requeue=False)
+        return outcome.applied
 
     return run_handler
 
@@ -31,10 +43,17 @@ def register_tasks(celery: Celery) -> None:
     if RELAY_TASK in celery.tasks:
         return
 
-    @celery.task(name=RELAY_TASK, queue="outbox", ignore_result=True)
+    @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE)
     def relay_outbox() -> dict[str, int]:
         report = _container().relay.sweep()
         return {"claimed": report.claimed, "published": report.published, "failed": report.failed}
+
+    @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE)
+    def purge_done_deliveries() -> int:
+        container = _container()
+        return container.purge_done_deliveries(
+            timedelta(hours=container.settings.outbox_retention_hours)
+        )
 
     for spec in HANDLERS:
         _handler_task(celery, spec)

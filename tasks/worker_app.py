@@ -10,6 +10,7 @@ from flask import Flask
 from app import create_app
 from app.container import Container
 from tasks.registration import register_tasks
+from tasks.signals import install_dead_letter_signals
 
 
 @cache
@@ -17,6 +18,7 @@ def build_worker() -> tuple[Flask, Celery]:
     flask_app = create_app()
     celery: Celery = flask_app.extensions["celery"]
     register_tasks(celery)
+    install_dead_letter_signals(flask_app)
     return flask_app, celery
 
 

@@ -4,10 +4,11 @@ from flask import Flask
 
 
 def register_api(app: Flask) -> None:
-    from app.api import admin, commands, correlation, errors, queries
+    from app.api import admin, commands, correlation, dead_letters, errors, queries
 
     correlation.install(app)
     errors.install(app)
     app.register_blueprint(commands.blueprint)
     app.register_blueprint(queries.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(dead_letters.blueprint)

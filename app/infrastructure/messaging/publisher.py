@@ -1,5 +1,6 @@
 """Publish outbox deliveries as Celery tasks named ``handlers.<handler>``."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -7,20 +8,46 @@ from typing import Any
 from celery import Celery
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
+from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 
 FAIL_FAST = {"max_retries": 0}
 
+log = logging.getLogger(__name__)
+
 
 class CeleryPublisher:
-    def __init__(self, celery: Celery) -> None:
+    def __init__(self, celery: Celery, *, native_dead_lettering: bool) -> None:
         self._celery = celery
+        self._native_dead_lettering = native_dead_lettering
 
     @contextmanager
     def session(self, *, fail_fast: bool = False) -> Iterator["PublishSession"]:
         """One producer (one broker connection) for a whole batch."""
         with self._celery.producer_or_acquire() as producer:
             yield PublishSession(self._celery, producer, fail_fast)
+
+    def copy_to_dead_letter_queue(self, handler: str | None, body: Any, reason: str) -> None:
+        """Redis has no dead-letter exchange: re-publish a copy to ``dead_letter`` ourselves.
+
+        On RabbitMQ the handler queues' dead-letter exchange does this when the task rejects
+        the message, so nothing is published here. Best effort: the database record is the
+        source of truth.
+        """
+        if self._native_dead_lettering or self._celery.conf.task_always_eager:
+            return
+        try:
+            self._celery.send_task(
+                f"handlers.{handler or 'unknown'}",
+                kwargs=body if isinstance(body, dict) else {"body": repr(body)},
+                queue=DEAD_LETTER_QUEUE,
+                headers={"x-dead-letter-reason": reason[:1000]},
+                retry_policy=FAIL_FAST,
+            )
+        except Exception:
+            log.warning(
+                "could not copy a dead letter to the %s queue", DEAD_LETTER_QUEUE, exc_info=True
+            )
 
 
 class PublishSession:
@@ -31,9 +58,7 @@ class PublishSession:
 
     def publish(self, delivery: ClaimedDelivery) -> None:
         """Returns only once the broker accepted the message (confirms on RabbitMQ)."""
-        spec = HANDLERS_BY_NAME.get(delivery.handler)
-        if spec is None:
-            raise LookupError(f"no handler named {delivery.handler!r} is registered")
+        spec = HANDLERS_BY_NAME[delivery.handler]
         kwargs = {"delivery_id": delivery.delivery_id, "envelope": delivery.envelope.to_dict()}
         options: dict[str, Any] = {
             "queue": spec.queue,

@@ -15,8 +15,10 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 
+from app.application.event_handlers.registry import HANDLERS_BY_NAME
+from app.infrastructure.messaging.errors import CorruptMessage
 from app.infrastructure.messaging.publisher import CeleryPublisher
-from app.infrastructure.persistence import outbox
+from app.infrastructure.persistence import dead_letters, outbox
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._claim_lease = claim_lease
         self._redelivery_after = redelivery_after
+        self._immediate_paused_until = 0.0
+
+    IMMEDIATE_PAUSE_SECONDS = 5.0
+    """After a failed immediate publish, requests stop trying (and waiting) for a while."""
 
     def sweep(self, *, time_budget: float = 5.0) -> RelayReport:
         """Publish due deliveries batch after batch until none is left or time is up."""
@@ -61,19 +67,26 @@ class OutboxRelay:
 
     def dispatch_now(self, delivery_ids: Sequence[int]) -> RelayReport:
         """Best-effort immediate publish after a commit; the sweep is the guarantee."""
-        if not delivery_ids:
+        if not delivery_ids or time.monotonic() < self._immediate_paused_until:
             return RelayReport()
         try:
-            return self._run(ids=delivery_ids, fail_fast=True)
+            report = self._run(ids=delivery_ids, fail_fast=True)
         except Exception:
             log.warning("immediate dispatch failed; the relay will retry", exc_info=True)
-            return RelayReport(failed=len(delivery_ids))
+            report = RelayReport(failed=len(delivery_ids))
+        if report.failed:
+            self._immediate_paused_until = time.monotonic() + self.IMMEDIATE_PAUSE_SECONDS
+        return report
 
     def _run(self, *, ids: Sequence[int] | None, fail_fast: bool) -> RelayReport:
         token = uuid4().hex
         limit = len(ids) if ids is not None else self._batch_size
         with self._engine.begin() as conn:
             claimed = outbox.claim(conn, token=token, lease=self._claim_lease, limit=limit, ids=ids)
+        orphans = [d for d in claimed if d.handler not in HANDLERS_BY_NAME]
+        if orphans:
+            self._dead_letter_orphans(orphans)
+            claimed = [d for d in claimed if d.handler in HANDLERS_BY_NAME]
         published: list[int] = []
         try:
             with self._publisher.session(fail_fast=fail_fast) as session:
@@ -95,4 +108,22 @@ class OutboxRelay:
                     conn, published, token=token, redelivery_after=self._redelivery_after
                 )
                 outbox.release(conn, unpublished, token=token)
-        return RelayReport(len(claimed), len(published), len(claimed) - len(published))
+        return RelayReport(
+            len(claimed) + len(orphans), len(published), len(claimed) - len(published)
+        )
+
+    def _dead_letter_orphans(self, orphans: Sequence[outbox.ClaimedDelivery]) -> None:
+        """Deliveries for a handler that no longer exists can never run: say so, loudly."""
+        with self._engine.begin() as conn:
+            for d in orphans:
+                log.error("delivery %s names unknown handler %r", d.delivery_id, d.handler)
+                dead_letters.record(
+                    conn,
+                    exc=CorruptMessage(f"no handler named {d.handler!r} is registered"),
+                    attempts=0,
+                    delivery_id=d.delivery_id,
+                    handler=d.handler,
+                    body={"delivery_id": d.delivery_id, "envelope": d.envelope.to_dict()},
+                    event_id=d.envelope.event_id,
+                    event_type=d.envelope.event_type,
+                )

@@ -117,3 +117,52 @@ def stats(conn: sa.Connection) -> dict[str, Any]:
     ).scalar()
     age = 0.0 if oldest is None else max(0.0, (now - as_utc(oldest)).total_seconds())
     return {**totals, "oldest_pending_age_seconds": round(age, 3), "by_handler": by_handler}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    status: str
+
+
+def begin_attempt(conn: sa.Connection, delivery_id: int, *, lease: timedelta) -> Attempt | None:
+    """Count an attempt *before* running the handler, in its own committed transaction.
+
+    Counting first is what catches a delivery that kills its worker: the crash cannot
+    undo the count. The lease keeps the relay from sending it again while it runs.
+    Returns None when no such delivery exists.
+    """
+    now = utcnow()
+    row = conn.execute(
+        outbox.update()
+        .where(outbox.c.id == delivery_id, outbox.c.status.in_(ACTIVE))
+        .values(attempts=outbox.c.attempts + 1, lease_until=now + lease)
+        .returning(outbox.c.attempts, outbox.c.status)
+    ).first()
+    if row is not None:
+        return Attempt(row.attempts, row.status)
+    status = conn.execute(
+        sa.select(outbox.c.status, outbox.c.attempts).where(outbox.c.id == delivery_id)
+    ).first()
+    return None if status is None else Attempt(status.attempts, status.status)
+
+
+def record_failure(conn: sa.Connection, delivery_id: int, *, error: str, lease: timedelta) -> None:
+    """A retry is scheduled: note why, and lease the row past the retry's countdown."""
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id == delivery_id, outbox.c.status.in_(ACTIVE))
+        .values(last_error=error[:2000], lease_until=utcnow() + lease)
+    )
+
+
+def purge_done(conn: sa.Connection, *, older_than: timedelta, batch_size: int) -> int:
+    """Delete one batch of done deliveries finished before the cutoff; returns how many."""
+    cutoff = utcnow() - older_than
+    batch = (
+        sa.select(outbox.c.id)
+        .where(outbox.c.status == "done", outbox.c.done_at < cutoff)
+        .order_by(outbox.c.id)
+        .limit(batch_size)
+    )
+    return conn.execute(outbox.delete().where(outbox.c.id.in_(batch.scalar_subquery()))).rowcount

@@ -115,3 +115,23 @@ user_profiles = sa.Table(
     sa.Column("loyalty_points", sa.Integer, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    # Null when the message was too broken to name its delivery or event.
+    sa.Column("delivery_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("event_id", sa.String(36), nullable=True),
+    sa.Column("event_type", sa.String(100), nullable=True),
+    sa.Column("handler", sa.String(100), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("exception_type", sa.String(200), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("traceback", sa.Text, nullable=False),
+    sa.Column("body", Json, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("redriven_at", Timestamp, nullable=True),
+    sa.Index("ix_dead_letters_status_created", "status", "created_at"),
+)

@@ -1,10 +1,9 @@
-"""``flask`` commands for operators: outbox, projections, events."""
+"""``flask outbox|projections|events`` commands."""
 
 import json
 
 import click
 import sqlalchemy as sa
-from flask import Flask
 from flask.cli import AppGroup
 
 from app.api.context import container
@@ -61,8 +60,3 @@ def events_trace(correlation_id: str) -> None:
                 sa.select(outbox).where(outbox.c.event_id == row.event_id).order_by(outbox.c.id)
             ):
                 click.echo(f"    {d.handler:<26} {d.status:<10} attempts={d.attempts}")
-
-
-def register_cli(app: Flask) -> None:
-    for group in (outbox_cli, projections_cli, events_cli):
-        app.cli.add_command(group)

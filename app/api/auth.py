@@ -1,0 +1,25 @@
+"""Operator endpoints need ``Authorization: Bearer $ADMIN_TOKEN`` when ADMIN_TOKEN is set."""
+
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, request
+
+from app.api.context import container
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def admin_required(view: F) -> F:
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        token = container().settings.admin_token
+        if token:
+            offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(offered.encode(), token.encode()):
+                abort(401, description="send Authorization: Bearer <ADMIN_TOKEN>")
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]

@@ -1,0 +1,11 @@
+"""``flask`` commands for operators: outbox, dead-letters, projections, events."""
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli.dead_letters import dead_letters_cli
+    from app.cli.operations import events_cli, outbox_cli, projections_cli
+
+    for group in (outbox_cli, dead_letters_cli, projections_cli, events_cli):
+        app.cli.add_command(group)

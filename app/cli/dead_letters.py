@@ -1,0 +1,149 @@
+"""``flask dead-letters list|show|retry|purge``: inspect and re-drive what we gave up on."""
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from app.api.context import container
+from app.api.filters import parse_since
+from app.infrastructure.persistence.dead_letters import DeadLetterFilter
+
+dead_letters_cli = AppGroup("dead-letters", help="Inspect, re-drive and purge dead letters.")
+
+
+class SinceType(click.ParamType):
+    name = "since"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_since(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        (
+            click.option("--handler", help="Only this handler (e.g. forward_to_webhooks)."),
+            click.option("--event-type", help="Only this event type (e.g. order.created)."),
+            click.option("--error", help="Text contained in the error type or message."),
+            click.option("--since", type=SinceType(), help="ISO time or look-back: 30m, 2h, 7d."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _filter(
+    handler: str | None,
+    event_type: str | None,
+    error: str | None,
+    since: datetime | None,
+    include_redriven: bool = False,
+) -> DeadLetterFilter:
+    return DeadLetterFilter(handler, event_type, error, since, include_redriven)
+
+
+@dead_letters_cli.command("list")
+@filter_options
+@click.option("--all", "include_redriven", is_flag=True, help="Include re-driven ones.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_command(
+    handler: str | None,
+    event_type: str | None,
+    error: str | None,
+    since: datetime | None,
+    include_redriven: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List dead letters, oldest first."""
+    where = _filter(handler, event_type, error, since, include_redriven)
+    items = container().dead_letters.search(where, limit=limit)
+    for item in items:
+        if as_json:
+            item.pop("traceback", None)
+            click.echo(json.dumps(item, default=str))
+        else:
+            click.echo(
+                f"#{item['id']:<6} {item['status']:<9} {item['created_at']} "
+                f"{item['handler'] or '-'} {item['event_type'] or '-'} "
+                f"attempts={item['attempts']} {item['exception_type']}: {item['message'][:120]}"
+            )
+    if not as_json:
+        click.echo(f"{len(items)} dead letter(s)", err=True)
+
+
+@dead_letters_cli.command("show")
+@click.argument("dead_letter_id", type=int)
+def show_command(dead_letter_id: int) -> None:
+    """Everything about one dead letter, traceback included."""
+    item = container().dead_letters.get(dead_letter_id)
+    if item is None:
+        raise click.ClickException(f"dead letter {dead_letter_id} does not exist")
+    traceback = item.pop("traceback")
+    click.echo(json.dumps(item, indent=2, default=str))
+    click.echo(traceback)
+
+
+@dead_letters_cli.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Every dead letter matching the filters.")
+@filter_options
+@click.option("--dry-run", is_flag=True, help="Show what would be re-driven, change nothing.")
+def retry_command(
+    ids: tuple[int, ...],
+    retry_all: bool,
+    handler: str | None,
+    event_type: str | None,
+    error: str | None,
+    since: datetime | None,
+    dry_run: bool,
+) -> None:
+    """Re-drive dead letters: their deliveries go back to pending with fresh attempts."""
+    store = container().dead_letters
+    if bool(ids) == retry_all:
+        raise click.UsageError("give dead-letter ids, or --all (with optional filters)")
+    if retry_all:
+        selected = store.matching(_filter(handler, event_type, error, since))
+    else:
+        selected = list(ids)
+    if dry_run:
+        click.echo(f"would re-drive {len(selected)}: {', '.join(map(str, selected)) or '-'}")
+        return
+    retried = store.redrive(selected)
+    skipped = sorted(set(selected) - set(retried))
+    click.echo(f"re-drove {len(retried)} dead letter(s)")
+    if skipped:
+        click.echo(
+            f"skipped (unknown, already re-driven or without a delivery): {skipped}", err=True
+        )
+
+
+@dead_letters_cli.command("purge")
+@filter_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge_command(
+    handler: str | None,
+    event_type: str | None,
+    error: str | None,
+    since: datetime | None,
+    yes: bool,
+) -> None:
+    """Delete matching dead letters (and their dead deliveries) for good."""
+    store = container().dead_letters
+    where = _filter(handler, event_type, error, since)
+    count = len(store.matching(where))
+    if count == 0:
+        click.echo("nothing to purge")
+        return
+    if not yes:
+        click.confirm(f"permanently delete {count} dead letter(s)?", abort=True)
+    click.echo(f"purged {store.purge(where)} dead letter(s)")

@@ -1,0 +1,221 @@
+"""The dead-letter store: the database record of every delivery we gave up on.
+
+It is the source of truth on both brokers (the ``dead_letter`` queue is a copy for
+operators). Re-driving resets the delivery to pending with fresh attempts and keeps the
+dead-letter row, marked ``redriven``, as history.
+"""
+
+import traceback as tb
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.infrastructure.persistence.sql import as_utc, utcnow
+from app.infrastructure.persistence.tables import dead_letters, outbox
+
+DEAD = "dead"
+REDRIVEN = "redriven"
+
+
+@dataclass(frozen=True)
+class DeadLetterFilter:
+    handler: str | None = None
+    event_type: str | None = None
+    error: str | None = None
+    since: datetime | None = None
+    include_redriven: bool = False
+
+    def condition(self) -> sa.ColumnElement[bool]:
+        clauses: list[sa.ColumnElement[bool]] = []
+        if not self.include_redriven:
+            clauses.append(dead_letters.c.status == DEAD)
+        if self.handler:
+            clauses.append(dead_letters.c.handler == self.handler)
+        if self.event_type:
+            clauses.append(dead_letters.c.event_type == self.event_type)
+        if self.error:
+            pattern = f"%{self.error.lower()}%"
+            clauses.append(
+                sa.or_(
+                    sa.func.lower(dead_letters.c.message).like(pattern),
+                    sa.func.lower(dead_letters.c.exception_type).like(pattern),
+                )
+            )
+        if self.since:
+            clauses.append(dead_letters.c.created_at >= self.since)
+        return sa.and_(sa.true(), *clauses)
+
+
+def record(
+    conn: sa.Connection,
+    *,
+    exc: BaseException,
+    attempts: int,
+    delivery_id: int | None,
+    handler: str | None,
+    body: Any,
+    event_id: str | None = None,
+    event_type: str | None = None,
+) -> int:
+    """Store the failure and mark its delivery dead, in the caller's transaction."""
+    trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+    dead_letter_id = conn.execute(
+        dead_letters.insert()
+        .values(
+            delivery_id=delivery_id,
+            event_id=event_id,
+            event_type=event_type,
+            handler=handler,
+            attempts=attempts,
+            exception_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            message=str(exc)[:4000] or type(exc).__name__,
+            traceback=trace[-20000:],
+            body=body,
+            status=DEAD,
+            created_at=utcnow(),
+        )
+        .returning(dead_letters.c.id)
+    ).scalar_one()
+    if delivery_id is not None:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id == delivery_id, outbox.c.status != "done")
+            .values(status="dead", lease_until=None, last_error=str(exc)[:2000])
+        )
+    return int(dead_letter_id)
+
+
+def list_dead_letters(
+    conn: sa.Connection, where: DeadLetterFilter, *, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(dead_letters)
+        .where(where.condition())
+        .order_by(dead_letters.c.id)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [_public(row) for row in rows]
+
+
+def get_dead_letter(conn: sa.Connection, dead_letter_id: int) -> dict[str, Any] | None:
+    row = (
+        conn.execute(sa.select(dead_letters).where(dead_letters.c.id == dead_letter_id))
+        .mappings()
+        .first()
+    )
+    return None if row is None else _public(row)
+
+
+def matching_ids(conn: sa.Connection, where: DeadLetterFilter) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(dead_letters.c.id).where(where.condition()).order_by(dead_letters.c.id)
+        ).scalars()
+    )
+
+
+def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
+    """Put the deliveries of these dead letters back to pending with fresh attempts.
+
+    Returns the ids of the dead letters actually re-driven (those still ``dead`` and
+    tied to a delivery); the rest are left alone.
+    """
+    if not ids:
+        return []
+    rows = conn.execute(
+        sa.select(dead_letters.c.id, dead_letters.c.delivery_id).where(
+            dead_letters.c.id.in_(ids),
+            dead_letters.c.status == DEAD,
+            dead_letters.c.delivery_id.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return []
+    now = utcnow()
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id.in_([r.delivery_id for r in rows]), outbox.c.status == "dead")
+        .values(
+            status="pending",
+            attempts=0,
+            available_at=now,
+            lease_until=None,
+            claimed_by=None,
+            last_error=None,
+        )
+    )
+    redriven = [r.id for r in rows]
+    conn.execute(
+        dead_letters.update()
+        .where(dead_letters.c.id.in_(redriven))
+        .values(status=REDRIVEN, redriven_at=now)
+    )
+    return redriven
+
+
+def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
+    """Delete matching dead letters and their dead deliveries for good."""
+    ids = matching_ids(conn, where)
+    if not ids:
+        return 0
+    delivery_ids = [
+        d
+        for d in conn.execute(
+            sa.select(dead_letters.c.delivery_id).where(dead_letters.c.id.in_(ids))
+        ).scalars()
+        if d is not None
+    ]
+    if delivery_ids:
+        conn.execute(
+            outbox.delete().where(outbox.c.id.in_(delivery_ids), outbox.c.status == "dead")
+        )
+    return conn.execute(dead_letters.delete().where(dead_letters.c.id.in_(ids))).rowcount
+
+
+def _public(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    for key in ("created_at", "redriven_at"):
+        if data[key] is not None:
+            data[key] = as_utc(data[key]).isoformat()
+    return data
+
+
+class DeadLetterStore:
+    """The operations operators run (CLI and HTTP), each in its own transaction."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def search(
+        self, where: DeadLetterFilter, *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            return list_dead_letters(conn, where, limit=limit, offset=offset)
+
+    def count(self, where: DeadLetterFilter) -> int:
+        with self._engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(dead_letters).where(where.condition())
+                ).scalar_one()
+            )
+
+    def get(self, dead_letter_id: int) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            return get_dead_letter(conn, dead_letter_id)
+
+    def matching(self, where: DeadLetterFilter) -> list[int]:
+        with self._engine.connect() as conn:
+            return matching_ids(conn, where)
+
+    def redrive(self, ids: Sequence[int]) -> list[int]:
+        with self._engine.begin() as conn:
+            return redrive(conn, ids)
+
+    def purge(self, where: DeadLetterFilter) -> int:
+        with self._engine.begin() as conn:
+            return purge(conn, where)

@@ -1,0 +1,36 @@
+"""Messages the worker cannot hand to any task still end up in the dead-letter store."""
+
+from typing import Any
+
+from celery.signals import task_rejected, task_unknown
+from flask import Flask
+
+from app.container import Container
+from app.infrastructure.messaging.errors import CorruptMessage
+
+
+def _body(message: Any) -> Any:
+    try:
+        return message.decode()
+    except Exception:
+        return repr(getattr(message, "body", message))[:2000]
+
+
+def install_dead_letter_signals(flask_app: Flask) -> None:
+    container: Container = flask_app.extensions["outboxflow"]
+
+    @task_unknown.connect(weak=False)
+    def _unknown_task(name: str | None = None, message: Any = None, **_: Any) -> None:
+        with flask_app.app_context():
+            container.runner.dead_letter_unroutable(
+                CorruptMessage(f"no task named {name!r} is registered"), name, _body(message)
+            )
+
+    @task_rejected.connect(weak=False)
+    def _rejected(message: Any = None, exc: BaseException | None = None, **_: Any) -> None:
+        with flask_app.app_context():
+            container.runner.dead_letter_unroutable(
+                CorruptMessage(f"the worker rejected a message it cannot read: {exc!r}"),
+                None,
+                _body(message),
+            )
