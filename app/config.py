@@ -31,6 +31,7 @@ class Settings:
     outbox_claim_lease_seconds: int = 30
     outbox_redelivery_seconds: int = 300
     outbox_max_attempts: int = 8
+    outbox_lease_margin_seconds: int = 30
     outbox_retry_backoff_seconds: int = 2
     outbox_retry_backoff_max_seconds: int = 600
     outbox_retention_hours: float = 72.0

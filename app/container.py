@@ -29,7 +29,6 @@ from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
-LEASE_MARGIN_SECONDS = 30
 
 
 @dataclass
@@ -121,11 +120,11 @@ def retry_policy(settings: Settings, celery: Celery) -> RetryPolicy:
     hard_limit = int(celery.conf.task_time_limit or 300)
     cap = min(
         settings.outbox_retry_backoff_max_seconds,
-        REDIS_VISIBILITY_TIMEOUT - hard_limit - LEASE_MARGIN_SECONDS,
+        REDIS_VISIBILITY_TIMEOUT - hard_limit - settings.outbox_lease_margin_seconds,
     )
     return RetryPolicy(
         max_attempts=settings.outbox_max_attempts,
         backoff_base=settings.outbox_retry_backoff_seconds,
         backoff_cap=max(1, cap),
-        task_lease=timedelta(seconds=hard_limit + LEASE_MARGIN_SECONDS),
+        task_lease=timedelta(seconds=hard_limit + settings.outbox_lease_margin_seconds),
     )

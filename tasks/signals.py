@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from celery.signals import task_rejected, task_unknown
+from celery.signals import task_rejected, task_unknown, worker_ready
 from flask import Flask
 
 from app.container import Container
+from app.infrastructure.messaging.celery_app import declare_dead_letter_queue
 from app.infrastructure.messaging.errors import CorruptMessage
 
 
@@ -18,6 +19,10 @@ def _body(message: Any) -> Any:
 
 def install_dead_letter_signals(flask_app: Flask) -> None:
     container: Container = flask_app.extensions["outboxflow"]
+
+    @worker_ready.connect(weak=False)
+    def _declare_dead_letter_queue(**_: Any) -> None:
+        declare_dead_letter_queue(container.celery)
 
     @task_unknown.connect(weak=False)
     def _unknown_task(name: str | None = None, message: Any = None, **_: Any) -> None:

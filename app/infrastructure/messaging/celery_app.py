@@ -87,3 +87,14 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
     celery.set_default()
     flask_app.extensions["celery"] = celery
     return celery
+
+
+def declare_dead_letter_queue(celery: Celery) -> None:
+    """Declare ``dead_letter`` (and its exchange) so the broker has somewhere to route to.
+
+    Workers never consume it, so nothing else would declare it; without it RabbitMQ
+    silently drops what the handler queues dead-letter.
+    """
+    queue = next(q for q in _queues() if q.name == DEAD_LETTER_QUEUE)
+    with celery.connection_for_write() as connection:
+        queue.bind(connection.default_channel).declare()
