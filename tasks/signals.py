@@ -35,7 +35,11 @@ def install_dead_letter_signals(flask_app: Flask) -> None:
     def _rejected(message: Any = None, exc: BaseException | None = None, **_: Any) -> None:
         with flask_app.app_context():
             container.runner.dead_letter_unroutable(
-                CorruptMessage(f"the worker rejected a message it cannot read: {exc!r}"),
+                CorruptMessage(
+                    f"the worker rejected an invalid task message: {exc}"
+                    if exc is not None
+                    else "the message names no task (not a Celery task message)"
+                ),
                 None,
                 _body(message),
             )

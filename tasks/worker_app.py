@@ -19,6 +19,7 @@ def build_worker() -> tuple[Flask, Celery]:
     celery: Celery = flask_app.extensions["celery"]
     register_tasks(celery)
     install_dead_letter_signals(flask_app)
+    celery.conf.worker_consumer = "tasks.consumer:DeadLetteringConsumer"
     return flask_app, celery
 
 
