@@ -13,8 +13,10 @@ task_reject_on_worker_lost = True
 task_acks_on_failure = False
 task_acks_on_timeout = True
 worker_prefetch_multiplier = 1
-task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT", "30"))
-task_time_limit = int(os.environ.get("TASK_TIME_LIMIT", "60"))
+task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT") or "30")
+task_time_limit = int(os.environ.get("TASK_TIME_LIMIT") or "60")
+if task_soft_time_limit >= task_time_limit:
+    raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
 
 # Connections: survive a broker that starts late or restarts; never lose a publish silently.
 broker_connection_retry_on_startup = True

@@ -26,8 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     celery = celery_init_app(app, settings)

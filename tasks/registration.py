@@ -3,6 +3,7 @@
 Task names are wire names (``handlers.<handler>``, ``outbox.relay``), never module paths.
 """
 
+import logging
 from datetime import timedelta
 from typing import Any, cast
 
@@ -17,6 +18,8 @@ from app.infrastructure.messaging.delivery_runner import DeadLettered, RetryLate
 
 RELAY_TASK = "outbox.relay"
 RETENTION_TASK = "outbox.purge_done"
+
+log = logging.getLogger(__name__)
 
 
 def _container() -> Container:
@@ -46,6 +49,13 @@ def register_tasks(celery: Celery) -> None:
     @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE)
     def relay_outbox() -> dict[str, int]:
         report = _container().relay.sweep()
+        if report.claimed:
+            log.info(
+                "relay: claimed %d, published %d, failed %d",
+                report.claimed,
+                report.published,
+                report.failed,
+            )
         return {"claimed": report.claimed, "published": report.published, "failed": report.failed}
 
     @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE)

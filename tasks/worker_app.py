@@ -9,6 +9,7 @@ from flask import Flask
 
 from app import create_app
 from app.container import Container
+from tasks import quiet_relay_logs
 from tasks.registration import register_tasks
 from tasks.signals import install_dead_letter_signals
 
@@ -20,6 +21,7 @@ def build_worker() -> tuple[Flask, Celery]:
     register_tasks(celery)
     install_dead_letter_signals(flask_app)
     celery.conf.worker_consumer = "tasks.consumer:DeadLetteringConsumer"
+    quiet_relay_logs.install()
     return flask_app, celery
 
 

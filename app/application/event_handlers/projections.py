@@ -34,14 +34,16 @@ def fold_order_summary(events: Sequence[DomainEvent]) -> OrderSummary | None:
     created = next((e for e in events if isinstance(e, OrderCreated)), None)
     if created is None:
         return None
-    last = events[-1]
+    status = "created"
+    for event in events:
+        status = _ORDER_STATUS_AFTER.get(type(event), status)
     return OrderSummary(
         order_id=created.aggregate_id,
         user_id=created.user_id,
-        status=_ORDER_STATUS_AFTER[type(last)],
+        status=status,
         total=created.total,
         items=created.items,
-        version=last.aggregate_version,
+        version=events[-1].aggregate_version,
     )
 
 

@@ -12,12 +12,14 @@ class SqlHandlerReceipts:
 
     def claim(self, event_id: str, handler: str) -> bool:
         """Insert the receipt first thing, so a concurrent duplicate waits on it and then skips."""
-        result = self._conn.execute(
+        inserted = self._conn.execute(
             upsert(self._conn, handler_receipts)
             .values(event_id=event_id, handler=handler, applied_at=utcnow())
             .on_conflict_do_nothing()
-        )
-        return result.rowcount == 1
+            .returning(handler_receipts.c.event_id)
+        ).first()
+        # RETURNING, not rowcount: psycopg 3 under SQLAlchemy 2.1 reports -1 here.
+        return inserted is not None
 
     def already_applied(self, event_id: str, handler: str) -> bool:
         return (

