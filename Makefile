@@ -49,7 +49,7 @@ test: lint
 lint: $(STAMP)
 	ruff check .
 	ruff format --check .
-	mypy app tasks celeryconfig.py
+	mypy app tasks celeryconfig.py tests
 	lint-imports
 
 fmt: $(STAMP)

@@ -10,7 +10,7 @@ DEFAULT_BROKER_URL = "redis://127.0.0.1:6390/0"
 
 
 def _default_instance_dir() -> Path:
-    return Path(os.environ.get("OUTBOXFLOW_INSTANCE", Path.cwd() / "instance")).resolve()
+    return (Path.cwd() / "instance").resolve()
 
 
 @dataclass(frozen=True)

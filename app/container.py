@@ -23,6 +23,7 @@ from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmail
 from app.infrastructure.notifications.slack import LoggingChatNotifier, SlackWebhookNotifier
 from app.infrastructure.notifications.webhooks import SignedWebhookSender
 from app.infrastructure.persistence import outbox
+from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.directory import SqlUserDirectory
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
@@ -64,7 +65,7 @@ class Container:
                 return total
 
     def outbox_stats(self) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with read_only(self.engine).connect() as conn:
             return outbox.stats(conn)
 
 
@@ -93,7 +94,7 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
         email=email,
         chat=chat,
         webhooks=SignedWebhookSender(settings.webhook_urls, settings.webhook_secret),
-        directory=SqlUserDirectory(engine),
+        directory=SqlUserDirectory(read_only(engine)),
     )
     runner = DeliveryRunner(
         engine,
@@ -110,7 +111,7 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
         relay,
         runner,
         outbound,
-        SqlReadModelQueries(engine),
+        SqlReadModelQueries(read_only(engine)),
         DeadLetterStore(engine),
     )
 

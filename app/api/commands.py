@@ -3,11 +3,11 @@
 from typing import Any
 from uuid import uuid4
 
-from flask import Blueprint, Response, abort, jsonify, request
-from marshmallow import Schema
+from flask import Blueprint, Response, jsonify
 
 from app.api import schemas
 from app.api.context import container, request_context, resource_id
+from app.api.requests import load_json
 from app.domain.commands import (
     CancelOrder,
     Command,
@@ -23,18 +23,6 @@ from app.domain.money import format_money
 blueprint = Blueprint("commands", __name__, url_prefix="/api")
 
 
-def _load(schema: Schema, *, body_optional: bool = False) -> dict[str, Any]:
-    """Parse the JSON body; malformed JSON is a 400, invalid fields a 422."""
-    if body_optional and not request.get_data():
-        return schema.load({})
-    if not request.is_json:
-        abort(415, description="send a JSON body with Content-Type: application/json")
-    data = request.get_json(silent=True)
-    if data is None:
-        abort(400, description="the request body is not valid JSON")
-    return schema.load(data)
-
-
 def _run(command: Command) -> Any:
     return container().run_command(command, request_context())
 
@@ -45,14 +33,14 @@ def _order_status(order: Order, status: int = 200) -> tuple[Response, int]:
 
 @blueprint.post("/users")
 def register_user() -> tuple[Response, int]:
-    data = _load(schemas.RegisterUserSchema())
+    data = load_json(schemas.RegisterUserSchema())
     user: User = _run(RegisterUser(user_id=str(uuid4()), email=data["email"], name=data["name"]))
     return jsonify({"user_id": user.id, "email": user.email, "name": user.name}), 201
 
 
 @blueprint.post("/orders")
 def create_order() -> tuple[Response, int]:
-    data = _load(schemas.CreateOrderSchema())
+    data = load_json(schemas.CreateOrderSchema())
     items = tuple(LineItem(i["sku"], i["quantity"], i["unit_price"]) for i in data["items"])
     order: Order = _run(
         CreateOrder(order_id=str(uuid4()), user_id=str(data["user_id"]), items=items)
@@ -64,19 +52,19 @@ def create_order() -> tuple[Response, int]:
 @blueprint.post("/orders/<order_id>/pay")
 def pay_order(order_id: str) -> tuple[Response, int]:
     order_id = resource_id(order_id, "order")
-    data = _load(schemas.PayOrderSchema())
+    data = load_json(schemas.PayOrderSchema())
     return _order_status(_run(ProcessPayment(order_id=order_id, amount=data["amount"])))
 
 
 @blueprint.post("/orders/<order_id>/ship")
 def ship_order(order_id: str) -> tuple[Response, int]:
     order_id = resource_id(order_id, "order")
-    _load(schemas.ShipOrderSchema(), body_optional=True)
+    load_json(schemas.ShipOrderSchema(), body_optional=True)
     return _order_status(_run(ShipOrder(order_id=order_id)))
 
 
 @blueprint.post("/orders/<order_id>/cancel")
 def cancel_order(order_id: str) -> tuple[Response, int]:
     order_id = resource_id(order_id, "order")
-    data = _load(schemas.CancelOrderSchema(), body_optional=True)
+    data = load_json(schemas.CancelOrderSchema(), body_optional=True)
     return _order_status(_run(CancelOrder(order_id=order_id, reason=data["reason"])))

@@ -8,9 +8,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 from app.api.auth import admin_required
 from app.api.context import container
 from app.api.filters import parse_since
+from app.api.requests import load_json
 from app.infrastructure.persistence.dead_letters import DeadLetterFilter
 
 blueprint = Blueprint("dead_letters", __name__, url_prefix="/api/dead-letters")
+MAX_ID = 2**63 - 1
 
 
 class Since(fields.Field):
@@ -62,22 +64,24 @@ def list_dead_letters() -> Response:
     return jsonify({"count": store.count(where), "items": items})
 
 
+def _existing(dead_letter_id: int) -> dict[str, Any]:
+    item = None if dead_letter_id > MAX_ID else container().dead_letters.get(dead_letter_id)
+    if item is None:
+        abort(404, description=f"dead letter {dead_letter_id} does not exist")
+    return item
+
+
 @blueprint.get("/<int:dead_letter_id>")
 @admin_required
 def get_dead_letter(dead_letter_id: int) -> Response:
-    item = container().dead_letters.get(dead_letter_id)
-    if item is None:
-        abort(404, description=f"dead letter {dead_letter_id} does not exist")
-    return jsonify(item)
+    return jsonify(_existing(dead_letter_id))
 
 
 @blueprint.post("/<int:dead_letter_id>/retry")
 @admin_required
 def retry_one(dead_letter_id: int) -> Response:
     store = container().dead_letters
-    item = store.get(dead_letter_id)
-    if item is None:
-        abort(404, description=f"dead letter {dead_letter_id} does not exist")
+    item = _existing(dead_letter_id)
     if item["status"] != "dead" or item["delivery_id"] is None:
         abort(
             409,
@@ -90,7 +94,7 @@ def retry_one(dead_letter_id: int) -> Response:
 @blueprint.post("/retry")
 @admin_required
 def retry_matching() -> Response:
-    data = RetrySchema().load(request.get_json(silent=True) or {})
+    data = load_json(RetrySchema(), body_optional=True)
     store = container().dead_letters
     ids = store.matching(_filter(data))
     retried = [] if data["dry_run"] else store.redrive(ids)

@@ -12,7 +12,10 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
     match = _DURATION.match(value)
     if match:
         amount, unit = match.groups()
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back further than the calendar does") from None
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:

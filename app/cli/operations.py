@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from app.api.context import container
 from app.application.event_handlers.projections import rebuild_projections
+from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import events, outbox
 
@@ -42,7 +43,7 @@ def projections_rebuild() -> None:
 @click.argument("correlation_id")
 def events_trace(correlation_id: str) -> None:
     """One request's whole chain: its events and every handler delivery of each."""
-    with container().engine.connect() as conn:
+    with read_only(container().engine).connect() as conn:
         rows = conn.execute(
             sa.select(events)
             .where(events.c.correlation_id == correlation_id)

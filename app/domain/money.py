@@ -3,6 +3,7 @@
 from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e12")
 
 
 def parse_money(value: object) -> Decimal:
@@ -11,23 +12,26 @@ def parse_money(value: object) -> Decimal:
     Raises ValueError for anything that is not a finite, non-negative amount with
     at most two decimal places.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError("must be a decimal number or string")
-    if isinstance(value, float):
-        value = repr(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isascii() or "_" in value:
+            raise ValueError("must be a decimal number or string")
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(repr(value) if isinstance(value, float) else value)
     except (InvalidOperation, ValueError):
         raise ValueError("must be a decimal number or string") from None
     if not amount.is_finite():
         raise ValueError("must be a finite number")
     if amount < 0:
         raise ValueError("must not be negative")
+    if amount >= MAX_AMOUNT:
+        raise ValueError(f"is too large (must be less than {MAX_AMOUNT:,.0f})")
     if amount != amount.quantize(CENT):
         raise ValueError("must have at most two decimal places")
-    if amount >= Decimal("1e12"):
-        raise ValueError("is too large")
-    return amount.quantize(CENT)
+    # "+ 0" turns a negative zero into a plain zero.
+    return amount.quantize(CENT) + 0
 
 
 def to_cents(amount: Decimal) -> int:

@@ -87,11 +87,22 @@ def _decode_fields(cls: type, data: dict[str, Any], skip: frozenset[str] = froze
 
 
 def _decode(tp: Any, value: Any) -> Any:
+    """Rebuild one field, refusing values of the wrong JSON type (ValueError)."""
     if tp is Decimal:
-        return Decimal(str(value))
+        if not isinstance(value, str):
+            raise ValueError(f"expected a decimal string, got {value!r}")
+        return Decimal(value)
+    if tp in (str, int, bool):
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise ValueError(f"expected {tp.__name__}, got {value!r}")
+        return value
     if typing.get_origin(tp) is tuple:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list, got {value!r}")
         (item_type, _ellipsis) = typing.get_args(tp)
         return tuple(_decode(item_type, v) for v in value)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ValueError(f"expected an object, got {value!r}")
         return tp(**_decode_fields(tp, value))
-    return value
+    raise TypeError(f"no decoder for field type {tp!r}")

@@ -9,6 +9,7 @@ from enum import StrEnum
 from app.domain.errors import InvalidCommand, InvalidTransition
 from app.domain.events import LineItem, OrderCancelled, OrderCreated, OrderShipped, PaymentProcessed
 from app.domain.models.aggregate import Aggregate
+from app.domain.money import MAX_AMOUNT
 
 MAX_LINE_ITEMS = 100
 
@@ -52,6 +53,10 @@ class Order(Aggregate):
             if not item.sku.strip():
                 raise InvalidCommand("sku must not be blank", field="items")
         order = cls(order_id, user_id, items)
+        if order.total >= MAX_AMOUNT:
+            raise InvalidCommand(
+                f"the order total must be less than {MAX_AMOUNT:,.0f}", field="items"
+            )
         order._record(OrderCreated, user_id=user_id, items=items, total=order.total)
         return order
 

@@ -73,8 +73,8 @@ class Envelope:
 
     def to_message(self) -> EventMessage:
         """Decode into a current-version domain event (upcasting old payloads)."""
-        payload = upcast(self.event_type, self.schema_version, self.payload)
         try:
+            payload = upcast(self.event_type, self.schema_version, self.payload)
             event = EVENT_CLASSES[self.event_type].from_payload(
                 payload,
                 aggregate_id=self.aggregate_id,

@@ -9,6 +9,17 @@ from app.infrastructure.persistence.tables import metadata
 
 db = SQLAlchemy(metadata=metadata)
 
+READ_ONLY = "outboxflow_read_only"
+
+
+def read_only(engine: sa.Engine) -> sa.Engine:
+    """The same engine (and pool), for connections that only read.
+
+    On SQLite their transactions start deferred, so a reader never waits for, nor
+    blocks, a writer (WAL); everything else takes the write lock up front.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
 
 def engine_options(database_url: str) -> dict[str, Any]:
     if database_url.startswith("sqlite"):
@@ -36,4 +47,5 @@ def tune_engine(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import dead_letters, outbox
 
@@ -189,15 +190,16 @@ class DeadLetterStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._reader = read_only(engine)
 
     def search(
         self, where: DeadLetterFilter, *, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return list_dead_letters(conn, where, limit=limit, offset=offset)
 
     def count(self, where: DeadLetterFilter) -> int:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return int(
                 conn.execute(
                     sa.select(sa.func.count()).select_from(dead_letters).where(where.condition())
@@ -205,11 +207,11 @@ class DeadLetterStore:
             )
 
     def get(self, dead_letter_id: int) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return get_dead_letter(conn, dead_letter_id)
 
     def matching(self, where: DeadLetterFilter) -> list[int]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return matching_ids(conn, where)
 
     def redrive(self, ids: Sequence[int]) -> list[int]:

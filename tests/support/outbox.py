@@ -1,0 +1,75 @@
+"""Reading the outbox from a test: status counts, stuck rows, and waiting until it drains."""
+
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+import sqlalchemy as sa
+from flask import Flask
+
+from app.container import Container
+from app.infrastructure.persistence.tables import outbox
+from tests.support.waiting import wait_until
+
+ACTIVE = ("pending", "dispatched")
+
+
+def container_of(app: Flask) -> Container:
+    return cast(Container, app.extensions["outboxflow"])
+
+
+def status_counts(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
+        return {status: int(count) for status, count in rows}
+
+
+def unfinished_deliveries(engine: sa.Engine, limit: int = 15) -> list[dict[str, Any]]:
+    """Deliveries not yet ``done``/``dead``, oldest first: what a timeout message shows."""
+    columns = [
+        outbox.c.id,
+        outbox.c.handler,
+        outbox.c.status,
+        outbox.c.attempts,
+        outbox.c.dispatch_count,
+        outbox.c.lease_until,
+        outbox.c.last_error,
+    ]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(*columns)
+            .where(outbox.c.status.in_(ACTIVE))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def wait_for_outbox_drained(
+    app: Flask,
+    *,
+    timeout: float = 60.0,
+    health_checks: Iterable[Callable[[], None]] = (),
+) -> dict[str, Any]:
+    """Wait until every delivery is ``done`` or ``dead``; return the final outbox stats.
+
+    ``health_checks`` run on every poll and should raise when waiting is pointless
+    (a worker process died, say), so a broken run fails at once with a reason.
+    """
+    container = container_of(app)
+    checks = list(health_checks)
+
+    def drained() -> dict[str, Any] | None:
+        for check in checks:
+            check()
+        stats = container.outbox_stats()
+        return stats if stats["pending"] == 0 and stats["dispatched"] == 0 else None
+
+    def describe() -> str:
+        stats = container.outbox_stats()
+        stuck = "\n".join(f"  {row}" for row in unfinished_deliveries(container.engine))
+        return (
+            f"outbox: pending={stats['pending']} dispatched={stats['dispatched']} "
+            f"done={stats['done']} dead={stats['dead']}; first unfinished deliveries:\n{stuck}"
+        )
+
+    return wait_until(drained, timeout=timeout, what="the outbox to drain", describe=describe)

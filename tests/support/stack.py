@@ -1,0 +1,185 @@
+"""One outboxflow deployment for a test: database + broker + instance dir + processes.
+
+The test process gets its own Flask app (``stack.app``/``stack.client``) on the same
+database and broker as the ``celery worker``/``beat`` subprocesses, so commands posted
+through the test client are dispatched at once after commit and by the beat relay.
+"""
+
+import mailbox
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import sqlalchemy as sa
+from celery import Celery
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.application.event_handlers.registry import HANDLER_QUEUES
+from app.config import Settings
+from app.container import Container
+from app.infrastructure.messaging.celery_app import RELAY_QUEUE
+from tests.support.brokers import Broker, queue_depths
+from tests.support.databases import Database, process_env, run_flask
+from tests.support.outbox import container_of, wait_for_outbox_drained
+from tests.support.processes import (
+    BEAT_READY,
+    WORKER_READY,
+    ManagedProcess,
+    celery_beat_argv,
+    celery_worker_argv,
+)
+
+WORKER_QUEUES: tuple[str, ...] = (RELAY_QUEUE, *HANDLER_QUEUES)
+DEFAULT_SETTINGS: Mapping[str, str] = {"OUTBOX_RELAY_INTERVAL": "0.2"}
+
+
+def settings_env(
+    database: Database, broker: Broker, instance_dir: Path, **settings: object
+) -> dict[str, str]:
+    """The environment every process of the stack is configured from.
+
+    ``settings`` are Settings field names (``outbox_redelivery_seconds=5``), values as
+    they would appear in the environment (tuples are joined with commas).
+    """
+    env = {
+        **DEFAULT_SETTINGS,
+        "DATABASE_URL": database.url,
+        "INSTANCE_DIR": str(instance_dir),
+        **broker.settings_env(),
+    }
+    for name, value in settings.items():
+        env[name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+    return env
+
+
+class Stack:
+    def __init__(
+        self,
+        database: Database,
+        broker: Broker,
+        directory: Path,
+        *,
+        on_process_started: Callable[[ManagedProcess], None] | None = None,
+        **settings: object,
+    ) -> None:
+        self.database = database
+        self.broker = broker
+        self.directory = directory
+        self.instance_dir = directory / "instance"
+        self.logs_dir = directory / "logs"
+        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        self.env = settings_env(database, broker, self.instance_dir, **settings)
+        self.settings = Settings.from_env(env=self.env, instance_dir=self.instance_dir)
+        self.app: Flask = create_app(self.settings)
+        self.client: FlaskClient = self.app.test_client()
+        self.processes: list[ManagedProcess] = []
+        self._on_process_started = on_process_started
+
+    def __repr__(self) -> str:
+        return f"<Stack {self.database.kind}+{self.broker.kind} {self.directory}>"
+
+    @property
+    def container(self) -> Container:
+        return container_of(self.app)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self.container.engine
+
+    @property
+    def celery(self) -> Celery:
+        celery: Celery = self.app.extensions["celery"]
+        return celery
+
+    @property
+    def maildir(self) -> Path:
+        return self.instance_dir / "maildir"
+
+    def process_env(self, **overrides: str) -> dict[str, str]:
+        return process_env({**self.env, **overrides})
+
+    def start_worker(
+        self,
+        *,
+        concurrency: int = 2,
+        queues: Sequence[str] = WORKER_QUEUES,
+        ready_timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> ManagedProcess:
+        """``celery -A tasks worker`` (prefork) on ``queues``; returns once it is ready."""
+        nodename = f"of-worker-{uuid4().hex[:8]}"
+        process = self._start(
+            nodename, celery_worker_argv(nodename, queues, concurrency), env=env or {}
+        )
+        process.wait_for_log(WORKER_READY.format(node=nodename), timeout=ready_timeout)
+        return process
+
+    def start_beat(
+        self, *, ready_timeout: float = 60.0, env: Mapping[str, str] | None = None
+    ) -> ManagedProcess:
+        """``celery -A tasks beat``: schedules ``outbox.relay`` every OUTBOX_RELAY_INTERVAL."""
+        process = self._start("beat", celery_beat_argv(), env=env or {})
+        process.wait_for_log(BEAT_READY, timeout=ready_timeout)
+        return process
+
+    def start_celery(self, *, concurrency: int = 2) -> tuple[ManagedProcess, ManagedProcess]:
+        return self.start_worker(concurrency=concurrency), self.start_beat()
+
+    def _start(self, name: str, argv: list[str], *, env: Mapping[str, str]) -> ManagedProcess:
+        number = len(self.processes) + 1
+        process = ManagedProcess(
+            name,
+            argv,
+            env=self.process_env(**env),
+            cwd=self.instance_dir,
+            log_path=self.logs_dir / f"{number:02d}-{name}.log",
+        )
+        self.processes.append(process)
+        if self._on_process_started is not None:
+            self._on_process_started(process)
+        return process.start()
+
+    def check_processes(self) -> None:
+        """Raise if any process died without being stopped or killed by the test."""
+        for process in self.processes:
+            process.check_alive()
+
+    def wait_drained(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until every delivery is ``done`` or ``dead``; fails early if a process died."""
+        return wait_for_outbox_drained(
+            self.app, timeout=timeout, health_checks=[self.check_processes]
+        )
+
+    def cli(self, *args: str) -> Result:
+        """Run a ``flask`` command in this process against this stack's app."""
+        return self.app.test_cli_runner().invoke(args=list(args))
+
+    def run_flask(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run ``flask --app app <args>`` as a subprocess with this stack's settings."""
+        return run_flask(list(args), self.env, timeout=timeout)
+
+    def emails(self) -> list[Message]:
+        if not self.maildir.exists():
+            return []
+        return list(mailbox.Maildir(self.maildir, create=False))
+
+    def queue_depths(self, queues: Sequence[str] = WORKER_QUEUES) -> dict[str, int]:
+        return queue_depths(self.celery, queues)
+
+    def stop_processes(self, timeout: float = 20.0) -> None:
+        for process in reversed(self.processes):
+            process.stop(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop every process, then release this process's broker and database connections."""
+        try:
+            self.stop_processes()
+        finally:
+            self.celery.close()
+            self.engine.dispose()

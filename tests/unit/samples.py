@@ -1,0 +1,62 @@
+"""One sample of every event class, for codec and envelope tests."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from app.domain.events import (
+    DomainEvent,
+    LineItem,
+    LoyaltyPointsAwarded,
+    LoyaltyPointsRevoked,
+    OrderCancelled,
+    OrderCreated,
+    OrderShipped,
+    PaymentProcessed,
+    UserRegistered,
+)
+
+USER = "6f1c2f7e-8a34-4f55-9d1e-2b9c3f0a1d11"
+ORDER = "0b5e8f0c-43a6-4c9f-8d0e-7a6b5c4d3e22"
+AT = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+ITEMS = (LineItem("book", 2, Decimal("12.50")), LineItem("pen", 1, Decimal("0.99")))
+
+SAMPLE_EVENTS: tuple[DomainEvent, ...] = (
+    UserRegistered(
+        aggregate_id=USER, aggregate_version=1, occurred_at=AT, email="Ada@x.io", name="Ada é"
+    ),
+    LoyaltyPointsAwarded(
+        aggregate_id=USER,
+        aggregate_version=2,
+        occurred_at=AT,
+        order_id=ORDER,
+        points=25,
+        balance=25,
+    ),
+    LoyaltyPointsRevoked(
+        aggregate_id=USER, aggregate_version=3, occurred_at=AT, order_id=ORDER, points=25, balance=0
+    ),
+    OrderCreated(
+        aggregate_id=ORDER,
+        aggregate_version=1,
+        occurred_at=AT,
+        user_id=USER,
+        items=ITEMS,
+        total=Decimal("25.99"),
+    ),
+    PaymentProcessed(
+        aggregate_id=ORDER,
+        aggregate_version=2,
+        occurred_at=AT,
+        user_id=USER,
+        amount=Decimal("25.99"),
+    ),
+    OrderShipped(aggregate_id=ORDER, aggregate_version=3, occurred_at=AT, user_id=USER),
+    OrderCancelled(
+        aggregate_id=ORDER,
+        aggregate_version=3,
+        occurred_at=AT,
+        user_id=USER,
+        reason="changed my mind",
+        was_paid=True,
+    ),
+)

@@ -1,0 +1,121 @@
+from pathlib import Path
+
+import pytest
+
+from app.config import DEFAULT_BROKER_URL, Settings
+
+
+def test_defaults_without_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(env={}, instance_dir=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'outboxflow.db'}"
+    assert settings.celery_broker_url == DEFAULT_BROKER_URL
+    assert settings.celery_broker_url.startswith("redis://127.0.0.1:")
+    assert settings.webhook_urls == ()
+    assert (settings.smtp_url, settings.slack_webhook_url, settings.webhook_secret) == ("", "", "")
+    assert settings.outbox_relay_interval == 1.0
+    assert settings.max_request_bytes == 64 * 1024
+    assert settings.task_always_eager is False
+
+
+def test_every_issue_2_variable_is_read(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": "postgresql+psycopg://u:p@127.0.0.1:5432/outboxflow",
+        "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/1",
+        "SMTP_URL": "smtp://127.0.0.1:1025",
+        "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/slack",
+        "WEBHOOK_URLS": " http://127.0.0.1:9/a, ,http://127.0.0.1:9/b ,",
+        "WEBHOOK_SECRET": "shh",
+        "OUTBOX_RELAY_INTERVAL": "0.25",
+    }
+    settings = Settings.from_env(env=env, instance_dir=tmp_path)
+    assert settings.database_url == env["DATABASE_URL"]
+    assert settings.celery_broker_url == env["CELERY_BROKER_URL"]
+    assert settings.celery_result_backend == env["CELERY_RESULT_BACKEND"]
+    assert settings.smtp_url == env["SMTP_URL"]
+    assert settings.slack_webhook_url == env["SLACK_WEBHOOK_URL"]
+    assert settings.webhook_urls == ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b")
+    assert settings.webhook_secret == "shh"
+    assert settings.outbox_relay_interval == 0.25
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("true", True), ("YES", True), (" on ", True), ("0", False), ("no", False)],
+)
+def test_booleans(raw: str, expected: bool, tmp_path: Path) -> None:
+    settings = Settings.from_env(env={"TASK_ALWAYS_EAGER": raw}, instance_dir=tmp_path)
+    assert settings.task_always_eager is expected
+
+
+def test_numbers_and_paths(tmp_path: Path) -> None:
+    env = {
+        "MAX_REQUEST_BYTES": "1024",
+        "OUTBOX_RELAY_BATCH": "50",
+        "INSTANCE_DIR": str(tmp_path / "x" / ".." / "inst"),
+    }
+    settings = Settings.from_env(env=env)
+    assert settings.max_request_bytes == 1024
+    assert settings.outbox_relay_batch == 50
+    assert settings.instance_dir == (tmp_path / "inst").resolve()
+    assert settings.database_url == f"sqlite:///{(tmp_path / 'inst').resolve() / 'outboxflow.db'}"
+
+
+def test_empty_values_mean_default(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env={"CELERY_BROKER_URL": "", "OUTBOX_RELAY_INTERVAL": ""}, instance_dir=tmp_path
+    )
+    assert settings.celery_broker_url == DEFAULT_BROKER_URL
+    assert settings.outbox_relay_interval == 1.0
+
+
+def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env={"DATABASE_URL": "sqlite:///from-env.db", "TASK_ALWAYS_EAGER": "0"},
+        database_url="sqlite:///override.db",
+        task_always_eager=True,
+        instance_dir=tmp_path,
+    )
+    assert (settings.database_url, settings.task_always_eager) == ("sqlite:///override.db", True)
+
+
+def test_an_explicit_mapping_ignores_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///leaked.db")
+    monkeypatch.setenv("WEBHOOK_URLS", "http://127.0.0.1:9/leak")
+    settings = Settings.from_env(env={}, instance_dir=tmp_path)
+    assert "leaked" not in settings.database_url
+    assert settings.webhook_urls == ()
+
+
+def test_the_process_environment_is_the_default_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///from-process.db")
+    assert Settings.from_env(instance_dir=tmp_path).database_url == "sqlite:///from-process.db"
+
+
+@pytest.mark.parametrize("raw", ["0", "-1"])
+def test_relay_interval_must_be_positive(raw: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="OUTBOX_RELAY_INTERVAL"):
+        Settings.from_env(env={"OUTBOX_RELAY_INTERVAL": raw}, instance_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("OUTBOX_RELAY_INTERVAL", "soon"),
+        ("MAX_REQUEST_BYTES", "64k"),
+        ("OUTBOX_RELAY_BATCH", "1.5"),
+    ],
+)
+def test_unparseable_numbers_are_refused(name: str, raw: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Settings.from_env(env={name: raw}, instance_dir=tmp_path)
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = Settings.from_env(env={}, instance_dir=tmp_path)
+    with pytest.raises(AttributeError):
+        settings.database_url = "x"  # type: ignore[misc]
