@@ -1,5 +1,6 @@
 """Build the Celery app for a Flask app: one per process, configured from Settings."""
 
+from functools import cache
 from typing import Any
 
 from celery import Celery, Task
@@ -89,12 +90,18 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
     return celery
 
 
+@cache
+def dead_letter_queue() -> Queue:
+    """One object for the process, so kombu's declare-once cache recognises it."""
+    return next(q for q in _queues() if q.name == DEAD_LETTER_QUEUE)
+
+
 def declare_dead_letter_queue(celery: Celery) -> None:
     """Declare ``dead_letter`` (and its exchange) so the broker has somewhere to route to.
 
     Workers never consume it, so nothing else would declare it; without it RabbitMQ
-    silently drops what the handler queues dead-letter.
+    silently drops what the handler queues dead-letter. Publishers declare it too (see
+    the relay's publisher), so it comes back after the broker forgot its queues.
     """
-    queue = next(q for q in _queues() if q.name == DEAD_LETTER_QUEUE)
     with celery.connection_for_write() as connection:
-        queue.bind(connection.default_channel).declare()
+        dead_letter_queue().bind(connection.default_channel).declare()

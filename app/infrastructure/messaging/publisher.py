@@ -8,7 +8,7 @@ from typing import Any
 from celery import Celery
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
-from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE
+from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE, dead_letter_queue
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 
 FAIL_FAST = {"max_retries": 0}
@@ -62,6 +62,8 @@ class PublishSession:
         kwargs = {"delivery_id": delivery.delivery_id, "envelope": delivery.envelope.to_dict()}
         options: dict[str, Any] = {
             "queue": spec.queue,
+            # Declared once per connection (kombu caches it): the queue and the DLX target.
+            "declare": [self._celery.amqp.queues[spec.queue], dead_letter_queue()],
             "producer": self._producer,
             "headers": {"correlation_id": delivery.envelope.correlation_id},
         }

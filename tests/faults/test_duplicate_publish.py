@@ -1,0 +1,43 @@
+"""Scenario 6: the same delivery published twice at once, to two workers: one effect."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from app.infrastructure.messaging.publisher import CeleryPublisher
+from app.infrastructure.messaging.relay import RelayReport
+from app.infrastructure.persistence import outbox
+from tests.faults.conftest import Rig
+from tests.faults.workload import drive_all
+from tests.support.workload import Workload, assert_queries_match
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
+
+
+def test_same_delivery_published_twice_concurrently(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workload = Workload.generate(users=3, orders=10)
+    monkeypatch.setattr(rig.stack.container.relay, "dispatch_now", lambda _ids: RelayReport())
+    first = rig.stack.start_worker(concurrency=1)
+    second = rig.stack.start_worker(concurrency=1)
+    drive_all(rig.stack.client, workload)
+
+    publisher = CeleryPublisher(rig.stack.celery, native_dead_lettering=False)
+    with rig.stack.engine.begin() as conn:
+        claimed = outbox.claim(conn, token="twice", lease=timedelta(minutes=5), limit=10_000)
+    # Every delivery twice in a row: the two copies land on the two single-process
+    # workers at the same moment and race for the handler's receipt.
+    with publisher.session() as session:
+        for delivery in claimed:
+            session.publish(delivery)
+            session.publish(delivery)
+    published = 2 * len(claimed)
+
+    logs = first.log_text() + second.log_text()
+    skipped = len(re.findall(r"skipped duplicate|already done; ignoring", logs))
+    rig.extra.update(copies_published=published, duplicate_copies_skipped=skipped)
+    rig.verify(expected_dead=0)
+    assert skipped > 0
+    assert_queries_match(rig.stack.client, workload)

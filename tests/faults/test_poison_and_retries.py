@@ -1,0 +1,132 @@
+"""Scenario 5: a poison event and a webhook answering 500 until it is fixed.
+
+Retries with backoff, then dead letters with their error, attempts and traceback; the
+other handlers and events are untouched; after the fix a re-drive completes them, and
+the dead-letter rows stay as history.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE
+from app.infrastructure.persistence.tables import events, outbox
+from tests.faults.conftest import Rig
+from tests.faults.workload import drive_all
+from tests.support.workload import Workload, assert_queries_match
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
+
+
+def insert_poison_order(rig: Rig, user_id: str) -> str:
+    """An ``order.created`` whose payload no handler can decode (``items`` missing)."""
+    order_id, event_id, now = str(uuid.uuid4()), str(uuid.uuid4()), datetime.now(UTC)
+    subscribers = (
+        "project_order_summary",
+        "send_order_confirmation",
+        "notify_sales_channel",
+        "forward_to_webhooks",
+    )
+    with rig.stack.engine.begin() as conn:
+        conn.execute(
+            events.insert().values(
+                event_id=event_id,
+                event_type="order.created",
+                schema_version=1,
+                aggregate_type="order",
+                aggregate_id=order_id,
+                aggregate_version=1,
+                payload={"user_id": user_id, "total": "5.00"},
+                correlation_id="poison",
+                causation_id="poison",
+                occurred_at=now,
+            )
+        )
+        conn.execute(
+            outbox.insert(),
+            [
+                {
+                    "event_id": event_id,
+                    "handler": h,
+                    "status": "pending",
+                    "available_at": now,
+                    "created_at": now,
+                }
+                for h in subscribers
+            ],
+        )
+    return event_id
+
+
+def test_poison_event_and_failing_webhook_then_redrive(rig: Rig) -> None:
+    workload = Workload.generate(users=3, orders=5)
+    fixed = False
+
+    def respond(_key: str, event_type: str) -> tuple[int, float]:
+        return (500 if event_type == "order.created" and not fixed else 200), 0.0
+
+    rig.receiver.respond = respond
+    rig.stack.start_worker(concurrency=2)
+    rig.stack.start_beat()
+    drive_all(rig.stack.client, workload)
+    poison = insert_poison_order(rig, workload.users[0].user_id)
+    expected_dead = len(workload.orders) + 4
+
+    rig.extra.update(phase="before-fix")
+    rig.verify(expected_dead=expected_dead)
+    max_attempts = rig.stack.settings.outbox_max_attempts
+    listed = rig.stack.client.get("/api/dead-letters?limit=500").get_json()
+    assert listed["count"] == expected_dead
+    webhook_failures = [d for d in listed["items"] if d["event_id"] != poison]
+    assert {d["handler"] for d in webhook_failures} == {"forward_to_webhooks"}
+    for item in webhook_failures:
+        assert item["attempts"] == max_attempts
+        assert item["exception_type"].endswith("TransientFailure")
+        assert "answered 500" in item["message"]
+        detail = rig.stack.client.get(f"/api/dead-letters/{item['id']}").get_json()
+        assert "TransientFailure" in detail["traceback"]
+    for item in (d for d in listed["items"] if d["event_id"] == poison):
+        assert item["attempts"] == 1, "a poison message is not retried"
+        assert item["exception_type"].endswith("CorruptMessage")
+    retried_500s = sum(1 for call in rig.receiver.calls if call.status == 500)
+    assert retried_500s == len(workload.orders) * max_attempts
+    assert rig.stack.queue_depths([DEAD_LETTER_QUEUE])[DEAD_LETTER_QUEUE] == expected_dead
+
+    # The fix: the receiver recovers, and an operator repairs the poison payload.
+    fixed = True
+    with rig.stack.engine.begin() as conn:
+        conn.execute(
+            events.update()
+            .where(events.c.event_id == poison)
+            .values(
+                payload={
+                    "user_id": workload.users[0].user_id,
+                    "total": "5.00",
+                    "items": [{"sku": "FIXED", "quantity": 1, "unit_price": "5.00"}],
+                }
+            )
+        )
+    dry = rig.stack.client.post("/api/dead-letters/retry", json={"dry_run": True}).get_json()
+    assert len(dry["matched"]) == expected_dead and dry["retried"] == []
+    result = rig.stack.cli("dead-letters", "retry", "--all")
+    assert result.exit_code == 0 and f"re-drove {expected_dead}" in result.output, result.output
+
+    rig.extra.update(phase="after-redrive", redriven=expected_dead)
+    rig.verify(expected_dead=0)
+    history = rig.stack.client.get("/api/dead-letters?status=all&limit=500").get_json()
+    assert history["count"] == expected_dead
+    assert {d["status"] for d in history["items"]} == {"redriven"}
+    summary = rig.stack.client.get(f"/api/orders/{poison_order_id(rig, poison)}").get_json()
+    assert summary["items"] == [{"sku": "FIXED", "quantity": 1, "unit_price": "5.00"}]
+    assert_queries_match(rig.stack.client, workload)
+
+
+def poison_order_id(rig: Rig, event_id: str) -> str:
+    with rig.stack.engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.select(events.c.aggregate_id).where(events.c.event_id == event_id)
+            ).scalar_one()
+        )
