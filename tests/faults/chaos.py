@@ -40,14 +40,14 @@ class ChildKiller(threading.Thread):
         self.worker = worker
         self._every = every
         self._rng = random.Random(seed)
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.kills = 0
 
     def run(self) -> None:
-        while not self._stop.wait(self._rng.uniform(*self._every)):
+        while not self._halt.wait(self._rng.uniform(*self._every)):
             self.kills += kill_pool_children(self.worker, at_most=1)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
         return self.kills

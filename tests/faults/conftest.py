@@ -30,9 +30,9 @@ WEBHOOK_SECRET = "fault-suite-secret"
 
 # Short enough that leases expire and retries run within a scenario's time bound.
 FAST_FAILURE: dict[str, object] = {
-    "task_time_limit": 10,
-    "task_soft_time_limit": 8,
-    "outbox_lease_margin_seconds": 2,
+    "task_time_limit": 6,
+    "task_soft_time_limit": 5,
+    "outbox_lease_margin_seconds": 1,
     "outbox_redelivery_seconds": 8,
     "outbox_claim_lease_seconds": 3,
     "outbox_max_attempts": 4,
@@ -111,7 +111,8 @@ def rig(
                     receiver,
                 )
             finally:
-                stack.stop_processes(timeout=5)
+                for process in stack.processes:
+                    process.kill()  # the scenario is over; no need to wait for warm shutdowns
                 stack.close()
     finally:
         broker.close()

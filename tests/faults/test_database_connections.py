@@ -22,12 +22,12 @@ class BackendTerminator(threading.Thread):
         super().__init__(daemon=True)
         self._database = database
         self._interval = interval
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.terminated = 0
 
     def run(self) -> None:
         with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as conn:
-            while not self._stop.wait(self._interval):
+            while not self._halt.wait(self._interval):
                 rows = conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = %s AND application_name = %s AND xact_start IS NOT NULL",
@@ -36,7 +36,7 @@ class BackendTerminator(threading.Thread):
                 self.terminated += sum(1 for (ok,) in rows if ok)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
         return self.terminated
 

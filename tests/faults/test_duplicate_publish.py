@@ -37,7 +37,7 @@ def test_same_delivery_published_twice_concurrently(
 
     logs = first.log_text() + second.log_text()
     skipped = len(re.findall(r"skipped duplicate|already done; ignoring", logs))
-    rig.extra.update(copies_published=published, duplicate_copies_skipped=skipped)
+    rig.extra.update(copies_published=published, duplicate_copies_without_effect=skipped)
     rig.verify(expected_dead=0)
     assert skipped > 0
     assert_queries_match(rig.stack.client, workload)

@@ -71,7 +71,10 @@ def test_poison_event_and_failing_webhook_then_redrive(rig: Rig) -> None:
     rig.stack.start_worker(concurrency=2)
     rig.stack.start_beat()
     drive_all(rig.stack.client, workload)
-    poison = insert_poison_order(rig, workload.users[0].user_id)
+    owner = rig.stack.client.post(
+        "/api/users", json={"email": f"owner.{workload.run}@example.com", "name": "Owner"}
+    ).get_json()["user_id"]
+    poison = insert_poison_order(rig, owner)
     expected_dead = len(workload.orders) + 4
 
     rig.extra.update(phase="before-fix")
@@ -102,7 +105,7 @@ def test_poison_event_and_failing_webhook_then_redrive(rig: Rig) -> None:
             .where(events.c.event_id == poison)
             .values(
                 payload={
-                    "user_id": workload.users[0].user_id,
+                    "user_id": owner,
                     "total": "5.00",
                     "items": [{"sku": "FIXED", "quantity": 1, "unit_price": "5.00"}],
                 }

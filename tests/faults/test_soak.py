@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
 @pytest.mark.rig_settings(outbox_max_attempts=10, outbox_redelivery_seconds=30)
 def test_soak_with_random_kills_and_a_broker_restart(rig: Rig) -> None:
-    workload = Workload.generate(users=90, orders=380, seed=7)
+    workload = Workload.generate(users=80, orders=400, seed=7)
     commands = command_count(workload)
     assert commands >= 1000
     worker = rig.stack.start_worker(concurrency=2)
@@ -54,6 +54,5 @@ def test_soak_with_random_kills_and_a_broker_restart(rig: Rig) -> None:
         seconds_sending=round(sent, 1),
     )
     rig.verify(expected_dead=0, drain_timeout=300)
-    rig.extra["seconds_total"] = round(time.monotonic() - started, 1)
     assert pool_kills >= 5
     assert_queries_match(rig.stack.client, workload)
