@@ -17,8 +17,10 @@ def admin_required(view: F) -> F:
     def guarded(*args: Any, **kwargs: Any) -> Any:
         token = container().settings.admin_token
         if token:
-            offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(offered.encode(), token.encode()):
+            scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+            if scheme != "Bearer" or not hmac.compare_digest(
+                offered.strip().encode(), token.encode()
+            ):
                 abort(401, description="send Authorization: Bearer <ADMIN_TOKEN>")
         return view(*args, **kwargs)
 

@@ -9,10 +9,9 @@ from app.api.auth import admin_required
 from app.api.context import container
 from app.api.filters import parse_since
 from app.api.requests import load_json
-from app.infrastructure.persistence.dead_letters import DeadLetterFilter
+from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
 blueprint = Blueprint("dead_letters", __name__, url_prefix="/api/dead-letters")
-MAX_ID = 2**63 - 1
 
 
 class Since(fields.Field):

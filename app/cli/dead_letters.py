@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from app.api.context import container
 from app.api.filters import parse_since
-from app.infrastructure.persistence.dead_letters import DeadLetterFilter
+from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
 dead_letters_cli = AppGroup("dead-letters", help="Inspect, re-drive and purge dead letters.")
 
@@ -82,7 +82,7 @@ def list_command(
 
 
 @dead_letters_cli.command("show")
-@click.argument("dead_letter_id", type=int)
+@click.argument("dead_letter_id", type=click.IntRange(1, MAX_ID))
 def show_command(dead_letter_id: int) -> None:
     """Everything about one dead letter, traceback included."""
     item = container().dead_letters.get(dead_letter_id)
@@ -94,7 +94,7 @@ def show_command(dead_letter_id: int) -> None:
 
 
 @dead_letters_cli.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, MAX_ID))
 @click.option("--all", "retry_all", is_flag=True, help="Every dead letter matching the filters.")
 @filter_options
 @click.option("--dry-run", is_flag=True, help="Show what would be re-driven, change nothing.")

@@ -184,6 +184,17 @@ def test_list_filters(graveyard: Graveyard) -> None:
         assert listed == sorted(graveyard.ids[key] for key in expected), args
 
 
+def test_error_filter_text_is_literal_not_a_like_pattern(graveyard: Graveyard) -> None:
+    """No stored error contains ``%`` or ``_``: such a filter must match nothing.
+
+    Otherwise ``retry --all --error %`` re-drives every dead letter.
+    """
+    for text in ("%", "_", "answered_4", "answered 4%0"):
+        assert _listed(graveyard.cli("list", "--json", "--error", text)) == [], text
+        result = graveyard.cli("retry", "--all", "--dry-run", "--error", text)
+        assert "would re-drive 0" in result.output, text
+
+
 def test_list_since_takes_durations_and_iso_times(graveyard: Graveyard) -> None:
     graveyard.age(WEBHOOK, timedelta(days=10))
     graveyard.age(ORDER_WEBHOOK, timedelta(hours=3))

@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
+from app.infrastructure.messaging.errors import CorruptMessage
 from tests.e2e.assertions import assert_refused
-from tests.e2e.conftest import AppFactory
+from tests.e2e.conftest import AppFactory, container
 from tests.e2e.test_dead_letters_cli import (
     ORDER_WEBHOOK,
     SALES,
@@ -171,6 +172,21 @@ def test_retry_one_then_409_and_unknown_404(graveyard: Graveyard, client: FlaskC
     again = assert_refused(client.post(f"/api/dead-letters/{dead_letter_id}/retry"), 409)
     assert "redriven" in again["message"]
     assert_refused(client.post("/api/dead-letters/999999/retry"), 404)
+    assert graveyard.snapshot() == state
+
+
+def test_retry_of_a_dead_letter_without_a_delivery_is_409(graveyard: Graveyard) -> None:
+    """A message too broken to name its delivery is kept for inspection, not re-driven."""
+    app = graveyard.app
+    with app.app_context():
+        container(app).runner.dead_letter_unroutable(
+            CorruptMessage("cannot decode the message body"), "handlers.nope", {"raw": "x"}
+        )
+    [orphan] = _list(app.test_client(), handler="nope")["items"]
+    assert (orphan["delivery_id"], orphan["status"]) == (None, "dead")
+    state = graveyard.snapshot()
+    body = assert_refused(app.test_client().post(f"/api/dead-letters/{orphan['id']}/retry"), 409)
+    assert "delivery None" in body["message"]
     assert graveyard.snapshot() == state
 
 

@@ -82,6 +82,11 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
                     "expires": max(5.0, settings.outbox_relay_interval * 5),
                 },
             },
+            "outbox-retention": {
+                "task": "outbox.purge_done",
+                "schedule": settings.outbox_retention_interval,
+                "options": {"queue": RELAY_QUEUE, "expires": settings.outbox_retention_interval},
+            },
         },
         beat_schedule_filename=str(settings.instance_dir / "celerybeat-schedule"),
     )

@@ -19,6 +19,8 @@ from app.infrastructure.persistence.tables import dead_letters, outbox
 
 DEAD = "dead"
 REDRIVEN = "redriven"
+MAX_ID = 2**63 - 1
+"""Ids are BIGINT: anything larger cannot exist (and would overflow the driver)."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ class DeadLetterFilter:
         if self.event_type:
             clauses.append(dead_letters.c.event_type == self.event_type)
         if self.error:
-            pattern = f"%{self.error.lower()}%"
+            text = self.error.lower()
             clauses.append(
                 sa.or_(
-                    sa.func.lower(dead_letters.c.message).like(pattern),
-                    sa.func.lower(dead_letters.c.exception_type).like(pattern),
+                    sa.func.lower(dead_letters.c.message).contains(text, autoescape=True),
+                    sa.func.lower(dead_letters.c.exception_type).contains(text, autoescape=True),
                 )
             )
         if self.since:
@@ -122,8 +124,9 @@ def matching_ids(conn: sa.Connection, where: DeadLetterFilter) -> list[int]:
 def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
     """Put the deliveries of these dead letters back to pending with fresh attempts.
 
-    Returns the ids of the dead letters actually re-driven (those still ``dead`` and
-    tied to a delivery); the rest are left alone.
+    Returns the ids of the dead letters actually re-driven: those still ``dead`` whose
+    delivery is still dead (a duplicate copy may have completed it meanwhile); the rest
+    are left alone.
     """
     if not ids:
         return []
@@ -137,24 +140,28 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
     if not rows:
         return []
     now = utcnow()
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.id.in_([r.delivery_id for r in rows]), outbox.c.status == "dead")
-        .values(
-            status="pending",
-            attempts=0,
-            available_at=now,
-            lease_until=None,
-            claimed_by=None,
-            last_error=None,
+    reset = set(
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_([r.delivery_id for r in rows]), outbox.c.status == "dead")
+            .values(
+                status="pending",
+                attempts=0,
+                available_at=now,
+                lease_until=None,
+                claimed_by=None,
+                last_error=None,
+            )
+            .returning(outbox.c.id)
+        ).scalars()
+    )
+    redriven = [r.id for r in rows if r.delivery_id in reset]
+    if redriven:
+        conn.execute(
+            dead_letters.update()
+            .where(dead_letters.c.id.in_(redriven))
+            .values(status=REDRIVEN, redriven_at=now)
         )
-    )
-    redriven = [r.id for r in rows]
-    conn.execute(
-        dead_letters.update()
-        .where(dead_letters.c.id.in_(redriven))
-        .values(status=REDRIVEN, redriven_at=now)
-    )
     return redriven
 
 
