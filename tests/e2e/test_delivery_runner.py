@@ -406,3 +406,44 @@ def test_receiver_answers_are_classified_end_to_end(make_runner_app: MakeRunnerA
     assert "answered 422" in outcomes["422"].reason
     [dead] = _dead_letters(refusing)
     assert dead["exception_type"] == "app.application.errors.PermanentFailure"
+
+
+class FailingChat:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def post(self, *, text: str, idempotency_key: str) -> None:
+        self.calls += 1
+        raise TransientFailure("slack answered 503")
+
+
+def test_a_handler_s_own_attempt_limit_wins_over_the_default(
+    make_runner_app: MakeRunnerApp,
+) -> None:
+    """notify_sales_channel gives up after its own 3 attempts although the default is 6."""
+    app = make_runner_app(OUTBOX_MAX_ATTEMPTS="6")
+    client = app.test_client()
+    user = client.post("/api/users", json={"email": "bo@example.com", "name": "Bo"}).get_json()
+    created = client.post(
+        "/api/orders",
+        json={"user_id": user["user_id"], "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]},
+    )
+    assert created.status_code == 201
+    delivery_id, envelope = _delivery(app, "notify_sales_channel")
+    c = _container(app)
+    chat = FailingChat()
+    runner = DeliveryRunner(
+        c.engine,
+        c.uow,
+        dataclasses.replace(c.outbound, chat=chat),
+        c.relay,
+        CeleryPublisher(c.celery, native_dead_lettering=False),
+        c.runner.policy,
+    )
+    assert runner.policy.max_attempts == 6
+
+    outcomes = [runner.run("notify_sales_channel", delivery_id, envelope) for _ in range(3)]
+
+    assert [type(o) for o in outcomes] == [RetryLater, RetryLater, DeadLettered]
+    assert chat.calls == 3
+    assert _row(app, delivery_id)["status"] == "dead"

@@ -34,14 +34,22 @@ class HandlerSpec:
     queue: str
     transactional: TransactionalHandler | None = None
     external: ExternalHandler | None = None
+    max_attempts: int | None = None
+    """This handler's own attempt limit; None means OUTBOX_MAX_ATTEMPTS."""
 
     @property
     def task_name(self) -> str:
         return f"handlers.{self.name}"
 
 
-def _ext(name: str, types: Iterable[str], fn: ExternalHandler, queue: str) -> HandlerSpec:
-    return HandlerSpec(name, frozenset(types), queue, external=fn)
+def _ext(
+    name: str,
+    types: Iterable[str],
+    fn: ExternalHandler,
+    queue: str,
+    max_attempts: int | None = None,
+) -> HandlerSpec:
+    return HandlerSpec(name, frozenset(types), queue, external=fn, max_attempts=max_attempts)
 
 
 def _db(name: str, types: Iterable[str], fn: TransactionalHandler, queue: str) -> HandlerSpec:
@@ -90,6 +98,7 @@ HANDLERS: tuple[HandlerSpec, ...] = (
         {"order.created"},
         notifications.notify_sales_channel,
         "notifications",
+        max_attempts=3,  # a sales-channel ping that is hours late is noise, not news
     ),
     _ext("forward_to_webhooks", ALL_EVENTS, integrations.forward_to_webhooks, "integrations"),
 )

@@ -102,7 +102,8 @@ class DeliveryRunner:
                 attempt.status,
             )
             return Done(applied=False)
-        if attempt.number > self.policy.max_attempts:
+        max_attempts = spec.max_attempts or self.policy.max_attempts
+        if attempt.number > max_attempts:
             exhausted = AttemptsExhausted(
                 f"{attempt.number - 1} attempts started without finishing "
                 "(worker lost or hard time limit)"
@@ -112,7 +113,7 @@ class DeliveryRunner:
             message = Envelope.from_dict(envelope).to_message()
             result = apply_delivery(spec, message, delivery_id, self._uow_factory, self._outbound)
         except Exception as exc:
-            if is_permanent(exc) or attempt.number >= self.policy.max_attempts:
+            if is_permanent(exc) or attempt.number >= max_attempts:
                 return self._dead_letter(exc, delivery_id, handler, body, attempt.number)
             return self._retry_later(exc, delivery_id, handler, attempt.number)
         log.info(
