@@ -3,6 +3,7 @@
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.e2e.conftest import row_counts
@@ -32,3 +33,14 @@ class NoWrites:
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is None:
             assert row_counts(self.app) == self.before, "a refused request wrote rows"
+
+
+def assert_payment_refused(
+    app: Flask, client: FlaskClient, order: dict[str, Any], amount: Any
+) -> None:
+    """Paying ``amount`` for ``order`` is a 422 naming ``amount``, and writes nothing."""
+    with NoWrites(app):
+        refusal = assert_refused(
+            client.post(f"/api/orders/{order['order_id']}/pay", json={"amount": amount}), 422
+        )
+    assert "amount" in refusal["fields"]

@@ -5,6 +5,7 @@ tests/integration and tests/faults are for.
 """
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -23,19 +24,27 @@ from tasks.registration import register_tasks
 AppFactory = Callable[..., Flask]
 
 
-def build_app(instance_dir: Path, env: dict[str, str] | None = None) -> Flask:
+def build_app(
+    instance_dir: Path, env: dict[str, str] | None = None, *, eager: bool = True
+) -> Flask:
+    """The app on a migrated SQLite file in ``instance_dir``, publishing to ``memory://``.
+
+    ``eager`` runs the Celery tasks inline (registered, errors propagated); otherwise
+    commands only publish, and a test drives the deliveries itself.
+    """
     settings = Settings.from_env(
         env={"CELERY_BROKER_URL": "memory://", **(env or {})},
-        task_always_eager=True,
+        task_always_eager=eager,
         instance_dir=instance_dir,
         database_url=f"sqlite:///{instance_dir}/db.sqlite",
     )
     app = create_app(settings)
     with app.app_context():
         upgrade()
-    celery = app.extensions["celery"]
-    register_tasks(celery)
-    celery.conf.task_eager_propagates = True
+    if eager:
+        celery = app.extensions["celery"]
+        register_tasks(celery)
+        celery.conf.task_eager_propagates = True
     return app
 
 
@@ -43,18 +52,27 @@ def container(app: Flask) -> Container:
     return cast(Container, app.extensions["outboxflow"])
 
 
-@pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[AppFactory]:
+@contextmanager
+def app_factory(tmp_path: Path, *, eager: bool = True, **defaults: str) -> Iterator[AppFactory]:
+    """Build apps (each in its own instance dir, ``defaults`` under its env); dispose after."""
     apps: list[Flask] = []
 
     def _make(**env: str) -> Flask:
-        app = build_app(tmp_path / f"instance{len(apps)}", env)
+        app = build_app(tmp_path / f"instance{len(apps)}", {**defaults, **env}, eager=eager)
         apps.append(app)
         return app
 
-    yield _make
-    for app in apps:
-        container(app).engine.dispose()
+    try:
+        yield _make
+    finally:
+        for app in apps:
+            container(app).engine.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[AppFactory]:
+    with app_factory(tmp_path) as make:
+        yield make
 
 
 @pytest.fixture

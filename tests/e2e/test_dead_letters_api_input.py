@@ -9,17 +9,17 @@ from flask.testing import FlaskClient
 
 from tests.e2e.assertions import NoWrites, assert_refused
 from tests.e2e.conftest import Api, AppFactory
-from tests.unit.receiver import Receiver, http_receiver
+from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with http_receiver() as r:
+def receiver() -> Iterator[HttpReceiver]:
+    with http_receiver(answer_by_path) as r:
         yield r
 
 
 @pytest.fixture
-def dead_app(make_app: AppFactory, receiver: Receiver) -> Flask:
+def dead_app(make_app: AppFactory, receiver: HttpReceiver) -> Flask:
     """A webhook receiver that answers 400: the registration's forward is dead-lettered."""
     app = make_app(WEBHOOK_URLS=receiver.url("/status/400"), WEBHOOK_SECRET="s")
     Api(app.test_client()).register()

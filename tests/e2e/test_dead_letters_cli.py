@@ -3,16 +3,14 @@
 A webhook receiver answering 400 and a Slack endpoint answering 503 (with one attempt
 allowed) dead-letter three deliveries of two commands through the eager app: two
 ``forward_to_webhooks`` (permanent) and one ``notify_sales_channel`` (transient).
-``build_graveyard`` is shared with the HTTP tests.
+``dead_letters_made`` is shared with the HTTP tests.
 """
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from flask import Flask
 from app.infrastructure.persistence.tables import dead_letters, events, outbox
 from tests.e2e.conftest import Api, AppFactory, container
 from tests.support.db_state import table_rows
+from tests.support.http_receiver import Answer, HttpReceiver, Request, http_receiver
 
 WEBHOOK = ("forward_to_webhooks", "user.registered")
 ORDER_WEBHOOK = ("forward_to_webhooks", "order.created")
@@ -33,40 +32,27 @@ SALES = ("notify_sales_channel", "order.created")
 class Switchboard:
     """A receiver on 127.0.0.1 whose answer per path can be changed while it runs."""
 
-    base_url: str = ""
-    status: dict[str, int] = field(default_factory=dict)
-    received: list[str] = field(default_factory=list)
+    http: HttpReceiver
+    status: dict[str, int]
 
     def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
+        return self.http.url(path)
+
+    @property
+    def received(self) -> list[str]:
+        """The paths of the requests so far, in arrival order."""
+        return [request.path for request in self.http.requests]
+
+    def answer(self, request: Request) -> Answer:
+        return Answer(self.status.get(request.path, 200))
 
 
 @contextmanager
 def switchboard(**status: int) -> Iterator[Switchboard]:
-    board = Switchboard(status={f"/{path}": code for path, code in status.items()})
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            board.received.append(self.path)
-            self.send_response(board.status.get(self.path, 200))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    board.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with http_receiver() as http:
+        board = Switchboard(http, {f"/{path}": code for path, code in status.items()})
+        http.respond = board.answer
         yield board
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @dataclass
@@ -126,10 +112,17 @@ def build_graveyard(make_app: AppFactory, receiver: Switchboard, **env: str) -> 
     return Graveyard(app, receiver, ids)
 
 
+@contextmanager
+def dead_letters_made(make_app: AppFactory, **env: str) -> Iterator[Graveyard]:
+    """The graveyard behind a switchboard answering 400 on ``/hook`` and 503 on ``/slack``."""
+    with switchboard(hook=400, slack=503) as receiver:
+        yield build_graveyard(make_app, receiver, **env)
+
+
 @pytest.fixture
 def graveyard(make_app: AppFactory) -> Iterator[Graveyard]:
-    with switchboard(hook=400, slack=503) as receiver:
-        yield build_graveyard(make_app, receiver)
+    with dead_letters_made(make_app) as made:
+        yield made
 
 
 def _listed(result: Result) -> list[int]:

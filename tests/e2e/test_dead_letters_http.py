@@ -1,6 +1,6 @@
 """``/api/dead-letters``: list with filters, inspect, re-drive one or many, admin token.
 
-The dead letters are made the real way (see ``build_graveyard`` in the CLI tests):
+The dead letters are made the real way (see ``dead_letters_made`` in the CLI tests):
 two ``forward_to_webhooks`` (receiver answered 400) and one ``notify_sales_channel``
 (503, one attempt allowed).
 """
@@ -21,8 +21,7 @@ from tests.e2e.test_dead_letters_cli import (
     SALES,
     WEBHOOK,
     Graveyard,
-    build_graveyard,
-    switchboard,
+    dead_letters_made,
 )
 
 TOKEN = "s3cret-admin-token"
@@ -30,8 +29,8 @@ TOKEN = "s3cret-admin-token"
 
 @pytest.fixture
 def graveyard(make_app: AppFactory) -> Iterator[Graveyard]:
-    with switchboard(hook=400, slack=503) as receiver:
-        yield build_graveyard(make_app, receiver)
+    with dead_letters_made(make_app) as made:
+        yield made
 
 
 @pytest.fixture
@@ -236,8 +235,8 @@ def test_retry_matching_refuses_bad_filters(graveyard: Graveyard, client: FlaskC
 
 @pytest.fixture
 def guarded(make_app: AppFactory) -> Iterator[Graveyard]:
-    with switchboard(hook=400, slack=503) as receiver:
-        yield build_graveyard(make_app, receiver, ADMIN_TOKEN=TOKEN)
+    with dead_letters_made(make_app, ADMIN_TOKEN=TOKEN) as made:
+        yield made
 
 
 def _admin_calls(graveyard: Graveyard) -> list[tuple[str, str, dict[str, Any] | None]]:

@@ -16,12 +16,9 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade
 
-from app import create_app
 from app.application.errors import PermanentFailure, TransientFailure
 from app.application.messages import EventMessage
-from app.config import Settings
 from app.container import Container
 from app.domain.errors import InvalidCommand
 from app.infrastructure.messaging.delivery_runner import (
@@ -35,8 +32,9 @@ from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import dead_letters, events, handler_receipts, outbox
+from tests.e2e.conftest import app_factory
 from tests.support.brokers import queue_depths
-from tests.unit.receiver import http_receiver
+from tests.support.http_receiver import answer_by_path, http_receiver
 
 HANDLER = "forward_to_webhooks"
 MAX_ATTEMPTS = 3
@@ -58,28 +56,8 @@ class ScriptedWebhooks:
 
 @pytest.fixture
 def make_runner_app(tmp_path: Path) -> Iterator[MakeRunnerApp]:
-    apps: list[Flask] = []
-
-    def make(**env: str) -> Flask:
-        instance = tmp_path / f"instance{len(apps)}"
-        settings = Settings.from_env(
-            env={
-                "CELERY_BROKER_URL": "memory://",
-                "OUTBOX_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
-                **env,
-            },
-            instance_dir=instance,
-            database_url=f"sqlite:///{instance}/db.sqlite",
-        )
-        app = create_app(settings)
-        with app.app_context():
-            upgrade()
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        _container(app).engine.dispose()
+    with app_factory(tmp_path, eager=False, OUTBOX_MAX_ATTEMPTS=str(MAX_ATTEMPTS)) as make:
+        yield make
 
 
 @pytest.fixture
@@ -390,7 +368,7 @@ def test_a_database_error_when_counting_the_attempt_retries_later(app: Flask) ->
 
 def test_receiver_answers_are_classified_end_to_end(make_runner_app: MakeRunnerApp) -> None:
     """The container's own runner and webhook sender against a real HTTP receiver."""
-    with http_receiver() as receiver:
+    with http_receiver(answer_by_path) as receiver:
         flaky = make_runner_app(WEBHOOK_URLS=receiver.url("/status/503"), WEBHOOK_SECRET="s")
         refusing = make_runner_app(WEBHOOK_URLS=receiver.url("/status/422"), WEBHOOK_SECRET="s")
         throttled = make_runner_app(WEBHOOK_URLS=receiver.url("/status/429"), WEBHOOK_SECRET="s")
@@ -420,7 +398,7 @@ class FailingChat:
 def test_a_handler_s_own_attempt_limit_wins_over_the_default(
     make_runner_app: MakeRunnerApp,
 ) -> None:
-    """notify_sales_channel gives up after its own 3 attempts although the default is 6."""
+    """notify_sales_channel gives up after its own 3 attempts although the ceiling is 6."""
     app = make_runner_app(OUTBOX_MAX_ATTEMPTS="6")
     client = app.test_client()
     user = client.post("/api/users", json={"email": "bo@example.com", "name": "Bo"}).get_json()

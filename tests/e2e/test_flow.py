@@ -16,7 +16,7 @@ from flask import Flask
 from app.infrastructure.messaging.envelope import Envelope
 from app.infrastructure.persistence.tables import events
 from tests.e2e.conftest import Api, AppFactory, container, unfinished_deliveries
-from tests.unit.receiver import Receiver, http_receiver
+from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
 
 
 def _events(app: Flask, correlation_id: str | None = None) -> list[Any]:
@@ -134,13 +134,13 @@ def test_emails_land_in_the_instance_maildir(
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with http_receiver() as r:
+def receiver() -> Iterator[HttpReceiver]:
+    with http_receiver(answer_by_path) as r:
         yield r
 
 
 def test_webhooks_and_slack_receive_every_event_signed(
-    make_app: AppFactory, receiver: Receiver
+    make_app: AppFactory, receiver: HttpReceiver
 ) -> None:
     app = make_app(
         WEBHOOK_URLS=f"{receiver.url('/hook-a')},{receiver.url('/hook-b')}",

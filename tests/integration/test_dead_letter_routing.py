@@ -18,11 +18,11 @@ from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import dead_letters, outbox
 from tests.support.db_state import table_rows
 from tests.support.fixtures import MakeStack
+from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
 from tests.support.outbox import status_counts
 from tests.support.relays import seed_pending_deliveries
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until
-from tests.unit.receiver import Receiver, http_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +39,8 @@ EXPECTED_DEAD = {
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with http_receiver() as r:
+def receiver() -> Iterator[HttpReceiver]:
+    with http_receiver(answer_by_path) as r:
         yield r
 
 
@@ -57,7 +57,7 @@ def drain_dead_letter_queue(stack: Stack) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(("db", "broker"), COMBOS)
 def test_a_dead_delivery_is_copied_to_the_dead_letter_queue_once(
-    make_stack: MakeStack, receiver: Receiver, db: str, broker: str
+    make_stack: MakeStack, receiver: HttpReceiver, db: str, broker: str
 ) -> None:
     stack = make_stack(
         db,

@@ -7,6 +7,7 @@
 * ``stack``: one deployment (database + broker + instance dir + in-process Flask app).
 * ``outbox`` / ``db_state``: reading and waiting on database state.
 * ``workload``: the deterministic 10-user/50-order workload and its expected outcome.
+* ``http_receiver``: the one HTTP receiver on 127.0.0.1 (webhooks, Slack) for every suite.
 * ``relays``: bulk-seeded deliveries and a recording publisher for relay tests.
 * ``fixtures``: all of the above as pytest fixtures (loaded by ``tests/conftest.py``).
 """

@@ -18,54 +18,54 @@ from app.infrastructure.notifications.webhooks import (
     SignedWebhookSender,
     sign,
 )
-from tests.unit.receiver import Receiver, http_receiver
+from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
 from tests.unit.samples import SAMPLE_EVENTS
 
 SECRET = "s3cr3t-for-tests"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Receiver]:
-    with http_receiver() as r:
+def server() -> Iterator[HttpReceiver]:
+    with http_receiver(answer_by_path) as r:
         yield r
 
 
 @pytest.fixture
-def receiver(server: Receiver) -> Receiver:
+def receiver(server: HttpReceiver) -> HttpReceiver:
     server.requests.clear()
     return server
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
-def test_2xx_is_success(receiver: Receiver, status: int) -> None:
+def test_2xx_is_success(receiver: HttpReceiver, status: int) -> None:
     post(receiver.url(f"/status/{status}"), data=b"{}", headers={})
     assert len(receiver.requests) == 1
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 410, 413, 422, 499])
-def test_4xx_is_permanent(receiver: Receiver, status: int) -> None:
+def test_4xx_is_permanent(receiver: HttpReceiver, status: int) -> None:
     with pytest.raises(PermanentFailure, match=f"answered {status}"):
         post(receiver.url(f"/status/{status}"), data=b"{}", headers={})
 
 
 @pytest.mark.parametrize("status", [408, 425, 429])
-def test_retryable_4xx_is_transient(receiver: Receiver, status: int) -> None:
+def test_retryable_4xx_is_transient(receiver: HttpReceiver, status: int) -> None:
     with pytest.raises(TransientFailure, match=f"answered {status}"):
         post(receiver.url(f"/status/{status}"), data=b"{}", headers={})
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 599])
-def test_5xx_is_transient(receiver: Receiver, status: int) -> None:
+def test_5xx_is_transient(receiver: HttpReceiver, status: int) -> None:
     with pytest.raises(TransientFailure, match=f"answered {status}"):
         post(receiver.url(f"/status/{status}"), data=b"{}", headers={})
 
 
-def test_the_answer_body_is_quoted_in_the_error(receiver: Receiver) -> None:
+def test_the_answer_body_is_quoted_in_the_error(receiver: HttpReceiver) -> None:
     with pytest.raises(PermanentFailure, match='"answered": 422'):
         post(receiver.url("/status/422"), data=b"{}", headers={})
 
 
-def test_a_timeout_is_transient(receiver: Receiver) -> None:
+def test_a_timeout_is_transient(receiver: HttpReceiver) -> None:
     with pytest.raises(TransientFailure):
         post(receiver.url("/slow/1.0"), data=b"{}", headers={}, timeout=0.2)
 
@@ -82,7 +82,7 @@ def _message(index: int = 3) -> EventMessage:
     return EventMessage(SAMPLE_EVENTS[index], "corr-7", "cause-7")
 
 
-def test_webhook_body_is_the_envelope_signed_with_hmac_sha256(receiver: Receiver) -> None:
+def test_webhook_body_is_the_envelope_signed_with_hmac_sha256(receiver: HttpReceiver) -> None:
     sender = SignedWebhookSender((receiver.url("/a"), receiver.url("/b")), SECRET)
     message = _message()
     sender.post_event(message, idempotency_key="evt:forward_to_webhooks")
@@ -106,7 +106,7 @@ def test_signature_covers_the_exact_bytes() -> None:
     assert sign(SECRET, body) != sign("other", body)
 
 
-def test_a_failing_webhook_url_fails_the_delivery(receiver: Receiver) -> None:
+def test_a_failing_webhook_url_fails_the_delivery(receiver: HttpReceiver) -> None:
     sender = SignedWebhookSender((receiver.url("/ok"), receiver.url("/status/503")), SECRET)
     with pytest.raises(TransientFailure):
         sender.post_event(_message(), idempotency_key="k")
@@ -115,17 +115,17 @@ def test_a_failing_webhook_url_fails_the_delivery(receiver: Receiver) -> None:
         sender.post_event(_message(), idempotency_key="k")
 
 
-def test_without_urls_nothing_is_sent(receiver: Receiver) -> None:
+def test_without_urls_nothing_is_sent(receiver: HttpReceiver) -> None:
     SignedWebhookSender((), "").post_event(_message(), idempotency_key="k")
     assert receiver.requests == []
 
 
-def test_urls_without_a_secret_are_refused_at_startup(receiver: Receiver) -> None:
+def test_urls_without_a_secret_are_refused_at_startup(receiver: HttpReceiver) -> None:
     with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
         SignedWebhookSender((receiver.url("/a"),), "")
 
 
-def test_slack_gets_the_text_and_the_idempotency_key(receiver: Receiver) -> None:
+def test_slack_gets_the_text_and_the_idempotency_key(receiver: HttpReceiver) -> None:
     SlackWebhookNotifier(receiver.url("/hooks/T0")).post(text="New order", idempotency_key="e:n")
     [request] = receiver.requests
     assert json.loads(request.body) == {"text": "New order"}

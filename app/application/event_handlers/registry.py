@@ -35,7 +35,7 @@ class HandlerSpec:
     transactional: TransactionalHandler | None = None
     external: ExternalHandler | None = None
     max_attempts: int | None = None
-    """This handler's own attempt limit; None means OUTBOX_MAX_ATTEMPTS."""
+    """Give up sooner than OUTBOX_MAX_ATTEMPTS (which stays the ceiling); None: no sooner."""
 
     @property
     def task_name(self) -> str:
