@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,12 @@ class Settings:
             raw = env.get(f.name.upper())
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f.type, raw)
+            values[f.name] = _parse(f.name, f.type, raw)
         values.update(overrides)
         settings = cls(**values)
         if not settings.database_url:
             url = f"sqlite:///{settings.instance_dir / 'outboxflow.db'}"
-            settings = cls(**{**values, "database_url": url})
+            settings = replace(settings, database_url=url)
         if settings.outbox_relay_interval <= 0:
             raise ValueError("OUTBOX_RELAY_INTERVAL must be a positive number of seconds")
         if settings.outbox_max_attempts < 1:
@@ -61,16 +61,15 @@ class Settings:
         return settings
 
 
-def _parse(kind: Any, raw: str) -> Any:
-    kind = str(kind)
-    if "tuple" in kind:
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    """One environment value as the field's type; a bad value names its variable."""
+    if kind == tuple[str, ...]:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if "bool" in kind:
+    if kind is bool:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if "float" in kind:
-        return float(raw)
-    if "int" in kind:
-        return int(raw)
-    if "Path" in kind:
+    if kind is Path:
         return Path(raw).resolve()
-    return raw
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name.upper()} must be {kind.__name__}, got {raw!r}") from None

@@ -102,7 +102,9 @@ class DeliveryRunner:
                 attempt.status,
             )
             return Done(applied=False)
-        max_attempts = min(spec.max_attempts or self.policy.max_attempts, self.policy.max_attempts)
+        max_attempts = self.policy.max_attempts
+        if spec.max_attempts is not None:
+            max_attempts = min(max_attempts, spec.max_attempts)
         if attempt.number > max_attempts:
             exhausted = AttemptsExhausted(
                 f"{attempt.number - 1} attempts started without finishing "
