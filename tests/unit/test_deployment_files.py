@@ -1,0 +1,97 @@
+"""The Procfile, docker-compose.yml and .env.example describe the same system.
+
+Docker is not available where the suite runs, so the compose file is checked for what
+can drift without anyone noticing: the process commands it shares with the Procfile,
+the settings it passes, exactly one beat, and the files its inline Dockerfile copies.
+"""
+
+import re
+import shlex
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_PROCESSES = ("worker", "beat")
+
+
+def _procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    entries = (line.split(":", 1) for line in lines if line and not line.startswith("#"))
+    return {name.strip(): command.strip() for name, command in entries}
+
+
+def _env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    entries = (line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in entries}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_env_example_lists_every_setting() -> None:
+    listed = set(_env_example())
+    missing = {f.name.upper() for f in fields(Settings)} - listed
+    assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_env_example_values_are_the_defaults(tmp_path: Path) -> None:
+    example = {k: v for k, v in _env_example().items() if k != "INSTANCE_DIR"}
+    from_example = Settings.from_env(env=example, instance_dir=tmp_path)
+    assert from_example == Settings.from_env(env={}, instance_dir=tmp_path)
+
+
+@pytest.mark.parametrize("process", SHARED_PROCESSES)
+def test_compose_runs_the_procfile_command(compose: dict[str, Any], process: str) -> None:
+    assert compose["services"][process]["command"] == _procfile()[process]
+
+
+def test_compose_flower_and_web_run_the_same_programs(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    flower = shlex.split(services["flower"]["command"])
+    assert flower[:4] == ["celery", "-A", "tasks", "flower"]
+    assert "--port=5555" in flower and "--port=5555" in _procfile()["flower"]
+    web = services["web"]["command"]
+    assert web.index("flask --app app db upgrade") < web.index("gunicorn")
+    assert "'app:create_app()'" in web
+
+
+def test_compose_passes_only_documented_settings(compose: dict[str, Any]) -> None:
+    documented = set(_env_example())
+    for name, service in compose["services"].items():
+        environment = service.get("environment", {})
+        if name in {"postgres", "rabbitmq", "redis"}:
+            continue
+        undocumented = set(environment) - documented
+        assert not undocumented, f"{name} passes {sorted(undocumented)}"
+        assert environment["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_compose_has_exactly_one_beat(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "container_name" in services["beat"], "a named container cannot be scaled"
+    assert "container_name" not in services["worker"], "workers must scale"
+    beats = [n for n, s in services.items() if " beat" in str(s.get("command", ""))]
+    assert beats == ["beat"]
+
+
+def test_inline_dockerfile_copies_files_that_exist(compose: dict[str, Any]) -> None:
+    dockerfile = compose["x-app"]["build"]["dockerfile_inline"]
+    copied = [
+        source
+        for line in dockerfile.splitlines()
+        if (match := re.match(r"\s*COPY\s+(.+)\s+\S+$", line))
+        for source in match.group(1).split()
+    ]
+    assert {"pyproject.toml", "app", "tasks", "migrations", "celeryconfig.py"} <= set(copied)
+    for source in copied:
+        assert (ROOT / source).exists(), source
