@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.infrastructure.messaging.envelope import Envelope
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc, utcnow
-from app.infrastructure.persistence.tables import events, outbox
+from app.infrastructure.persistence.tables import Timestamp, events, outbox
 
 ACTIVE = ("pending", "dispatched")
 
@@ -71,10 +71,27 @@ def claim(
     )
 
 
+REDELIVERY_DOUBLINGS = 3
+"""How often a re-published row's lease doubles: at most 2**3 times ``redelivery_after``."""
+
+
+def _redelivery_lease(now: datetime, base: timedelta) -> sa.ColumnElement[datetime]:
+    """``now + base * 2**dispatch_count``, the exponent capped at ``REDELIVERY_DOUBLINGS``."""
+    ends = [sa.literal(now + base * 2**n, Timestamp) for n in range(REDELIVERY_DOUBLINGS + 1)]
+    whens = {n: end for n, end in enumerate(ends[:-1])}
+    return sa.case(whens, value=outbox.c.dispatch_count, else_=ends[-1])
+
+
 def mark_dispatched(
     conn: sa.Connection, ids: Sequence[int], *, token: str, redelivery_after: timedelta
 ) -> None:
-    """Published: keep a lease long enough for the task to finish before we send it again."""
+    """Published: keep a lease long enough for the task to finish before we send it again.
+
+    The first publish waits ``redelivery_after``; each re-publish of the same row waits
+    twice as long as the one before (up to 8 times). A queue backlog longer than
+    ``redelivery_after`` is then sent again a few times in all, rather than once more per
+    period, which would lengthen the very backlog that caused it.
+    """
     if not ids:
         return
     now = utcnow()
@@ -84,7 +101,7 @@ def mark_dispatched(
         .values(
             status="dispatched",
             dispatched_at=now,
-            lease_until=now + redelivery_after,
+            lease_until=_redelivery_lease(now, redelivery_after),
             dispatch_count=outbox.c.dispatch_count + 1,
         )
     )
