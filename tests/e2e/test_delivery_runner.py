@@ -270,6 +270,27 @@ def test_a_transactional_handler_applied_by_another_copy_is_not_applied_again(
     assert _row(app, delivery_id)["status"] == "done"
 
 
+@pytest.mark.parametrize("handler", [HANDLER, "project_user_profile"])
+def test_a_late_copy_after_retention_purged_the_delivery_is_ignored(
+    app: Flask, handler: str
+) -> None:
+    """The outbox row is gone, but the receipt says the handler already ran."""
+    _register(app)
+    delivery_id, envelope = _delivery(app, handler)
+    first = _runner(app, ScriptedWebhooks()).run(handler, delivery_id, envelope)
+    assert first == Done(applied=True)
+    assert _container(app).purge_done_deliveries(timedelta(0)) >= 1
+    with _container(app).engine.connect() as conn:
+        assert conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first() is None
+    webhooks = ScriptedWebhooks()
+
+    outcome = _runner(app, webhooks).run(handler, delivery_id, envelope)
+
+    assert outcome == Done(applied=False)
+    assert webhooks.calls == []
+    assert _dead_letters(app) == []
+
+
 @pytest.mark.parametrize(
     ("delivery_id", "reason"),
     [

@@ -22,6 +22,7 @@ from app.infrastructure.messaging.failures import is_permanent, retry_countdown
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.persistence import dead_letters, outbox
+from app.infrastructure.persistence.receipts import SqlHandlerReceipts
 
 log = logging.getLogger("outboxflow.deliveries")
 
@@ -91,6 +92,14 @@ class DeliveryRunner:
         except sa.exc.SQLAlchemyError as exc:
             return RetryLater(self._countdown(1), exc)
         if attempt is None:
+            if self._purged_after_applying(handler, envelope):
+                log.info(
+                    "%s delivery=%s was applied and has since been purged by retention; "
+                    "ignoring this late copy",
+                    handler,
+                    delivery_id,
+                )
+                return Done(applied=False)
             return self._dead_letter(
                 CorruptMessage(f"delivery {delivery_id} does not exist"), None, handler, body, 1
             )
@@ -192,6 +201,18 @@ class DeliveryRunner:
         )
         self._publisher.copy_to_dead_letter_queue(handler, body, reason)
         return DeadLettered(reason)
+
+    def _purged_after_applying(self, handler: str, envelope: Any) -> bool:
+        """A missing delivery whose receipt exists was done, then deleted by retention.
+
+        Receipts outlive retention, so a copy that turns up that late is recognised as a
+        duplicate instead of being dead-lettered as a message for an unknown delivery.
+        """
+        event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
+        if not isinstance(event_id, str):
+            return False
+        with self._engine.connect() as conn:
+            return SqlHandlerReceipts(conn).already_applied(event_id, handler)
 
     def dead_letter_unroutable(self, exc: BaseException, task_name: str | None, body: Any) -> None:
         """A message the worker could not even hand to a task (unknown name, bad format)."""
