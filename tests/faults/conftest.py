@@ -111,8 +111,6 @@ def rig(
                     receiver,
                 )
             finally:
-                for process in stack.processes:
-                    process.kill()  # the scenario is over; no need to wait for warm shutdowns
                 stack.close()
     finally:
         broker.close()
