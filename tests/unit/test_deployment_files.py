@@ -20,16 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED_PROCESSES = ("worker", "beat")
 
 
+def _entries(filename: str, separator: str) -> dict[str, str]:
+    """``name<separator>value`` lines of a file, skipping blanks and ``#`` comments."""
+    lines = (ROOT / filename).read_text().splitlines()
+    pairs = (line.split(separator, 1) for line in lines if line and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
 def _procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    entries = (line.split(":", 1) for line in lines if line and not line.startswith("#"))
-    return {name.strip(): command.strip() for name, command in entries}
+    return _entries("Procfile", ":")
 
 
 def _env_example() -> dict[str, str]:
-    lines = (ROOT / ".env.example").read_text().splitlines()
-    entries = (line.split("=", 1) for line in lines if line and not line.startswith("#"))
-    return {name.strip(): value.strip() for name, value in entries}
+    return _entries(".env.example", "=")
 
 
 @pytest.fixture(scope="module")

@@ -77,9 +77,9 @@ REDELIVERY_DOUBLINGS = 3
 
 def _redelivery_lease(now: datetime, base: timedelta) -> sa.ColumnElement[datetime]:
     """``now + base * 2**dispatch_count``, the exponent capped at ``REDELIVERY_DOUBLINGS``."""
-    ends = [sa.literal(now + base * 2**n, Timestamp) for n in range(REDELIVERY_DOUBLINGS + 1)]
-    whens = {n: end for n, end in enumerate(ends[:-1])}
-    return sa.case(whens, value=outbox.c.dispatch_count, else_=ends[-1])
+    whens = {n: sa.literal(now + base * 2**n, Timestamp) for n in range(REDELIVERY_DOUBLINGS)}
+    longest = sa.literal(now + base * 2**REDELIVERY_DOUBLINGS, Timestamp)
+    return sa.case(whens, value=outbox.c.dispatch_count, else_=longest)
 
 
 def mark_dispatched(
