@@ -1,31 +1,48 @@
 """outboxflow: commands over HTTP, events through a transactional outbox, Celery handlers."""
 
+import logging
+import secrets
 from pathlib import Path
 
 from flask import Flask
 
-from app.config import Settings
+from app.config import Settings, StartupRefused
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+log = logging.getLogger(__name__)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the Flask app, its Celery app and the container. Connects to nothing yet."""
+    """Build the Flask app, its Celery app and the container. Connects to nothing yet.
+
+    With ``APP_ENV=production`` and settings unfit for it (no long ADMIN_TOKEN, no
+    SECRET_KEY) it raises ``StartupRefused``: the web server, worker, beat or CLI that
+    called it exits with a one-line reason.
+    """
     from flask_migrate import Migrate
 
-    from app.api import register_api
+    from app import logs
+    from app.api import auth, register_api
     from app.cli import register_cli
     from app.container import build_container
     from app.infrastructure.messaging.celery_app import celery_init_app
     from app.infrastructure.persistence.database import db, engine_options, tune_engine
 
     settings = settings or Settings.from_env()
+    problems = settings.production_problems()
+    if problems:
+        raise StartupRefused(problems)
+    logs.configure(settings)
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        # Without SECRET_KEY (development only) sessions last as long as the process.
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
@@ -36,4 +53,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.extensions["outboxflow"] = build_container(settings, db.engine, celery)
     register_api(app)
     register_cli(app)
+    for line in auth.open_endpoints_report(app):
+        log.warning("%s", line)
     return app

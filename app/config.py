@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6390/0"
+PRODUCTION = "production"
+APP_ENVS = ("development", PRODUCTION)
+MIN_ADMIN_TOKEN_LENGTH = 32
+LOG_FORMATS = ("text", "json")
 
 
 def _default_instance_dir() -> Path:
@@ -36,7 +40,11 @@ class Settings:
     outbox_retry_backoff_max_seconds: int = 600
     outbox_retention_hours: float = 72.0
     outbox_retention_interval: float = 3600.0
+    app_env: str = "development"
+    secret_key: str = ""
     admin_token: str = ""
+    api_tokens: tuple[str, ...] = ()
+    log_format: str = ""
     max_request_bytes: int = 64 * 1024
     task_always_eager: bool = False
 
@@ -58,7 +66,44 @@ class Settings:
             raise ValueError("OUTBOX_RELAY_INTERVAL must be a positive number of seconds")
         if settings.outbox_max_attempts < 1:
             raise ValueError("OUTBOX_MAX_ATTEMPTS must be at least 1")
+        if settings.app_env not in APP_ENVS:
+            raise ValueError(f"APP_ENV must be one of {APP_ENVS}, got {settings.app_env!r}")
+        if settings.log_format not in ("", *LOG_FORMATS):
+            raise ValueError(
+                f"LOG_FORMAT must be one of {LOG_FORMATS}, got {settings.log_format!r}"
+            )
         return settings
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == PRODUCTION
+
+    @property
+    def json_logs(self) -> bool:
+        """LOG_FORMAT, or when it is empty: JSON in production, text elsewhere."""
+        return (self.log_format or ("json" if self.production else "text")) == "json"
+
+    def production_problems(self) -> list[str]:
+        """Why these settings are not fit to serve in production (empty when they are)."""
+        if not self.production:
+            return []
+        problems = []
+        if len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
+            problems.append(
+                f"ADMIN_TOKEN must be set to at least {MIN_ADMIN_TOKEN_LENGTH} characters"
+            )
+        if not self.secret_key:
+            problems.append("SECRET_KEY must be set")
+        return problems
+
+
+class StartupRefused(SystemExit):
+    """Ends the process with a one-line reason (and exit status 1), not a traceback."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            f"outboxflow refuses to start with APP_ENV={PRODUCTION}: " + "; ".join(problems)
+        )
 
 
 def _parse(name: str, kind: Any, raw: str) -> Any:

@@ -4,11 +4,19 @@ from flask import Flask
 
 
 def register_api(app: Flask) -> None:
-    from app.api import admin, commands, correlation, dead_letters, errors, queries
+    from app.api import admin, auth, commands, correlation, dead_letters, errors, openapi, queries
 
     correlation.install(app)
+    auth.install(app)
     errors.install(app)
-    app.register_blueprint(commands.blueprint)
-    app.register_blueprint(queries.blueprint)
-    app.register_blueprint(admin.blueprint)
-    app.register_blueprint(dead_letters.blueprint)
+    api = openapi.install(app)
+    correlation_header = [openapi.CORRELATION]
+    api.register_blueprint(admin.probes, parameters=correlation_header)
+    api.register_blueprint(
+        commands.blueprint, parameters=[*correlation_header, openapi.IDEMPOTENCY_KEY]
+    )
+    api.register_blueprint(
+        queries.blueprint, parameters=[*correlation_header, openapi.MIN_POSITION]
+    )
+    api.register_blueprint(admin.outbox, parameters=correlation_header)
+    api.register_blueprint(dead_letters.blueprint, parameters=correlation_header)

@@ -1,17 +1,56 @@
-"""Operational endpoints: health and outbox figures."""
+"""Probes (liveness, readiness) and the outbox figures."""
 
-from flask import Blueprint, Response, jsonify
+from pathlib import Path
+from typing import Any
 
+from flask import Response, current_app, jsonify
+
+from app.api import responses
+from app.api.auth import Access
 from app.api.context import container
+from app.api.openapi import ApiBlueprint
+from app.infrastructure import readiness
 
-blueprint = Blueprint("admin", __name__)
+probes = ApiBlueprint(
+    "probes",
+    __name__,
+    access=Access.PUBLIC,
+    description="Liveness and readiness probes for orchestrators and load balancers.",
+)
+outbox = ApiBlueprint(
+    "outbox",
+    __name__,
+    url_prefix="/api/outbox",
+    access=Access.OPERATIONS,
+    description="The outbox: deliveries by status and handler.",
+)
 
 
-@blueprint.get("/healthz")
-def healthz() -> Response:
-    return jsonify({"status": "ok"})
+@probes.route("/healthz")
+@probes.response(200, responses.HealthSchema)
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers (checks nothing else)"""
+    return {"status": "ok"}
 
 
-@blueprint.get("/api/outbox/stats")
-def outbox_stats() -> Response:
-    return jsonify(container().outbox_stats())
+@probes.route("/readyz")
+@probes.response(200, responses.ReadinessSchema)
+@probes.alt_response(503, schema=responses.ReadinessSchema, description="a check failed")
+def readyz() -> Any:
+    """Readiness: the database answers, migrations are at head, the broker is reachable"""
+    c = container()
+    migrations = Path(current_app.extensions["migrate"].directory)
+    checks = readiness.check(c.engine, migrations, c.celery)
+    if any(value != readiness.OK for value in checks.values()):
+        current_app.logger.warning("not ready: %s", checks)
+        response: Response = jsonify({"checks": checks})
+        response.status_code = 503
+        return response
+    return {"checks": checks}
+
+
+@outbox.route("/stats")
+@outbox.response(200, responses.OutboxStatsSchema)
+def outbox_stats() -> dict[str, Any]:
+    """Deliveries by status and handler, and the age of the oldest unfinished one"""
+    return container().outbox_stats()

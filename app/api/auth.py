@@ -1,27 +1,150 @@
-"""Operator endpoints need ``Authorization: Bearer $ADMIN_TOKEN`` when ADMIN_TOKEN is set."""
+"""Who may call which endpoint: one access category per endpoint, checked before the view.
+
+Categories (``Access``):
+
+* ``PUBLIC``: the probes (``/healthz``, ``/readyz``) and the API document (``/api/openapi.json``,
+  ``/api/docs``). Always open.
+* ``API``: commands and queries. When ``API_TOKENS`` is set they need
+  ``Authorization: Bearer <one of API_TOKENS>``; ``ADMIN_TOKEN`` is accepted too.
+* ``OPERATIONS``: everything an operator uses (``/api/outbox/stats``, ``/api/dead-letters*``,
+  ``/api/events*``, ``/api/traces*``, ``/ops``, ``/metrics``). They need
+  ``Authorization: Bearer <ADMIN_TOKEN>`` when ``ADMIN_TOKEN`` is set.
+
+An endpoint that declares nothing is ``OPERATIONS``: new routes are closed by default. Declare
+a category with one line, for a whole blueprint or for one view (the view's wins)::
+
+    auth.protect(blueprint, Access.API)
+
+    @blueprint.get("/ops/sign-in")
+    @auth.access(Access.PUBLIC)
+    def sign_in(): ...
+
+Static files are PUBLIC. A view that signs people in by other means (a session cookie) declares ``PUBLIC`` and checks
+the offered token itself with ``admin_token_matches``.
+
+Without ``ADMIN_TOKEN`` (development only: ``APP_ENV=production`` refuses to start without
+it) the operational endpoints are open, and the app factory logs which ones
+(``open_endpoints_report``). Tokens are compared in constant time.
+"""
 
 import hmac
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Iterable
+from enum import StrEnum
 from typing import Any, TypeVar
 
-from flask import abort, request
+from flask import Blueprint, Flask, current_app, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
-from app.api.context import container
+from app.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+_ATTRIBUTE = "outboxflow_access"
 
 
-def admin_required(view: F) -> F:
-    @wraps(view)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        token = container().settings.admin_token
+class Access(StrEnum):
+    PUBLIC = "public"
+    API = "api"
+    OPERATIONS = "operations"
+
+
+def protect(blueprint: Blueprint, category: Access) -> None:
+    """Every endpoint of ``blueprint`` (that does not declare its own) is in ``category``."""
+    setattr(blueprint, _ATTRIBUTE, category)
+
+
+def access(category: Access) -> Callable[[F], F]:
+    """Decorator: this one view is in ``category``. Put it below the route decorator."""
+
+    def mark(view: F) -> F:
+        setattr(view, _ATTRIBUTE, category)
+        return view
+
+    return mark
+
+
+def access_of(app: Flask, endpoint: str) -> Access:
+    """The category of ``endpoint``: the view's, else its blueprint's, else OPERATIONS.
+
+    Static files (the ``static`` endpoints of the app and of blueprints) are PUBLIC.
+    """
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return Access.PUBLIC
+    declared = getattr(app.view_functions.get(endpoint), _ATTRIBUTE, None)
+    if declared is None and "." in endpoint:
+        declared = getattr(app.blueprints.get(endpoint.rsplit(".", 1)[0]), _ATTRIBUTE, None)
+    return Access(declared) if declared is not None else Access.OPERATIONS
+
+
+def install(app: Flask) -> None:
+    """Check every routed request against its endpoint's category (404/405 pass through)."""
+
+    @app.before_request
+    def _check_access() -> None:
+        if request.endpoint is None:
+            return
+        settings: Settings = current_app.extensions["outboxflow"].settings
+        refusal = _refusal(settings, access_of(current_app, request.endpoint))
+        if refusal:
+            raise Unauthorized(
+                description=refusal, www_authenticate=WWWAuthenticate("bearer", {"realm": "api"})
+            )
+
+
+def admin_token_matches(settings: Settings, offered: str | None) -> bool:
+    """True when ``offered`` is the configured ADMIN_TOKEN (False when none is configured)."""
+    return _matches(offered, [settings.admin_token])
+
+
+def _refusal(settings: Settings, category: Access) -> str | None:
+    if category is Access.PUBLIC:
+        return None
+    offered = _bearer_token()
+    if category is Access.OPERATIONS:
+        if not settings.admin_token or admin_token_matches(settings, offered):
+            return None
+        return "send Authorization: Bearer <ADMIN_TOKEN>"
+    if not settings.api_tokens or _matches(offered, [*settings.api_tokens, settings.admin_token]):
+        return None
+    return "send Authorization: Bearer <a token from API_TOKENS>"
+
+
+def _bearer_token() -> str | None:
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    return offered.strip() if scheme == "Bearer" else None
+
+
+def _matches(offered: str | None, tokens: Iterable[str]) -> bool:
+    """Compares with every configured token, so the time taken does not tell which matched."""
+    if not offered:
+        return False
+    found = False
+    for token in tokens:
         if token:
-            scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-            if scheme != "Bearer" or not hmac.compare_digest(
-                offered.strip().encode(), token.encode()
-            ):
-                abort(401, description="send Authorization: Bearer <ADMIN_TOKEN>")
-        return view(*args, **kwargs)
+            found |= hmac.compare_digest(offered.encode(), token.encode())
+    return found
 
-    return guarded  # type: ignore[return-value]
+
+def open_endpoints_report(app: Flask) -> list[str]:
+    """One line per category that answers without a token under these settings."""
+    settings: Settings = app.extensions["outboxflow"].settings
+    open_categories = {
+        Access.OPERATIONS: "ADMIN_TOKEN is unset: operational endpoints are open",
+        Access.API: "API_TOKENS is unset: command and query endpoints are open",
+    }
+    if settings.admin_token:
+        del open_categories[Access.OPERATIONS]
+    if settings.api_tokens:
+        del open_categories[Access.API]
+    lines = []
+    for category, headline in open_categories.items():
+        rules = sorted(
+            {r.rule for r in app.url_map.iter_rules() if access_of(app, r.endpoint) is category}
+        )
+        if rules:
+            lines.append(f"{headline}: {', '.join(rules)}")
+    return lines
+
+
+admin_required = access(Access.OPERATIONS)
+"""Marks one view OPERATIONS (the default anyway); kept for views written before categories."""

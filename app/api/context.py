@@ -1,12 +1,16 @@
 """Access to the per-process container and the request's message context."""
 
-from typing import cast
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from flask import abort, current_app, g
 
 from app.application.messages import MessageContext
 from app.container import Container
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def container() -> Container:
@@ -24,3 +28,21 @@ def resource_id(value: str, what: str) -> str:
         return str(UUID(value))
     except ValueError:
         abort(404, description=f"{what} {value} does not exist")
+
+
+def resource_ids(**kinds: str) -> Callable[[F], F]:
+    """Normalise the named path ids (``order_id="order"``) before anything reads the body.
+
+    A malformed id is a 404 whatever the body says. Place it right below the route.
+    """
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            for name, what in kinds.items():
+                kwargs[name] = resource_id(kwargs[name], what)
+            return view(*args, **kwargs)
+
+        return cast(F, checked)
+
+    return decorate

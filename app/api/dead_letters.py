@@ -2,19 +2,29 @@
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import abort
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.api.auth import admin_required
+from app.api import responses
+from app.api.auth import Access
 from app.api.context import container
 from app.api.filters import parse_since
-from app.api.requests import load_json
+from app.api.openapi import ApiBlueprint
+from app.api.parsing import OPTIONAL_JSON
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
-blueprint = Blueprint("dead_letters", __name__, url_prefix="/api/dead-letters")
+blueprint = ApiBlueprint(
+    "dead_letters",
+    __name__,
+    url_prefix="/api/dead-letters",
+    access=Access.OPERATIONS,
+    description="Deliveries given up on: inspect them, re-drive them once the cause is fixed.",
+)
 
 
-class Since(fields.Field):
+class Since(fields.String):
+    """An ISO-8601 time (UTC when it has no offset) or a look-back such as 30m, 2h, 7d."""
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
             raise ValidationError("must be an ISO-8601 time or a duration like 2h")
@@ -27,8 +37,11 @@ class Since(fields.Field):
 class FilterSchema(Schema):
     handler = fields.String(validate=validate.Length(max=100))
     event_type = fields.String(validate=validate.Length(max=100))
-    error = fields.String(validate=validate.Length(max=200))
-    since = Since()
+    error = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "text in the error message or exception type"},
+    )
+    since = Since(metadata={"description": "ISO-8601 time, or a look-back like 30m, 2h, 7d"})
 
 
 class ListSchema(FilterSchema):
@@ -51,16 +64,17 @@ def _filter(data: dict[str, Any], include_redriven: bool = False) -> DeadLetterF
     )
 
 
-@blueprint.get("")
-@admin_required
-def list_dead_letters() -> Response:
-    args = ListSchema().load(request.args.to_dict())
+@blueprint.route("")
+@blueprint.arguments(ListSchema, location="query")
+@blueprint.response(200, responses.DeadLetterPageSchema)
+def list_dead_letters(args: dict[str, Any]) -> dict[str, Any]:
+    """Dead letters matching the filters, oldest first (without tracebacks)"""
     where = _filter(args, include_redriven=args["status"] == "all")
     store = container().dead_letters
     items = store.search(where, limit=args["limit"], offset=args["offset"])
     for item in items:
         item.pop("traceback", None)
-    return jsonify({"count": store.count(where), "items": items})
+    return {"count": store.count(where), "items": items}
 
 
 def _existing(dead_letter_id: int) -> dict[str, Any]:
@@ -70,15 +84,20 @@ def _existing(dead_letter_id: int) -> dict[str, Any]:
     return item
 
 
-@blueprint.get("/<int:dead_letter_id>")
-@admin_required
-def get_dead_letter(dead_letter_id: int) -> Response:
-    return jsonify(_existing(dead_letter_id))
+@blueprint.route("/<int:dead_letter_id>")
+@blueprint.response(200, responses.DeadLetterSchema)
+@blueprint.alt_response(404, schema=responses.ErrorSchema, description="no such dead letter")
+def get_dead_letter(dead_letter_id: int) -> dict[str, Any]:
+    """One dead letter, with its traceback and message body"""
+    return _existing(dead_letter_id)
 
 
-@blueprint.post("/<int:dead_letter_id>/retry")
-@admin_required
-def retry_one(dead_letter_id: int) -> Response:
+@blueprint.route("/<int:dead_letter_id>/retry", methods=["POST"])
+@blueprint.response(200, responses.RetriedSchema)
+@blueprint.alt_response(404, schema=responses.ErrorSchema, description="no such dead letter")
+@blueprint.alt_response(409, schema=responses.ErrorSchema, description="not re-drivable")
+def retry_one(dead_letter_id: int) -> dict[str, Any]:
+    """Re-drive one dead letter: its delivery goes back to pending with fresh attempts"""
     store = container().dead_letters
     item = _existing(dead_letter_id)
     if item["status"] != "dead" or item["delivery_id"] is None:
@@ -87,14 +106,17 @@ def retry_one(dead_letter_id: int) -> Response:
             description=f"dead letter {dead_letter_id} cannot be re-driven "
             f"(status {item['status']}, delivery {item['delivery_id']})",
         )
-    return jsonify({"retried": store.redrive([dead_letter_id])})
+    return {"retried": store.redrive([dead_letter_id])}
 
 
-@blueprint.post("/retry")
-@admin_required
-def retry_matching() -> Response:
-    data = load_json(RetrySchema(), body_optional=True)
+@blueprint.route("/retry", methods=["POST"])
+@blueprint.arguments(RetrySchema, location=OPTIONAL_JSON, required=False)
+@blueprint.response(200, responses.RetryMatchingSchema)
+@blueprint.alt_response(400, schema=responses.ErrorSchema, description="not valid JSON")
+@blueprint.alt_response(415, schema=responses.ErrorSchema, description="not application/json")
+def retry_matching(data: dict[str, Any]) -> dict[str, Any]:
+    """Re-drive every dead letter matching the filters (or list them: dry_run)"""
     store = container().dead_letters
     ids = store.matching(_filter(data))
     retried = [] if data["dry_run"] else store.redrive(ids)
-    return jsonify({"matched": ids, "retried": retried, "dry_run": data["dry_run"]})
+    return {"matched": ids, "retried": retried, "dry_run": data["dry_run"]}

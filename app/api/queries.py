@@ -1,36 +1,55 @@
 """Query endpoints: read projections only."""
 
-from flask import Blueprint, Response, abort, jsonify
+from typing import Any
 
-from app.api import presenters
-from app.api.context import container, resource_id
+from flask import abort
+
+from app.api import presenters, responses
+from app.api.auth import Access
+from app.api.context import container, resource_ids
+from app.api.openapi import ApiBlueprint
 from app.application import queries
 
-blueprint = Blueprint("queries", __name__, url_prefix="/api")
+blueprint = ApiBlueprint(
+    "queries",
+    __name__,
+    url_prefix="/api",
+    access=Access.API,
+    description="Queries: read the projections, which follow the events shortly after commit.",
+)
 
 
-@blueprint.get("/orders/<order_id>")
-def get_order(order_id: str) -> Response:
-    order_id = resource_id(order_id, "order")
+@blueprint.route("/orders/<order_id>")
+@resource_ids(order_id="order")
+@blueprint.response(200, responses.OrderSummarySchema)
+@blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
+def get_order(order_id: str) -> dict[str, Any]:
+    """One order, as projected"""
     summary = queries.get_order(container().queries, order_id)
     if summary is None:
         abort(404, description=f"order {order_id} does not exist (or is not projected yet)")
-    return jsonify(presenters.order_summary(summary))
+    return presenters.order_summary(summary)
 
 
-@blueprint.get("/users/<user_id>")
-def get_user(user_id: str) -> Response:
-    user_id = resource_id(user_id, "user")
+@blueprint.route("/users/<user_id>")
+@resource_ids(user_id="user")
+@blueprint.response(200, responses.UserProfileSchema)
+@blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
+def get_user(user_id: str) -> dict[str, Any]:
+    """One user's profile: orders, spending, loyalty points"""
     profile = queries.get_user(container().queries, user_id)
     if profile is None:
         abort(404, description=f"user {user_id} does not exist (or is not projected yet)")
-    return jsonify(presenters.user_profile(profile))
+    return presenters.user_profile(profile)
 
 
-@blueprint.get("/users/<user_id>/orders")
-def list_user_orders(user_id: str) -> Response:
-    user_id = resource_id(user_id, "user")
+@blueprint.route("/users/<user_id>/orders")
+@resource_ids(user_id="user")
+@blueprint.response(200, responses.OrderSummarySchema(many=True))
+@blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
+def list_user_orders(user_id: str) -> list[dict[str, Any]]:
+    """A user's orders"""
     orders = queries.list_user_orders(container().queries, user_id)
     if orders is None:
         abort(404, description=f"user {user_id} does not exist (or is not projected yet)")
-    return jsonify([presenters.order_summary(o) for o in orders])
+    return [presenters.order_summary(o) for o in orders]

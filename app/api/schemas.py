@@ -1,4 +1,4 @@
-"""Request schemas. Unknown fields are refused (marshmallow's default, RAISE)."""
+"""Request schemas (the API parses with them and documents them). Unknown fields are refused."""
 
 from decimal import Decimal
 from typing import Any
@@ -10,6 +10,16 @@ from app.domain.money import parse_money
 
 class Money(fields.Field):
     """A decimal string or a JSON number, at most two decimal places, never negative."""
+
+    OPENAPI = {
+        "oneOf": [
+            {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12.50"},
+            {"type": "number", "minimum": 0, "multipleOf": 0.01},
+        ]
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata=self.OPENAPI, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if not isinstance(value, str | int | float) or isinstance(value, bool):

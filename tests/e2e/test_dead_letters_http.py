@@ -290,9 +290,10 @@ def test_with_the_right_token_the_endpoints_work(guarded: Graveyard) -> None:
     assert guarded.delivery(SALES)["status"] == "pending"
 
 
-def test_with_an_admin_token_stats_and_commands_stay_open(guarded: Graveyard) -> None:
+def test_with_an_admin_token_stats_need_it_and_commands_stay_open(guarded: Graveyard) -> None:
     client = guarded.app.test_client()
-    stats = client.get("/api/outbox/stats")
+    assert_refused(client.get("/api/outbox/stats"), 401)
+    stats = client.get("/api/outbox/stats", headers={"Authorization": f"Bearer {TOKEN}"})
     assert stats.status_code == 200
     assert stats.get_json()["dead"] == 3
     assert client.get("/healthz").status_code == 200

@@ -1,0 +1,211 @@
+"""The OpenAPI 3 document (``/api/openapi.json``) and Swagger UI (``/api/docs``).
+
+flask-smorest builds the document from the routes and marshmallow schemas the views are
+declared with, so it cannot drift from what the API parses and answers. Swagger UI's
+assets come from the ``swagger-ui-bundle`` package, served here: nothing from a CDN.
+
+Add a route to the document by declaring it on an ``ApiBlueprint`` (``@blueprint.arguments``,
+``@blueprint.response``, ``@blueprint.alt_response``) and registering it with
+``register_blueprint``; its access category (``app.api.auth``) also sets its security.
+"""
+
+import http
+from collections.abc import Sequence
+from copy import deepcopy
+from typing import Any
+
+import flask_smorest
+from flask import Blueprint, Flask
+from flask_smorest.utils import deepupdate, prepare_response
+from swagger_ui_bundle import swagger_ui_path
+
+from app.api import auth
+from app.api.auth import Access
+from app.api.correlation import HEADER as CORRELATION_HEADER
+from app.api.parsing import OPTIONAL_JSON, RequestParser
+from app.api.responses import ErrorSchema
+
+DOCS_ASSETS_PATH = "/api/docs/assets"
+BEARER = "bearerAuth"
+
+CORRELATION = "CorrelationId"
+IDEMPOTENCY_KEY = "IdempotencyKey"
+MIN_POSITION = "MinPosition"
+EVENT_POSITION = "EventPosition"
+
+REQUEST_HEADERS: dict[str, dict[str, Any]] = {
+    CORRELATION: {
+        "in": "header",
+        "name": CORRELATION_HEADER,
+        "required": False,
+        "description": "Trace id for this request's chain of events and handler runs; "
+        "a new one is made when absent or malformed. Echoed on every response.",
+        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"},
+    },
+    IDEMPOTENCY_KEY: {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "required": False,
+        "description": "A command repeated with the same key is answered like the first "
+        "time and runs once.",
+        "schema": {"type": "string", "maxLength": 255},
+    },
+    MIN_POSITION: {
+        "in": "header",
+        "name": "X-Min-Position",
+        "required": False,
+        "description": "Read your writes: the X-Event-Position a command answered with; "
+        "the query waits for the projections to reach it.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    CORRELATION: {
+        "description": "The request's correlation id (the caller's, or a new one).",
+        "schema": {"type": "string"},
+    },
+    EVENT_POSITION: {
+        "description": "Event-store position of the command's last event "
+        "(send it back as X-Min-Position).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    """A documented blueprint in one access category.
+
+    ``success_headers``: response header components its successful answers carry.
+    """
+
+    ARGUMENTS_PARSER = RequestParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        OPTIONAL_JSON: "application/json",
+    }
+
+    def __init__(
+        self,
+        name: str,
+        import_name: str,
+        *,
+        access: Access,
+        success_headers: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, import_name, **kwargs)
+        auth.protect(self, access)
+        self.success_headers = tuple(success_headers)
+        self._prepare_doc_cbks.append(self._prepare_headers_doc)
+
+    def _prepare_headers_doc(self, doc: dict[str, Any], doc_info: Any, **_: Any) -> Any:
+        """Name the headers on each response documented inline (refs carry their own)."""
+        for code, response in doc.get("responses", {}).items():
+            if isinstance(response, dict):
+                names = [CORRELATION]
+                if str(code).startswith("2"):
+                    names += self.success_headers
+                headers = response.setdefault("headers", {})
+                for name in names:
+                    headers.setdefault(_header_name(name), name)
+        return doc
+
+    def register_views_in_doc(
+        self, api: Any, app: Flask, spec: Any, *, name: str, parameters: Any
+    ) -> None:
+        """Document each operation's security from its endpoint's access category."""
+        original = self._docs
+        self._docs = deepcopy(original)
+        try:
+            for endpoint, info in self._docs.items():
+                security = _security_doc(auth.access_of(app, f"{name}.{endpoint}"))
+                for method, operation in info.items():
+                    if method != "parameters":
+                        operation["manual_doc"] = deepupdate(
+                            deepcopy(security), operation.get("manual_doc", {})
+                        )
+            super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
+        finally:
+            self._docs = original
+
+
+def _header_name(component: str) -> str:
+    return {CORRELATION: CORRELATION_HEADER, EVENT_POSITION: "X-Event-Position"}[component]
+
+
+def _security_doc(category: Access) -> dict[str, Any]:
+    if category is Access.PUBLIC:
+        return {"security": []}
+    unauthorized = {"responses": {"401": http.HTTPStatus.UNAUTHORIZED.name}}
+    if category is Access.API:
+        return {"security": [{BEARER: []}, {}], **unauthorized}
+    return {"security": [{BEARER: []}], **unauthorized}
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, with the API's own error bodies and headers."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        """``app/api/errors.py`` answers every error; flask-smorest's would change the body."""
+
+    def _register_responses(self) -> None:
+        """Every status's error response, carrying X-Correlation-ID like every answer."""
+        headers = {CORRELATION_HEADER: CORRELATION}
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase, "headers": headers}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {
+            "description": "Any other refusal",
+            "schema": self.ERROR_SCHEMA,
+            "headers": headers,
+        }
+        prepare_response(default, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+
+
+def install(app: Flask) -> Api:
+    """Serve the document and Swagger UI; returns the Api to register blueprints with."""
+    app.config.update(
+        API_TITLE="outboxflow",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"{DOCS_ASSETS_PATH}/",
+    )
+    spec_info = {
+        "description": "Commands change state; events flow through a transactional outbox "
+        "to Celery handlers; queries read projections. Every refusal is "
+        '`{"error", "message", "fields"?}`.'
+    }
+    api = Api(app, spec_kwargs={"info": spec_info})
+    components = api.spec.components
+    components.security_scheme(
+        BEARER,
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "ADMIN_TOKEN for operational endpoints (when set); "
+            "one of API_TOKENS (or ADMIN_TOKEN) for commands and queries (when set).",
+        },
+    )
+    for name, parameter in REQUEST_HEADERS.items():
+        components.parameter(name, parameter["in"], parameter)
+    for name, header in RESPONSE_HEADERS.items():
+        components.header(name, header)
+    auth.protect(app.blueprints[api._make_doc_blueprint_name()], Access.PUBLIC)
+    assets = Blueprint(
+        "api_docs_assets",
+        __name__,
+        static_folder=str(swagger_ui_path),
+        static_url_path=DOCS_ASSETS_PATH,
+    )
+    auth.protect(assets, Access.PUBLIC)
+    app.register_blueprint(assets)
+    return api

@@ -1,0 +1,117 @@
+"""Response schemas: views return plain data, flask-smorest dumps and documents it with these."""
+
+from marshmallow import Schema, fields, validate
+
+ORDER_STATUSES = ["created", "paid", "shipped", "cancelled"]
+
+
+class ErrorSchema(Schema):
+    """Every refusal (``errors.py``): a code, a sentence, and field errors when there are."""
+
+    error = fields.String(required=True, metadata={"example": "validation_failed"})
+    message = fields.String(required=True)
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        metadata={"description": "field name → its problems (422 only)"},
+    )
+
+
+class UserCreatedSchema(Schema):
+    user_id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class OrderCreatedSchema(Schema):
+    order_id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
+    total = fields.String(required=True, metadata={"example": "30.97"})
+
+
+class OrderStatusSchema(Schema):
+    order_id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
+
+
+class LineItemViewSchema(Schema):
+    sku = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    unit_price = fields.String(required=True, metadata={"example": "12.50"})
+
+
+class OrderSummarySchema(Schema):
+    order_id = fields.UUID(required=True)
+    user_id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
+    total = fields.String(required=True)
+    items = fields.List(fields.Nested(LineItemViewSchema), required=True)
+    version = fields.Integer(required=True)
+
+
+class UserProfileSchema(Schema):
+    user_id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    order_count = fields.Integer(required=True)
+    total_spent = fields.String(required=True)
+    loyalty_points = fields.Integer(required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class ReadinessSchema(Schema):
+    """Each check is ``"ok"`` or a sentence saying what is wrong."""
+
+    checks = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(["database", "migrations", "broker"])),
+        values=fields.String(),
+        required=True,
+    )
+
+
+class OutboxStatsSchema(Schema):
+    pending = fields.Integer(required=True)
+    dispatched = fields.Integer(required=True)
+    done = fields.Integer(required=True)
+    dead = fields.Integer(required=True)
+    oldest_pending_age_seconds = fields.Float(required=True)
+    by_handler = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        required=True,
+        metadata={"description": "handler → status → deliveries"},
+    )
+
+
+class DeadLetterSchema(Schema):
+    id = fields.Integer(required=True)
+    delivery_id = fields.Integer(required=True, allow_none=True)
+    event_id = fields.String(required=True, allow_none=True)
+    event_type = fields.String(required=True, allow_none=True)
+    handler = fields.String(required=True, allow_none=True)
+    attempts = fields.Integer(required=True)
+    exception_type = fields.String(required=True)
+    message = fields.String(required=True)
+    traceback = fields.String(metadata={"description": "only on GET /api/dead-letters/<id>"})
+    body = fields.Raw(required=True, allow_none=True, metadata={"description": "the message"})
+    status = fields.String(required=True, validate=validate.OneOf(["dead", "redriven"]))
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+    redriven_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class DeadLetterPageSchema(Schema):
+    count = fields.Integer(required=True)
+    items = fields.List(fields.Nested(DeadLetterSchema), required=True)
+
+
+class RetriedSchema(Schema):
+    retried = fields.List(fields.Integer(), required=True)
+
+
+class RetryMatchingSchema(Schema):
+    matched = fields.List(fields.Integer(), required=True)
+    retried = fields.List(fields.Integer(), required=True)
+    dry_run = fields.Boolean(required=True)
