@@ -53,7 +53,11 @@ def json_formatter() -> logging.Formatter:
 
 
 def use_json(handlers: Iterable[logging.Handler]) -> None:
-    """Make ``handlers`` write JSON lines with the bound ids (idempotent)."""
+    """Make ``handlers`` write JSON lines with the bound ids (idempotent).
+
+    Python warnings go through logging too, or they would print plain text to stderr.
+    """
+    logging.captureWarnings(True)
     for handler in handlers:
         handler.setFormatter(json_formatter())
         if not any(isinstance(f, ContextFilter) for f in handler.filters):
