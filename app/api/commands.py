@@ -6,7 +6,7 @@ from uuid import uuid4
 from app.api import responses, schemas
 from app.api.auth import Access
 from app.api.context import container, request_context, resource_ids
-from app.api.openapi import EVENT_POSITION, ApiBlueprint
+from app.api.openapi import EVENT_POSITION, ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
 from app.domain.commands import (
     CancelOrder,
@@ -49,6 +49,10 @@ def _refusals(*extra: tuple[int, str]) -> Any:
     return decorate
 
 
+USER_ID = {"user_id": "$response.body#/user_id"}
+ORDER_ID = {"order_id": "$response.body#/order_id"}
+
+
 def _run(command: Command) -> Any:
     return container().run_command(command, request_context())
 
@@ -61,6 +65,20 @@ def _order_status(order: Order) -> dict[str, str]:
 @blueprint.arguments(schemas.RegisterUserSchema)
 @blueprint.response(201, responses.UserCreatedSchema)
 @_refusals((409, "the email is taken"))
+@blueprint.doc(
+    **links(
+        201,
+        GetUser={"operationId": "get_user", "parameters": USER_ID},
+        ListUserOrders={"operationId": "list_user_orders", "parameters": USER_ID},
+        CreateOrder={
+            "operationId": "create_order",
+            "requestBody": {
+                "user_id": "$response.body#/user_id",
+                "items": [{"sku": "book", "quantity": 2, "unit_price": "12.50"}],
+            },
+        },
+    )
+)
 def register_user(data: dict[str, Any]) -> dict[str, Any]:
     """Register a user"""
     user: User = _run(RegisterUser(user_id=str(uuid4()), email=data["email"], name=data["name"]))
@@ -71,6 +89,19 @@ def register_user(data: dict[str, Any]) -> dict[str, Any]:
 @blueprint.arguments(schemas.CreateOrderSchema)
 @blueprint.response(201, responses.OrderCreatedSchema)
 @_refusals((404, "no such user"))
+@blueprint.doc(
+    **links(
+        201,
+        GetOrder={"operationId": "get_order", "parameters": ORDER_ID},
+        PayOrder={
+            "operationId": "pay_order",
+            "parameters": ORDER_ID,
+            "requestBody": {"amount": "$response.body#/total"},
+        },
+        ShipOrder={"operationId": "ship_order", "parameters": ORDER_ID},
+        CancelOrder={"operationId": "cancel_order", "parameters": ORDER_ID},
+    )
+)
 def create_order(data: dict[str, Any]) -> dict[str, Any]:
     """Create an order for a user"""
     items = tuple(LineItem(i["sku"], i["quantity"], i["unit_price"]) for i in data["items"])

@@ -47,7 +47,7 @@ class FilterSchema(Schema):
 class ListSchema(FilterSchema):
     status = fields.String(load_default="dead", validate=validate.OneOf(["dead", "all"]))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
 
 
 class RetrySchema(FilterSchema):

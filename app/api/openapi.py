@@ -121,12 +121,22 @@ class ApiBlueprint(flask_smorest.Blueprint):
                 security = _security_doc(auth.access_of(app, f"{name}.{endpoint}"))
                 for method, operation in info.items():
                     if method != "parameters":
+                        generated = {"operationId": endpoint, **deepcopy(security)}
                         operation["manual_doc"] = deepupdate(
-                            deepcopy(security), operation.get("manual_doc", {})
+                            generated, operation.get("manual_doc", {})
                         )
             super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
         finally:
             self._docs = original
+
+
+def links(status: int, **targets: dict[str, Any]) -> dict[str, Any]:
+    """``blueprint.doc(**links(201, GetOrder={...}))``: what a response's ids lead to.
+
+    Each target is an OpenAPI link object (``operationId`` + ``parameters``/``requestBody``
+    with runtime expressions such as ``$response.body#/order_id``).
+    """
+    return {"responses": {str(status): {"links": targets}}}
 
 
 def _header_name(component: str) -> str:
