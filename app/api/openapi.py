@@ -136,7 +136,7 @@ def links(status: int, **targets: dict[str, Any]) -> dict[str, Any]:
     Each target is an OpenAPI link object (``operationId`` + ``parameters``/``requestBody``
     with runtime expressions such as ``$response.body#/order_id``).
     """
-    return {"responses": {str(status): {"links": targets}}}
+    return {"responses": {status: {"links": targets}}}
 
 
 def _header_name(component: str) -> str:

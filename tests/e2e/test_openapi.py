@@ -1,0 +1,153 @@
+"""The OpenAPI document covers every route, and Swagger UI is served from this process."""
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.api import auth
+from app.api.auth import Access
+
+UNDOCUMENTED_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+BODY_OPERATIONS = {
+    ("/api/users", "post"): True,
+    ("/api/orders", "post"): True,
+    ("/api/orders/{order_id}/pay", "post"): True,
+    ("/api/orders/{order_id}/ship", "post"): False,
+    ("/api/orders/{order_id}/cancel", "post"): False,
+    ("/api/dead-letters/retry", "post"): False,
+}
+
+
+def _document(client: FlaskClient) -> dict[str, Any]:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    document: dict[str, Any] = response.get_json()
+    return document
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+
+
+def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        *_, kind, name = node["$ref"].split("/")
+        node = document["components"][kind][name]
+    return node
+
+
+def test_the_document_is_openapi_3_and_covers_every_route(app: Flask, client: FlaskClient) -> None:
+    document = _document(client)
+    assert document["openapi"].startswith("3.")
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED_ENDPOINTS or rule.endpoint.endswith("static"):
+            continue
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            assert (_openapi_path(rule.rule), method.lower()) in documented, (rule.rule, method)
+
+
+def test_every_operation_documents_its_answers_and_headers(client: FlaskClient) -> None:
+    document = _document(client)
+    for path, item in document["paths"].items():
+        parameters = [_resolve(document, p) for p in item.get("parameters", [])]
+        assert "X-Correlation-ID" in {p["name"] for p in parameters if p["in"] == "header"}, path
+        for method, operation in ((m, o) for m, o in item.items() if m != "parameters"):
+            where = f"{method.upper()} {path}"
+            assert operation.get("summary"), where
+            assert operation["operationId"], where
+            responses = operation["responses"]
+            assert "default" in responses, where
+            for status, response in responses.items():
+                response = _resolve(document, response)
+                assert "X-Correlation-ID" in response.get("headers", {}), (where, status)
+                if (status.startswith(("4", "5")) or status == "default") and path != "/readyz":
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (where, status)
+            successes = [s for s in responses if s.startswith("2")]
+            assert successes, where
+            for status in successes:
+                content = _resolve(document, responses[status])["content"]
+                assert "schema" in content["application/json"], (where, status)
+
+
+def test_request_bodies_come_from_the_schemas(client: FlaskClient) -> None:
+    document = _document(client)
+    for (path, method), required in BODY_OPERATIONS.items():
+        body = document["paths"][path][method]["requestBody"]
+        assert body["required"] is required, path
+        schema = _resolve(document, body["content"]["application/json"]["schema"])
+        assert schema["type"] == "object", path
+    order = _resolve(document, {"$ref": "#/components/schemas/CreateOrder"})
+    assert sorted(order["required"]) == ["items", "user_id"]
+    item = _resolve(document, order["properties"]["items"]["items"])
+    assert {"sku", "quantity", "unit_price"} == set(item["required"])
+    assert "oneOf" in item["properties"]["unit_price"]
+    listing = document["paths"]["/api/dead-letters"]["get"]["parameters"]
+    assert {"handler", "event_type", "error", "since", "status", "limit", "offset"} <= {
+        p["name"] for p in listing
+    }
+
+
+def test_the_error_shape_and_the_headers_are_components(client: FlaskClient) -> None:
+    components = _document(client)["components"]
+    error = components["schemas"]["Error"]
+    assert set(error["properties"]) == {"error", "message", "fields"}
+    assert error["required"] == ["error", "message"]
+    parameters = {p["name"]: p for p in components["parameters"].values()}
+    assert {"X-Correlation-ID", "Idempotency-Key", "X-Min-Position"} <= set(parameters)
+    assert all(parameters[name]["in"] == "header" for name in parameters)
+    assert {"CorrelationId", "EventPosition"} <= set(components["headers"])
+
+
+def test_security_follows_the_access_categories(app: Flask, client: FlaskClient) -> None:
+    document = _document(client)
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    expected = {
+        Access.PUBLIC: [],
+        Access.API: [{"bearerAuth": []}, {}],
+        Access.OPERATIONS: [{"bearerAuth": []}],
+    }
+    for rule in app.url_map.iter_rules():
+        item = document["paths"].get(_openapi_path(rule.rule))
+        if item is None:
+            continue
+        category = auth.access_of(app, rule.endpoint)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            operation = item[method.lower()]
+            assert operation["security"] == expected[category], rule.rule
+            assert ("401" in operation["responses"]) is (category is not Access.PUBLIC)
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href") and value:
+                self.urls.append(value)
+
+
+def test_swagger_ui_and_its_assets_are_served_from_this_process(client: FlaskClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/openapi.json" in html
+    parser = _Assets()
+    parser.feed(html)
+    assert len(parser.urls) >= 3, parser.urls
+    assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//", html), "an asset from elsewhere"
+    kinds = {".js": "javascript", ".css": "text/css"}
+    for url in parser.urls:
+        assert url.startswith("/api/docs/assets/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert kinds[url[url.rindex(".") :]] in asset.content_type, (url, asset.content_type)
+        assert len(asset.get_data()) > 1000, url
