@@ -2,7 +2,8 @@
 
 Docker is not available where the suite runs, so the compose file is checked for what
 can drift without anyone noticing: the process commands it shares with the Procfile,
-the settings it passes, exactly one beat, and the files its inline Dockerfile copies.
+the settings it passes, exactly one beat, the files its inline Dockerfile copies, which
+services each broker profile starts, the probes, and the production auth settings.
 """
 
 import re
@@ -18,6 +19,8 @@ from app.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_PROCESSES = ("worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "beat", "flower")
+BROKERS = ("rabbitmq", "redis")
 
 
 def _entries(filename: str, separator: str) -> dict[str, str]:
@@ -33,6 +36,21 @@ def _procfile() -> dict[str, str]:
 
 def _env_example() -> dict[str, str]:
     return _entries(".env.example", "=")
+
+
+def _commented_out_settings() -> set[str]:
+    """Names .env.example shows only as ``# NAME=example`` (an empty value would be wrong)."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return {m.group(1) for line in lines if (m := re.match(r"# ([A-Z][A-Z0-9_]+)=\S", line))}
+
+
+def _started(compose: dict[str, Any], profile: str) -> set[str]:
+    """The services ``docker compose --profile <profile> up`` starts."""
+    return {
+        name
+        for name, service in compose["services"].items()
+        if not service.get("profiles") or profile in service["profiles"]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -63,20 +81,68 @@ def test_compose_flower_and_web_run_the_same_programs(compose: dict[str, Any]) -
     flower = shlex.split(services["flower"]["command"])
     assert flower[:4] == ["celery", "-A", "tasks", "flower"]
     assert "--port=5555" in flower and "--port=5555" in _procfile()["flower"]
-    web = services["web"]["command"]
-    assert web.index("flask --app app db upgrade") < web.index("gunicorn")
-    assert "'app:create_app()'" in web
+    web = shlex.split(services["web"]["command"])
+    assert web[0] == "gunicorn" and web[-1] == "app:create_app()"
+    assert "--preload" in web, "a refused start must stop gunicorn, not respawn workers"
+    assert services["migrate"]["command"] == "flask --app app db upgrade"
 
 
 def test_compose_passes_only_documented_settings(compose: dict[str, Any]) -> None:
-    documented = set(_env_example())
-    for name, service in compose["services"].items():
-        environment = service.get("environment", {})
-        if name in {"postgres", "rabbitmq", "redis"}:
-            continue
+    documented = set(_env_example()) | _commented_out_settings()
+    for name in APP_SERVICES:
+        environment = compose["services"][name]["environment"]
         undocumented = set(environment) - documented
         assert not undocumented, f"{name} passes {sorted(undocumented)}"
         assert environment["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_each_stack_starts_only_its_broker(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for broker in BROKERS:
+        assert services[broker]["profiles"] == [broker]
+        started = _started(compose, broker)
+        assert broker in started and not (set(BROKERS) - {broker}) & started, started
+        assert set(APP_SERVICES) | {"postgres"} <= started
+    for name in APP_SERVICES:
+        for dependency, condition in services[name].get("depends_on", {}).items():
+            if dependency in BROKERS:
+                assert condition["required"] is False, (name, dependency)
+    default_url = compose["x-app-environment"]["CELERY_BROKER_URL"]
+    assert re.fullmatch(r"\$\{CELERY_BROKER_URL:-amqp://[^}]*@rabbitmq:5672//\}", default_url)
+
+
+def test_compose_runs_in_production_and_requires_its_secrets(compose: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        environment = compose["services"][name]["environment"]
+        assert environment["APP_ENV"] == "production", name
+        for secret in ("ADMIN_TOKEN", "SECRET_KEY"):
+            assert environment[secret].startswith(f"${{{secret}:?"), (name, secret)
+        assert environment["LOG_FORMAT"] == "${LOG_FORMAT:-json}", name
+        assert environment["API_TOKENS"] == "${API_TOKENS:-}", name
+
+
+def test_flower_needs_a_login(compose: dict[str, Any]) -> None:
+    environment = compose["services"]["flower"]["environment"]
+    assert environment["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    assert environment["FLOWER_UNAUTHENTICATED_API"] == "false"
+    assert "FLOWER_UNAUTHENTICATED_API" not in _procfile()["flower"]
+    assert _env_example()["FLOWER_UNAUTHENTICATED_API"] == "false"
+    assert "FLOWER_BASIC_AUTH" not in _env_example(), "an empty basic auth locks everyone out"
+
+
+def test_compose_probes(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    web_probe = " ".join(services["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:5000/readyz" in web_probe
+    assert "http://127.0.0.1:5555/healthcheck" in " ".join(services["flower"]["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    for name in ("postgres", *BROKERS):
+        assert services[name]["healthcheck"]["test"], name
+    for name in ("web", "worker", "beat"):
+        depends_on = services[name]["depends_on"]
+        assert depends_on["migrate"]["condition"] == "service_completed_successfully", name
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["flower"]["depends_on"]["web"]["condition"] == "service_healthy"
 
 
 def test_compose_has_exactly_one_beat(compose: dict[str, Any]) -> None:
