@@ -19,8 +19,8 @@ a category with one line, for a whole blueprint or for one view (the view's wins
     @auth.access(Access.PUBLIC)
     def sign_in(): ...
 
-Static files are PUBLIC. A view that signs people in by other means (a session cookie) declares ``PUBLIC`` and checks
-the offered token itself with ``admin_token_matches``.
+Static files are PUBLIC. A view that signs people in by other means (a session cookie)
+declares ``PUBLIC`` and checks the offered token itself with ``admin_token_matches``.
 
 Without ``ADMIN_TOKEN`` (development only: ``APP_ENV=production`` refuses to start without
 it) the operational endpoints are open, and the app factory logs which ones

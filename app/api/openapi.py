@@ -12,7 +12,7 @@ Add a route to the document by declaring it on an ``ApiBlueprint`` (``@blueprint
 import http
 from collections.abc import Sequence
 from copy import deepcopy
-from typing import Any
+from typing import Any, cast
 
 import flask_smorest
 from flask import Blueprint, Flask
@@ -79,6 +79,7 @@ class ApiBlueprint(flask_smorest.Blueprint):
     """
 
     ARGUMENTS_PARSER = RequestParser()
+    _docs: dict[str, Any]
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         OPTIONAL_JSON: "application/json",
@@ -209,7 +210,7 @@ def install(app: Flask) -> Api:
         components.parameter(name, parameter["in"], parameter)
     for name, header in RESPONSE_HEADERS.items():
         components.header(name, header)
-    auth.protect(app.blueprints[api._make_doc_blueprint_name()], Access.PUBLIC)
+    auth.protect(cast(Blueprint, app.blueprints[api._make_doc_blueprint_name()]), Access.PUBLIC)
     assets = Blueprint(
         "api_docs_assets",
         __name__,

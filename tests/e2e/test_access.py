@@ -42,7 +42,9 @@ def _url(rule: Rule) -> str:
     values: dict[str, Any] = {}
     for name in rule.arguments:
         converter = type(rule._converters[name]).__name__
-        values[name] = 7 if converter == "IntegerConverter" else "0f0e0d0c-0b0a-4090-8070-605040302010"
+        values[name] = (
+            7 if converter == "IntegerConverter" else "0f0e0d0c-0b0a-4090-8070-605040302010"
+        )
     path = rule.rule
     for name, value in values.items():
         path = path.replace(f"<{name}>", str(value))
@@ -130,7 +132,9 @@ def test_public_endpoints_need_no_token(guarded: Flask) -> None:
 def test_without_api_tokens_commands_and_queries_are_open(make_app: AppFactory) -> None:
     app = make_app(ADMIN_TOKEN=ADMIN_TOKEN)
     client = app.test_client()
-    assert client.post("/api/users", json={"email": "o@example.com", "name": "O"}).status_code == 201
+    assert (
+        client.post("/api/users", json={"email": "o@example.com", "name": "O"}).status_code == 201
+    )
     assert_refused(client.get("/api/outbox/stats"), 401)
 
 

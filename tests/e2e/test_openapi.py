@@ -108,7 +108,7 @@ def test_security_follows_the_access_categories(app: Flask, client: FlaskClient)
     document = _document(client)
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
-    expected = {
+    expected: dict[Access, list[dict[str, list[str]]]] = {
         Access.PUBLIC: [],
         Access.API: [{"bearerAuth": []}, {}],
         Access.OPERATIONS: [{"bearerAuth": []}],

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import CELERY, BEAT_READY, ManagedProcess
+from tests.support.processes import BEAT_READY, CELERY, ManagedProcess
 from tests.support.stack import Stack
 
 JSON_LOGS = {"LOG_FORMAT": "json"}
@@ -20,7 +20,9 @@ def _records(process: ManagedProcess) -> list[dict[str, Any]]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
-            raise AssertionError(f"{process.name} wrote a line that is not JSON: {line!r}") from None
+            raise AssertionError(
+                f"{process.name} wrote a line that is not JSON: {line!r}"
+            ) from None
     return records
 
 
@@ -30,7 +32,7 @@ def _procfile_beat_argv() -> list[str]:
     command = next(line for line in procfile.splitlines() if line.startswith("beat:"))
     words = command.split(":", 1)[1].split()
     assert words[:3] == ["celery", "-A", "tasks"], command
-    return [CELERY, *words[1:words.index("--loglevel")], "--loglevel", "INFO"]
+    return [CELERY, *words[1 : words.index("--loglevel")], "--loglevel", "INFO"]
 
 
 def test_worker_and_beat_log_json_lines_with_the_ids(stack: Stack) -> None:

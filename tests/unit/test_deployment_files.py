@@ -134,7 +134,9 @@ def test_compose_probes(compose: dict[str, Any]) -> None:
     services = compose["services"]
     web_probe = " ".join(services["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:5000/readyz" in web_probe
-    assert "http://127.0.0.1:5555/healthcheck" in " ".join(services["flower"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:5555/healthcheck" in " ".join(
+        services["flower"]["healthcheck"]["test"]
+    )
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
     for name in ("postgres", *BROKERS):
         assert services[name]["healthcheck"]["test"], name
