@@ -119,3 +119,57 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = Settings.from_env(env={}, instance_dir=tmp_path)
     with pytest.raises(AttributeError):
         settings.database_url = "x"  # type: ignore[misc]
+
+
+def test_access_and_log_settings(tmp_path: Path) -> None:
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s",
+        "ADMIN_TOKEN": "a" * 32,
+        "API_TOKENS": " one, ,two ",
+        "LOG_FORMAT": "text",
+    }
+    settings = Settings.from_env(env=env, instance_dir=tmp_path)
+    assert settings.production and settings.secret_key == "s"
+    assert settings.api_tokens == ("one", "two")
+    assert settings.json_logs is False
+    assert settings.production_problems() == []
+
+
+@pytest.mark.parametrize(
+    ("env", "json_logs"),
+    [
+        ({}, False),
+        ({"APP_ENV": "production"}, True),
+        ({"LOG_FORMAT": "json"}, True),
+        ({"APP_ENV": "production", "LOG_FORMAT": "text"}, False),
+    ],
+)
+def test_log_format_defaults_to_json_in_production(
+    env: dict[str, str], json_logs: bool, tmp_path: Path
+) -> None:
+    assert Settings.from_env(env=env, instance_dir=tmp_path).json_logs is json_logs
+
+
+@pytest.mark.parametrize(
+    ("env", "problems"),
+    [
+        ({}, ["ADMIN_TOKEN", "SECRET_KEY"]),
+        ({"ADMIN_TOKEN": "a" * 31, "SECRET_KEY": "s"}, ["ADMIN_TOKEN"]),
+        ({"ADMIN_TOKEN": "a" * 32}, ["SECRET_KEY"]),
+    ],
+)
+def test_production_names_what_is_missing(
+    env: dict[str, str], problems: list[str], tmp_path: Path
+) -> None:
+    settings = Settings.from_env(env={"APP_ENV": "production", **env}, instance_dir=tmp_path)
+    found = settings.production_problems()
+    assert [p.split()[0] for p in found] == problems
+    development = Settings.from_env(env=env, instance_dir=tmp_path)
+    assert development.production_problems() == []
+
+
+@pytest.mark.parametrize(("name", "value"), [("APP_ENV", "prod"), ("LOG_FORMAT", "xml")])
+def test_unknown_app_env_or_log_format_is_refused(name: str, value: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env(env={name: value}, instance_dir=tmp_path)
