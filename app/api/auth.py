@@ -6,25 +6,25 @@ Categories (``Access``):
   ``/api/docs``). Always open.
 * ``API``: commands and queries. When ``API_TOKENS`` is set they need
   ``Authorization: Bearer <one of API_TOKENS>``; ``ADMIN_TOKEN`` is accepted too.
-* ``OPERATIONS``: everything an operator uses (``/api/outbox/stats``, ``/api/dead-letters*``,
-  ``/api/events*``, ``/api/traces*``, ``/ops``, ``/metrics``). They need
+* ``OPERATIONS``: everything an operator's tools call (``/api/outbox/stats``,
+  ``/api/dead-letters*``, ``/api/events*``, ``/api/traces*``, ``/metrics``). They need
   ``Authorization: Bearer <ADMIN_TOKEN>`` when ``ADMIN_TOKEN`` is set.
+* ``SIGN_IN``: operational pages for people in a browser (``/ops``). The blueprint signs
+  people in with ``ADMIN_TOKEN`` (a session cookie) and checks every request itself, so
+  this guard lets them through; ``admin_token_matches`` checks the offered token.
 
 An endpoint that declares nothing is ``OPERATIONS``: new routes are closed by default. Declare
 a category with one line, for a whole blueprint or for one view (the view's wins)::
 
     auth.protect(blueprint, Access.API)
 
-    @blueprint.get("/ops/sign-in")
+    @blueprint.get("/healthz")
     @auth.access(Access.PUBLIC)
-    def sign_in(): ...
+    def healthz(): ...
 
-Static files are PUBLIC. A view that signs people in by other means (a session cookie)
-declares ``PUBLIC`` and checks the offered token itself with ``admin_token_matches``.
-
-Without ``ADMIN_TOKEN`` (development only: ``APP_ENV=production`` refuses to start without
-it) the operational endpoints are open, and the app factory logs which ones
-(``open_endpoints_report``). Tokens are compared in constant time.
+Static files are PUBLIC. Without ``ADMIN_TOKEN`` (development only: ``APP_ENV=production``
+refuses to start without it) the operational endpoints are open, and the app factory logs
+which ones (``open_endpoints_report``). Tokens are compared in constant time.
 """
 
 import hmac
@@ -46,6 +46,7 @@ class Access(StrEnum):
     PUBLIC = "public"
     API = "api"
     OPERATIONS = "operations"
+    SIGN_IN = "sign_in"
 
 
 def protect(blueprint: Blueprint, category: Access) -> None:
@@ -97,7 +98,7 @@ def admin_token_matches(settings: Settings, offered: str | None) -> bool:
 
 
 def _refusal(settings: Settings, category: Access) -> str | None:
-    if category is Access.PUBLIC:
+    if category in (Access.PUBLIC, Access.SIGN_IN):
         return None
     offered = _bearer_token()
     if category is Access.OPERATIONS:
@@ -128,18 +129,17 @@ def _matches(offered: str | None, tokens: Iterable[str]) -> bool:
 def open_endpoints_report(app: Flask) -> list[str]:
     """One line per category that answers without a token under these settings."""
     settings: Settings = app.extensions["outboxflow"].settings
-    open_categories = {
-        Access.OPERATIONS: "ADMIN_TOKEN is unset: operational endpoints are open",
-        Access.API: "API_TOKENS is unset: command and query endpoints are open",
-    }
-    if settings.admin_token:
-        del open_categories[Access.OPERATIONS]
-    if settings.api_tokens:
-        del open_categories[Access.API]
+    open_categories: dict[str, tuple[Access, ...]] = {}
+    if not settings.admin_token:
+        headline = "ADMIN_TOKEN is unset: operational endpoints are open"
+        open_categories[headline] = (Access.OPERATIONS, Access.SIGN_IN)
+    if not settings.api_tokens:
+        headline = "API_TOKENS is unset: command and query endpoints are open"
+        open_categories[headline] = (Access.API,)
     lines = []
-    for category, headline in open_categories.items():
+    for headline, categories in open_categories.items():
         rules = sorted(
-            {r.rule for r in app.url_map.iter_rules() if access_of(app, r.endpoint) is category}
+            {r.rule for r in app.url_map.iter_rules() if access_of(app, r.endpoint) in categories}
         )
         if rules:
             lines.append(f"{headline}: {', '.join(rules)}")

@@ -145,7 +145,7 @@ def _header_name(component: str) -> str:
 
 
 def _security_doc(category: Access) -> dict[str, Any]:
-    if category is Access.PUBLIC:
+    if category in (Access.PUBLIC, Access.SIGN_IN):
         return {"security": []}
     unauthorized = {"responses": {"401": http.HTTPStatus.UNAUTHORIZED.name}}
     if category is Access.API:

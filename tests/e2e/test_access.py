@@ -20,8 +20,9 @@ ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 API_TOKEN = "api-token-for-access-tests"
 OTHER_API_TOKEN = "another-api-token"
 
-OPERATIONS_PREFIXES = ("/api/outbox/", "/api/dead-letters", "/api/events", "/api/traces", "/ops")
+OPERATIONS_PREFIXES = ("/api/outbox/", "/api/dead-letters", "/api/events", "/api/traces")
 OPERATIONS_PATHS = ("/metrics",)
+SIGN_IN_PREFIX = "/ops"
 API_PREFIXES = ("/api/users", "/api/orders")
 PUBLIC_PATHS = ("/healthz", "/readyz", "/api/openapi.json", "/api/docs")
 PUBLIC_PREFIXES = ("/api/docs/assets/", "/static/")
@@ -30,6 +31,8 @@ PUBLIC_PREFIXES = ("/api/docs/assets/", "/static/")
 def expected_access(path: str) -> Access:
     if path in OPERATIONS_PATHS or path.startswith(OPERATIONS_PREFIXES):
         return Access.OPERATIONS
+    if path.startswith(SIGN_IN_PREFIX):
+        return Access.SIGN_IN
     if path.startswith(API_PREFIXES):
         return Access.API
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
@@ -72,9 +75,27 @@ def test_every_route_is_in_the_category_the_table_gives(app: Flask) -> None:
         assert auth.access_of(app, rule.endpoint) is expected_access(rule.rule), rule.rule
 
 
-def test_a_route_that_declares_nothing_is_operational(app: Flask) -> None:
+def test_a_route_that_declares_nothing_is_operational(make_app: AppFactory) -> None:
+    app = make_app(ADMIN_TOKEN=ADMIN_TOKEN)
     app.add_url_rule("/undeclared", "undeclared", lambda: "x")
     assert auth.access_of(app, "undeclared") is Access.OPERATIONS
+    assert_refused(app.test_client().get("/undeclared"), 401)
+
+
+def test_a_page_that_signs_people_in_itself_is_let_through(make_app: AppFactory) -> None:
+    app = make_app(ADMIN_TOKEN=ADMIN_TOKEN)
+
+    @auth.access(Access.SIGN_IN)
+    def page() -> str:
+        return "its own sign-in decides"
+
+    app.add_url_rule("/ops-like", "ops_like", page)
+    assert app.test_client().get("/ops-like").status_code == 200
+    (only_api,) = auth.open_endpoints_report(app)
+    assert only_api.startswith("API_TOKENS is unset") and "/ops-like" not in only_api
+    open_app = make_app()
+    open_app.add_url_rule("/ops-like", "ops_like", page)
+    assert "/ops-like" in auth.open_endpoints_report(open_app)[0]
 
 
 def _bearer(token: str) -> dict[str, str]:
