@@ -48,7 +48,7 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
         "required": False,
         "description": "A command repeated with the same key is answered like the first "
         "time and runs once.",
-        "schema": {"type": "string", "maxLength": 255},
+        "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
     },
     MIN_POSITION: {
         "in": "header",
@@ -56,7 +56,7 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
         "required": False,
         "description": "Read your writes: the X-Event-Position a command answered with; "
         "the query waits for the projections to reach it.",
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
     },
 }
 RESPONSE_HEADERS: dict[str, dict[str, Any]] = {

@@ -19,7 +19,7 @@ class Money(fields.Field):
     }
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(metadata=self.OPENAPI, **kwargs)
+        super().__init__(metadata={**self.OPENAPI, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
