@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -46,6 +47,19 @@ def install(app: Flask) -> None:
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        return response, status
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def _database(exc: sa.exc.DBAPIError) -> tuple[Response, int]:
+        if not exc.connection_invalidated:
+            return _unexpected(exc)
+        # Connections are not pinged before use: the first request on one the server
+        # dropped fails here, and the pool has already replaced the stale connections.
+        log.warning("database connection lost: %s", exc.orig)
+        response, status = error_response(
+            503, "database_unavailable", "the database connection was lost; retry the request"
+        )
+        response.headers["Retry-After"] = "1"
         return response, status
 
     @app.errorhandler(Exception)

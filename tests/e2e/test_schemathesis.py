@@ -79,6 +79,7 @@ def test_the_live_api_conforms_to_its_document(live_url: str, tmp_path: Path) ->
             "--report-dir",
             str(tmp_path / "report"),
         ],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=180,
