@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_migrate import upgrade
 
 from app import create_app
 from app.config import Settings
@@ -53,8 +54,6 @@ def test_not_ready_until_migrated(tmp_path: Path) -> None:
         assert checks["database"] == "ok" and checks["broker"] == "ok"
         assert "no revision" in checks["migrations"] and "db upgrade" in checks["migrations"]
         with app.app_context():
-            from flask_migrate import upgrade
-
             upgrade()
         assert _ready(app) == (200, HEALTHY)
     finally:
