@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from app.application.ports import DeliveryStatus
+
 ORDER_STATUSES = ["created", "paid", "shipped", "cancelled"]
 
 
@@ -72,18 +74,21 @@ class ReadinessSchema(Schema):
     )
 
 
-class OutboxStatsSchema(Schema):
-    pending = fields.Integer(required=True)
-    dispatched = fields.Integer(required=True)
-    done = fields.Integer(required=True)
-    dead = fields.Integer(required=True)
-    oldest_pending_age_seconds = fields.Float(required=True)
-    by_handler = fields.Dict(
-        keys=fields.String(),
-        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
-        required=True,
-        metadata={"description": "handler → status → deliveries"},
-    )
+OutboxStatsSchema = Schema.from_dict(
+    {
+        **{status.value: fields.Integer(required=True) for status in DeliveryStatus},
+        "oldest_pending_age_seconds": fields.Float(required=True),
+        "oldest_dispatched_age_seconds": fields.Float(required=True),
+        "by_handler": fields.Dict(
+            keys=fields.String(),
+            values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+            required=True,
+            metadata={"description": "handler → status → deliveries"},
+        ),
+    },
+    name="OutboxStats",
+)
+"""One count per delivery status (it follows ``DeliveryStatus``) and the oldest waiting ages."""
 
 
 class DeadLetterSchema(Schema):

@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.application.errors import CorruptMessage
+from app.infrastructure.persistence.tables import dead_letters
 from tests.e2e.assertions import assert_refused
 from tests.e2e.conftest import AppFactory, container
 from tests.e2e.test_dead_letters_cli import (
@@ -145,6 +146,13 @@ def test_get_one_includes_the_traceback(graveyard: Graveyard, client: FlaskClien
     assert item["exception_type"] == "app.application.errors.TransientFailure"
     assert item["traceback"].startswith("Traceback (most recent call last)")
     assert "answered 503" in item["message"]
+
+
+def test_answers_carry_every_column_of_the_store(graveyard: Graveyard, client: FlaskClient) -> None:
+    """Answers are dumped through response schemas: a column they forgot would vanish."""
+    item = client.get(f"/api/dead-letters/{graveyard.ids[WEBHOOK]}").get_json()
+    assert set(item) == {column.name for column in dead_letters.c}
+    assert all(set(listed) == set(item) - {"traceback"} for listed in _list(client)["items"])
 
 
 def test_get_an_unknown_dead_letter_is_404(client: FlaskClient) -> None:
