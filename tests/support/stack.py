@@ -33,7 +33,10 @@ from tests.support.processes import (
     ManagedProcess,
     celery_beat_argv,
     celery_worker_argv,
+    gunicorn_argv,
 )
+from tests.support.services import free_port, port_open
+from tests.support.waiting import wait_until
 
 WORKER_QUEUES: tuple[str, ...] = (RELAY_QUEUE, *HANDLER_QUEUES)
 DEFAULT_SETTINGS: Mapping[str, str] = {"OUTBOX_RELAY_INTERVAL": "0.2"}
@@ -127,6 +130,33 @@ class Stack:
         process = self._start("beat", celery_beat_argv(), env=env or {})
         process.wait_for_log(BEAT_READY, timeout=ready_timeout)
         return process
+
+    def start_web(
+        self,
+        *,
+        workers: int = 2,
+        ready_timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[ManagedProcess, str]:
+        """The app under gunicorn (sync workers, the metrics hooks) on a free port.
+
+        Returns the process and its base URL once the port answers.
+        """
+        port = free_port()
+        argv = gunicorn_argv(port, workers)
+        process = self._start(f"web-{port}", argv, env=env or {})
+
+        def listening() -> bool:
+            process.check_alive()
+            return port_open(port)
+
+        wait_until(
+            listening,
+            timeout=ready_timeout,
+            what=f"gunicorn to listen on 127.0.0.1:{port}",
+            describe=process.tail,
+        )
+        return process, f"http://127.0.0.1:{port}"
 
     def start_celery(self, *, concurrency: int = 2) -> tuple[ManagedProcess, ManagedProcess]:
         return self.start_worker(concurrency=concurrency), self.start_beat()
