@@ -41,8 +41,6 @@ class Settings:
     """Signs the ops page's session cookie and CSRF tokens; unset: a random key per process."""
     max_request_bytes: int = 64 * 1024
     task_always_eager: bool = False
-    prometheus_multiproc_dir: str = ""
-    """Read by prometheus-client itself when a process starts (see app/infrastructure/metrics)."""
     worker_metrics_listen: str = ""
     """``host:port`` where a worker serves its pool's metrics; empty: no exporter."""
 
