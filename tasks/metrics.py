@@ -101,10 +101,15 @@ def install() -> None:
 
     @worker_init.connect(weak=False)
     def _serve_metrics(**_: Any) -> None:
+        """Metrics must never stop deliveries: a worker whose exporter fails runs on without it."""
         from tasks.worker_app import build_worker
 
         flask_app, _celery = build_worker()
-        start_worker_exporter(flask_app.extensions["outboxflow"].settings.worker_metrics_listen)
+        listen = flask_app.extensions["outboxflow"].settings.worker_metrics_listen
+        try:
+            start_worker_exporter(listen)
+        except (RuntimeError, ValueError, OSError) as exc:
+            log.error("worker metrics exporter not started on %r: %s", listen, exc)
 
     @worker_process_shutdown.connect(weak=False)
     def _pool_process_exits(**_: Any) -> None:

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.api.context import container
@@ -187,6 +188,14 @@ def trace_lookup() -> str:
         with read_only(container().engine).connect() as conn:
             chain = trace(conn, correlation_id)
     return render_template("ops/trace.html", correlation_id=correlation_id, chain=chain)
+
+
+@blueprint.errorhandler(HTTPException)
+def _error_page(exc: HTTPException) -> tuple[str, int]:
+    """The page's refusals (bad filter, missing CSRF token, unknown id) as HTML, not JSON."""
+    status = exc.code or 500
+    message = exc.description or exc.name
+    return render_template("ops/error.html", status=status, name=exc.name, message=message), status
 
 
 @blueprint.context_processor

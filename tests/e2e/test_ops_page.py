@@ -65,6 +65,7 @@ def test_a_form_post_without_a_session_is_401_and_changes_nothing(
     before = graveyard.snapshot()
     response = graveyard.app.test_client().post(path, data={"csrf_token": "x"})
     assert response.status_code == 401
+    assert "sign in at /ops/sign-in first" in response.get_data(as_text=True)
     assert graveyard.snapshot() == before
 
 
@@ -81,7 +82,7 @@ def test_sign_in_without_a_csrf_token_is_refused(graveyard: Graveyard) -> None:
     client = graveyard.app.test_client()
     response = client.post("/ops/sign-in", data={"token": TOKEN})
     assert response.status_code == 400
-    assert "CSRF" in response.get_json()["message"]
+    assert "The CSRF token is missing." in response.get_data(as_text=True)
     assert client.get("/ops").status_code == 302
 
 
@@ -140,6 +141,19 @@ def test_dead_letter_filters(
 def test_an_overlong_filter_is_a_400(graveyard: Graveyard) -> None:
     response = signed_in(graveyard).get("/ops/dead-letters?error=" + "x" * 201)
     assert response.status_code == 400
+    assert "invalid filter" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("dead_letter_id", [999_999, 2**63])
+def test_an_unknown_dead_letter_is_a_404_page(graveyard: Graveyard, dead_letter_id: int) -> None:
+    client = signed_in(graveyard)
+    for path in (
+        f"/ops/dead-letters/{dead_letter_id}",
+        f"/ops/dead-letters/{dead_letter_id}/retry",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert f"dead letter {dead_letter_id} does not exist" in response.get_data(as_text=True)
 
 
 def test_a_dead_letter_page_shows_its_traceback(graveyard: Graveyard) -> None:
