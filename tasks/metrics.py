@@ -14,7 +14,7 @@ from typing import Any
 from celery.signals import worker_init, worker_process_shutdown
 from prometheus_client import Counter, Histogram, start_http_server
 
-from app.infrastructure.messaging.delivery_runner import DeadLettered, Outcome, RetryLater
+from app.application.deliveries import DeadLettered, Outcome, RetryLater
 from app.infrastructure.metrics.multiprocess import (
     mark_process_dead,
     multiprocess_dir,

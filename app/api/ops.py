@@ -33,7 +33,11 @@ from app.api.ops_session import (
 )
 from app.application.event_handlers.registry import HANDLERS
 from app.domain.events import EVENT_CLASSES
-from app.infrastructure.persistence.backlog import handler_backlogs, live_dead_letters
+from app.infrastructure.persistence.backlog import (
+    UNFINISHED_STATUSES,
+    handler_backlogs,
+    live_dead_letters,
+)
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 from app.infrastructure.persistence.traces import delivery, trace
@@ -118,7 +122,9 @@ def overview() -> str:
     with read_only(container().engine).connect() as conn:
         backlogs = handler_backlogs(conn, [spec.name for spec in HANDLERS])
         dead = live_dead_letters(conn)
-    return render_template("ops/overview.html", backlogs=backlogs, dead=dead)
+    return render_template(
+        "ops/overview.html", backlogs=backlogs, dead=dead, statuses=UNFINISHED_STATUSES
+    )
 
 
 @blueprint.get("/dead-letters")

@@ -8,7 +8,12 @@ import sqlalchemy as sa
 
 from app.application.event_handlers.registry import HANDLERS, subscribers
 from app.infrastructure.persistence import dead_letters
-from app.infrastructure.persistence.backlog import UNROUTABLE, handler_backlogs, live_dead_letters
+from app.infrastructure.persistence.backlog import (
+    UNFINISHED_STATUSES,
+    UNROUTABLE,
+    handler_backlogs,
+    live_dead_letters,
+)
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import events, outbox
 from app.infrastructure.persistence.traces import delivery, trace
@@ -26,7 +31,7 @@ def test_backlog_dead_letters_and_trace(
 ) -> None:
     engine = make_engine(make_database(kind))
     ids = seed_pending_deliveries(engine, 3)
-    first, second, third = ids[0], ids[1], ids[2]
+    first, second, third, fourth, fifth = ids[:5]
     with engine.begin() as conn:
         # The oldest unfinished one is an hour old; a done one (older still) never counts.
         conn.execute(
@@ -39,6 +44,8 @@ def test_backlog_dead_letters_and_trace(
             .where(outbox.c.id == second)
             .values(created_at=utcnow() - timedelta(days=3), status="done")
         )
+        conn.execute(outbox.update().where(outbox.c.id == fourth).values(status="running"))
+        conn.execute(outbox.update().where(outbox.c.id == fifth).values(status="retry"))
         handler_of_third = conn.execute(
             sa.select(outbox.c.handler).where(outbox.c.id == third)
         ).scalar_one()
@@ -67,14 +74,15 @@ def test_backlog_dead_letters_and_trace(
         current = delivery(conn, third)
 
     assert set(backlogs) == {s.name for s in HANDLERS}, "every handler, zeros included"
-    total = sum(b.pending + b.dispatched for b in backlogs.values())
+    assert all(set(b.counts) == set(UNFINISHED_STATUSES) for b in backlogs.values())
+    total = sum(b.total for b in backlogs.values())
     assert total == 3 * len(REGISTERED) - 2  # one done, one dead
-    assert backlogs[handler_of_first].dispatched == 1
+    by_status = {s: sum(b.counts[s] for b in backlogs.values()) for s in UNFINISHED_STATUSES}
+    assert by_status == {"pending": total - 3, "dispatched": 1, "running": 1, "retry": 1}
+    assert backlogs[handler_of_first].counts["dispatched"] == 1
     assert 3590 <= backlogs[handler_of_first].oldest_age_seconds < 3 * 86400
     idle = [b for b in backlogs.values() if b.handler not in REGISTERED]
-    assert idle and all(
-        (b.pending, b.dispatched, b.oldest_age_seconds) == (0, 0, 0.0) for b in idle
-    )
+    assert idle and all((b.total, b.oldest_age_seconds) == (0, 0.0) for b in idle)
     assert dead == {handler_of_third: 1, UNROUTABLE: 1}
 
     [event] = chain

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.infrastructure.messaging.delivery_runner import DeadLettered, Done, RetryLater
+from app.application.deliveries import DeadLettered, Done, RetryLater
 from app.infrastructure.metrics import multiprocess
 from tasks import metrics
 

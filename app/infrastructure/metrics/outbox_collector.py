@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from app.infrastructure.persistence.backlog import ACTIVE, handler_backlogs, live_dead_letters
+from app.infrastructure.persistence.backlog import handler_backlogs, live_dead_letters
 from app.infrastructure.persistence.database import read_only
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ class OutboxCollector:
             labels=["handler"],
         )
         for b in backlogs:
-            for status in ACTIVE:
-                backlog.add_metric([b.handler, status], getattr(b, status))
+            for status, count in b.counts.items():
+                backlog.add_metric([b.handler, status], count)
             oldest.add_metric([b.handler], b.oldest_age_seconds)
         dead_letters = GaugeMetricFamily(
             DEAD_LETTERS, "Dead letters not yet re-driven, per handler.", labels=["handler"]

@@ -1,8 +1,8 @@
 """Cheap figures for scrapes and the ops page: unfinished deliveries and live dead letters.
 
-Every query here filters on a status first (``ix_outbox_status_available``,
-``ix_dead_letters_status_created``), so its cost follows the backlog, never the
-retained history of done deliveries.
+Both queries read only what is waiting: unfinished outbox rows through the partial index
+over rows that are not done, and live dead letters through ``ix_dead_letters_status_created``.
+Their cost follows the backlog, never the retained history of done deliveries.
 """
 
 from dataclasses import dataclass
@@ -10,43 +10,48 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.application.ports import DeliveryStatus
+from app.infrastructure.persistence.outbox import UNFINISHED
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import dead_letters, outbox
 
-ACTIVE = ("pending", "dispatched")
+UNFINISHED_STATUSES = tuple(s.value for s in DeliveryStatus.unfinished())
 
 
 @dataclass(frozen=True)
 class HandlerBacklog:
     handler: str
-    pending: int
-    dispatched: int
+    counts: dict[str, int]
+    """Unfinished deliveries by status (every unfinished status, zeros included)."""
     oldest_age_seconds: float
     """Age of the oldest unfinished delivery; 0 when there is none."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 def handler_backlogs(conn: sa.Connection, handlers: list[str]) -> list[HandlerBacklog]:
     """One entry per name in ``handlers`` (zeros included) and per other handler with rows."""
     now = utcnow()
-    counts: dict[str, dict[str, int]] = {h: dict.fromkeys(ACTIVE, 0) for h in handlers}
+    counts = {h: dict.fromkeys(UNFINISHED_STATUSES, 0) for h in handlers}
     oldest: dict[str, datetime] = {}
     rows = conn.execute(
         sa.select(
             outbox.c.handler, outbox.c.status, sa.func.count(), sa.func.min(outbox.c.created_at)
         )
-        .where(outbox.c.status.in_(ACTIVE))
+        .where(UNFINISHED)
         .group_by(outbox.c.handler, outbox.c.status)
     )
     for handler, status, count, first in rows:
-        counts.setdefault(handler, dict.fromkeys(ACTIVE, 0))[status] = int(count)
+        counts.setdefault(handler, dict.fromkeys(UNFINISHED_STATUSES, 0))[status] = int(count)
         first = as_utc(first)
         if handler not in oldest or first < oldest[handler]:
             oldest[handler] = first
     return [
         HandlerBacklog(
             handler,
-            per["pending"],
-            per["dispatched"],
+            per,
             max(0.0, (now - oldest[handler]).total_seconds()) if handler in oldest else 0.0,
         )
         for handler, per in sorted(counts.items())
