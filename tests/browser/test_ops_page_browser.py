@@ -53,7 +53,7 @@ def test_sign_in_find_a_dead_letter_re_drive_it_and_see_it_done(
         f"{base}/api/users",
         json={"email": "ops@example.com", "name": "Ops"},
         headers={"X-Correlation-ID": CORRELATION_ID},
-        timeout=10,
+        timeout=30,
     )
     assert registered.status_code == 201, registered.text
     stats = stack.wait_drained(timeout=60)

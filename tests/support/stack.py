@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import requests
 import sqlalchemy as sa
 from celery import Celery
 from click.testing import Result
@@ -35,7 +36,7 @@ from tests.support.processes import (
     celery_worker_argv,
     gunicorn_argv,
 )
-from tests.support.services import free_port, port_open
+from tests.support.services import free_port
 from tests.support.waiting import wait_until
 
 WORKER_QUEUES: tuple[str, ...] = (RELAY_QUEUE, *HANDLER_QUEUES)
@@ -140,23 +141,29 @@ class Stack:
     ) -> tuple[ManagedProcess, str]:
         """The app under gunicorn (sync workers, the metrics hooks) on a free port.
 
-        Returns the process and its base URL once the port answers.
+        Returns the process and its base URL once ``/healthz`` answers (the master
+        listens before its workers have imported the app).
         """
         port = free_port()
         argv = gunicorn_argv(port, workers)
         process = self._start(f"web-{port}", argv, env=env or {})
+        base_url = f"http://127.0.0.1:{port}"
 
-        def listening() -> bool:
+        def answering() -> bool:
             process.check_alive()
-            return port_open(port)
+            try:
+                return requests.get(f"{base_url}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
 
         wait_until(
-            listening,
+            answering,
             timeout=ready_timeout,
-            what=f"gunicorn to listen on 127.0.0.1:{port}",
+            interval=0.25,
+            what=f"gunicorn to answer /healthz on {base_url}",
             describe=process.tail,
         )
-        return process, f"http://127.0.0.1:{port}"
+        return process, base_url
 
     def start_celery(self, *, concurrency: int = 2) -> tuple[ManagedProcess, ManagedProcess]:
         return self.start_worker(concurrency=concurrency), self.start_beat()
