@@ -8,6 +8,7 @@ from celery import Celery
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE, dead_letter_queue
+from app.infrastructure.messaging.confirms import confirmed_once, uses_confirms
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 
 FAIL_FAST = {"max_retries": 0}
@@ -25,27 +26,31 @@ class CeleryPublisher:
     def publish(self, deliveries: Sequence[ClaimedDelivery], *, fail_fast: bool) -> list[int]:
         """Publish a batch over one pooled producer; returns the ids the broker accepted.
 
-        On Redis the whole batch is one pipelined round trip, so it is accepted or
-        uncertain as a whole; elsewhere each message returns only once the broker has it
-        (publisher confirms on RabbitMQ). What is not returned was not (surely) published.
+        On Redis the whole batch is one pipelined round trip; on RabbitMQ the messages go
+        out without waiting and the publisher confirms are awaited once, at the end. Either
+        way a batch is accepted or uncertain as a whole. What is not returned was not
+        (surely) published, and goes back to the relay.
         """
         published: list[int] = []
-        pending: list[int] = []
         try:
-            with (
-                self._celery.producer_or_acquire() as producer,
-                producer.batch(max_size=BATCH_OPERATIONS),
-            ):
-                for delivery in deliveries:
-                    self._publish_one(producer, delivery, fail_fast)
-                    pending.append(delivery.delivery_id)
-                    if not producer.supports_batch_publish:
-                        published.extend(pending)
-                        pending.clear()
-            published.extend(pending)
+            with self._celery.producer_or_acquire() as producer:
+                if uses_confirms(producer):
+                    with confirmed_once(producer) as batch_producer:
+                        for delivery in deliveries:
+                            self._publish_one(batch_producer, delivery, fail_fast)
+                    published = [d.delivery_id for d in deliveries]
+                elif producer.supports_batch_publish:
+                    with producer.batch(max_size=BATCH_OPERATIONS):
+                        for delivery in deliveries:
+                            self._publish_one(producer, delivery, fail_fast)
+                    published = [d.delivery_id for d in deliveries]
+                else:
+                    for delivery in deliveries:
+                        self._publish_one(producer, delivery, fail_fast)
+                        published.append(delivery.delivery_id)
         except Exception as exc:
             log.warning(
-                "publishing stopped after %d of %d deliveries: %s",
+                "publishing stopped with %d of %d deliveries surely published: %s",
                 len(published),
                 len(deliveries),
                 exc,
