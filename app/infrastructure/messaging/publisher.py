@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
+from kombu.common import maybe_declare
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE, dead_letter_queue
@@ -34,6 +35,7 @@ class CeleryPublisher:
         published: list[int] = []
         try:
             with self._celery.producer_or_acquire() as producer:
+                self._declare_queues(producer.channel, deliveries)
                 if uses_confirms(producer):
                     with confirmed_once(producer) as batch_producer:
                         for delivery in deliveries:
@@ -57,15 +59,34 @@ class CeleryPublisher:
             )
         return published
 
+    def _declare_queues(self, channel: Any, deliveries: Sequence[ClaimedDelivery]) -> None:
+        """The batch's queues and the dead-letter target, once per batch.
+
+        kombu remembers per connection what it declared, so this is a broker round trip
+        only on a new connection (after a broker restart, say: the queues come back).
+        """
+        queues = {HANDLERS_BY_NAME[d.handler].queue for d in deliveries}
+        for name in sorted(queues):
+            maybe_declare(self._celery.amqp.queues[name], channel)
+        if queues:
+            maybe_declare(dead_letter_queue(), channel)
+
     def _publish_one(self, producer: Any, delivery: ClaimedDelivery, fail_fast: bool) -> None:
         spec = HANDLERS_BY_NAME[delivery.handler]
-        kwargs = {"delivery_id": delivery.delivery_id, "envelope": delivery.envelope.to_dict()}
+        envelope = delivery.envelope
+        kwargs = {"delivery_id": delivery.delivery_id, "envelope": envelope.to_dict()}
         options: dict[str, Any] = {
             "queue": spec.queue,
-            # Declared once per connection (kombu caches it): the queue and the DLX target.
-            "declare": [self._celery.amqp.queues[spec.queue], dead_letter_queue()],
             "producer": producer,
-            "headers": {"correlation_id": delivery.envelope.correlation_id},
+            "headers": {"correlation_id": envelope.correlation_id},
+            # What Flower shows for the task; Celery would otherwise build a repr of the
+            # whole envelope for every message, a large share of the publishing cost.
+            "argsrepr": "()",
+            "kwargsrepr": (
+                f"{{'delivery_id': {delivery.delivery_id}, 'event_type': "
+                f"'{envelope.event_type}', 'event_id': '{envelope.event_id}', "
+                f"'aggregate_id': '{envelope.aggregate_id}'}}"
+            ),
         }
         if fail_fast:
             options["retry_policy"] = FAIL_FAST
