@@ -20,7 +20,6 @@ from app.infrastructure.persistence.tables import (
     NOT_DONE,
     Timestamp,
     events,
-    handler_receipts,
     outbox,
     outbox_done_counts,
 )
