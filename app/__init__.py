@@ -19,7 +19,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     With ``APP_ENV=production`` and settings unfit for it (no long ADMIN_TOKEN, no
     SECRET_KEY) it raises ``StartupRefused``: the web server, worker, beat or CLI that
-    called it exits with a one-line reason.
+    called it exits with a one-line reason. Without SECRET_KEY (development only) the
+    session key is random per process: ops-page sign-ins then last as long as the process.
     """
     from flask_migrate import Migrate
 
@@ -41,8 +42,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        # Without SECRET_KEY (development only) sessions last as long as the process.
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)

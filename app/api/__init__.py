@@ -4,10 +4,23 @@ from flask import Flask
 
 
 def register_api(app: Flask) -> None:
-    from app.api import admin, auth, commands, correlation, dead_letters, errors, openapi, queries
+    from app.api import (
+        admin,
+        auth,
+        commands,
+        correlation,
+        dead_letters,
+        errors,
+        metrics,
+        openapi,
+        ops,
+        queries,
+    )
 
+    metrics.install(app)
     correlation.install(app)
     auth.install(app)
+    ops.install(app)
     errors.install(app)
     api = openapi.install(app)
     correlation_header = [openapi.CORRELATION]
@@ -20,3 +33,5 @@ def register_api(app: Flask) -> None:
     )
     api.register_blueprint(admin.outbox, parameters=correlation_header)
     api.register_blueprint(dead_letters.blueprint, parameters=correlation_header)
+    app.register_blueprint(metrics.blueprint)
+    app.register_blueprint(ops.blueprint)
