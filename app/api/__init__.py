@@ -33,5 +33,5 @@ def register_api(app: Flask) -> None:
     )
     api.register_blueprint(admin.outbox, parameters=correlation_header)
     api.register_blueprint(dead_letters.blueprint, parameters=correlation_header)
-    app.register_blueprint(metrics.blueprint)
+    api.register_blueprint(metrics.blueprint, parameters=correlation_header)
     app.register_blueprint(ops.blueprint)

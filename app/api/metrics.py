@@ -2,11 +2,12 @@
 
 import time
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
-from app.api.auth import admin_required
+from app.api.auth import Access
 from app.api.context import container
+from app.api.openapi import ApiBlueprint
 from app.application.event_handlers.registry import HANDLERS
 from app.infrastructure.metrics.multiprocess import scrape_registry
 from app.infrastructure.metrics.outbox_collector import OutboxCollector
@@ -21,12 +22,21 @@ HTTP_REQUEST_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
-blueprint = Blueprint("metrics", __name__)
+blueprint = ApiBlueprint(
+    "metrics", __name__, access=Access.OPERATIONS, description="Prometheus metrics."
+)
 
 
-@blueprint.get("/metrics")
-@admin_required
+@blueprint.route("/metrics")
+@blueprint.alt_response(
+    200,
+    success=True,
+    schema={"type": "string"},
+    content_type="text/plain",
+    description="Prometheus text exposition format",
+)
 def metrics() -> Response:
+    """The web's metrics and the outbox gauges, for Prometheus"""
     engine = container().engine
     registry = scrape_registry(OutboxCollector(engine, [spec.name for spec in HANDLERS]))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
