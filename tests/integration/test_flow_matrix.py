@@ -1,4 +1,5 @@
-"""The whole flow on every pair of database and broker, with a real worker and beat.
+"""The whole flow on each of the suite's stacks (``STACK_COMBOS`` says which and why),
+with a real worker and beat.
 
 Ten users and fifty orders go in over HTTP; once the outbox drains, every delivery must
 be done, the projections must equal what the test computes from what it sent, a rebuild
@@ -14,7 +15,7 @@ import pytest
 from app.application.event_handlers.registry import subscribers
 from app.infrastructure.persistence.tables import order_summaries, outbox, user_profiles
 from tests.support.db_state import stored_events, table_rows
-from tests.support.fixtures import BROKER_KINDS, DATABASE_KINDS, MakeStack
+from tests.support.fixtures import STACK_COMBOS, STACK_IDS, MakeStack
 from tests.support.outbox import status_counts
 from tests.support.stack import Stack
 from tests.support.workload import Workload, assert_queries_match, drive
@@ -30,8 +31,7 @@ EMAIL_SUBJECTS = {
 }
 
 
-@pytest.mark.parametrize("broker", BROKER_KINDS)
-@pytest.mark.parametrize("db", DATABASE_KINDS)
+@pytest.mark.parametrize(("db", "broker"), STACK_COMBOS, ids=STACK_IDS)
 def test_fifty_orders_end_exactly_as_sent(make_stack: MakeStack, db: str, broker: str) -> None:
     stack = make_stack(db, broker)
     stack.start_celery()

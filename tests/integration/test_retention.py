@@ -184,8 +184,7 @@ def test_beat_schedules_the_purge_every_retention_interval(make_stack: MakeStack
     assert entries[RETENTION_TASK]["schedule"] == 0.5
 
     seeded = seed(stack.engine, old_done=5)
-    stack.start_worker(concurrency=1, queues=[RELAY_QUEUE])
-    stack.start_beat()
+    stack.start_celery(concurrency=1, queues=[RELAY_QUEUE])
     wait_until(
         lambda: _old_done_gone(stack, seeded),
         timeout=20,
