@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.infrastructure.persistence.tables import order_summaries, user_profiles
-from tests.e2e.conftest import Api, container
+from tests.support.inprocess import Api, container
 
 
 def _projections(app: Flask) -> tuple[list[Any], list[Any]]:

@@ -7,9 +7,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.e2e.assertions import NoWrites, assert_refused
-from tests.e2e.conftest import Api, AppFactory
 from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
+from tests.support.inprocess import Api, AppFactory
+from tests.support.refusals import NoWrites, assert_refused
 
 
 @pytest.fixture

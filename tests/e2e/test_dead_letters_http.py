@@ -14,15 +14,15 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.infrastructure.messaging.errors import CorruptMessage
-from tests.e2e.assertions import assert_refused
-from tests.e2e.conftest import AppFactory, container
-from tests.e2e.test_dead_letters_cli import (
+from tests.support.dead_letters import (
     ORDER_WEBHOOK,
     SALES,
     WEBHOOK,
     Graveyard,
     dead_letters_made,
 )
+from tests.support.inprocess import AppFactory, container
+from tests.support.refusals import assert_refused
 
 TOKEN = "s3cret-admin-token"
 

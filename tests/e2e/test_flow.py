@@ -15,8 +15,8 @@ from flask import Flask
 
 from app.infrastructure.messaging.envelope import Envelope
 from app.infrastructure.persistence.tables import events
-from tests.e2e.conftest import Api, AppFactory, container, unfinished_deliveries
 from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
+from tests.support.inprocess import Api, AppFactory, container, unfinished_deliveries
 
 
 def _events(app: Flask, correlation_id: str | None = None) -> list[Any]:

@@ -1,4 +1,4 @@
-"""Fuzz the HTTP API with odd and malformed requests (issue 3, "Bad input").
+"""Fuzz the HTTP API with odd and malformed requests: bad input is refused, clearly.
 
 Whatever arrives, the service must answer: never a 5xx; every 4xx a JSON error body;
 a refused request writes nothing (row counts of every table unchanged); an accepted one
@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.infrastructure.messaging.relay import OutboxRelay
-from tests.e2e.assertions import assert_refused
-from tests.e2e.conftest import Api, build_app, container, row_counts
+from tests.support.inprocess import Api, build_app, container, row_counts
+from tests.support.refusals import assert_refused
 
 FUZZ = settings(
     derandomize=True,
@@ -84,7 +84,7 @@ def send(
     content_type: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> None:
-    """Send one request and check every invariant of issue 3 "Bad input" on it."""
+    """Send one request and check on it every rule above for bad input."""
     app: Flask = world["app"]
     client: FlaskClient = app.test_client()
     before, last_delivery = row_counts(app), _max_outbox_id(app)

@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.e2e.assertions import assert_refused
-from tests.e2e.conftest import Api, unfinished_deliveries
+from tests.support.inprocess import Api, unfinished_deliveries
+from tests.support.refusals import assert_refused
 
 UNKNOWN = "2f0d7d0e-6f0a-4c4e-9d7a-2d9f1c3b4a5e"
 

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.e2e.assertions import NoWrites, assert_payment_refused, assert_refused
-from tests.e2e.conftest import container
+from tests.support.inprocess import container
+from tests.support.refusals import NoWrites, assert_payment_refused, assert_refused
 
 HEADER = "X-Correlation-ID"
 MAX_BYTES = 64 * 1024

@@ -24,8 +24,8 @@ from app.domain.events import LineItem, UserRegistered
 from app.domain.models import Order, User
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
-from tests.e2e.conftest import container
 from tests.fakes import FakeDatabase, FakeReadModelQueries, FakeUnitOfWork
+from tests.support.inprocess import container
 
 CONTEXT = MessageContext("contract-corr", "contract-cause")
 USER = "11111111-1111-4111-8111-111111111111"

@@ -6,7 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.e2e.conftest import row_counts
+from tests.support.inprocess import row_counts
 
 
 def assert_refused(response: TestResponse, status: int) -> dict[str, Any]:
