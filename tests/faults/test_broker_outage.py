@@ -1,4 +1,4 @@
-"""Scenario 2: the broker dies with deliveries in flight and queued, and comes back empty.
+"""The broker dies with deliveries in flight and queued, and comes back empty.
 
 Commands keep being accepted while it is down (rows wait in the outbox); the worker,
 beat and relay reconnect by themselves; the relay re-publishes what the broker forgot.

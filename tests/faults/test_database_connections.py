@@ -1,4 +1,4 @@
-"""Scenario 4: PostgreSQL terminates the workers' connections mid-transaction."""
+"""PostgreSQL terminates the workers' connections mid-transaction."""
 
 import threading
 

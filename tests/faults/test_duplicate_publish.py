@@ -1,4 +1,4 @@
-"""Scenario 6: the same delivery published twice at once, to two workers: one effect."""
+"""The same delivery published twice at once, to two workers: one effect."""
 
 import re
 from datetime import timedelta

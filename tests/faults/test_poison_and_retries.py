@@ -1,4 +1,4 @@
-"""Scenario 5: a poison event and a webhook answering 500 until it is fixed.
+"""A poison event and a webhook answering 500 until it is fixed.
 
 Retries with backoff, then dead letters with their error, attempts and traceback; the
 other handlers and events are untouched; after the fix a re-drive completes them, and

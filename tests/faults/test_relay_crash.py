@@ -1,4 +1,4 @@
-"""Scenario 3: the relay is killed between publishing and marking the rows dispatched."""
+"""The relay is killed between publishing and marking the rows dispatched."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""Scenario 1: SIGKILL a pool child mid-handler, the whole worker, and a delivery that
+"""SIGKILL a pool child mid-handler, the whole worker, and a delivery that
 kills its worker every time."""
 
 import pytest

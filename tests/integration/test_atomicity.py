@@ -1,4 +1,4 @@
-"""Invariant 1: a command's state, events and deliveries commit together or not at all.
+"""Atomic write: a command's state, events and deliveries commit together or not at all.
 
 The database itself is made to fail the outbox insert (a trigger), after the state rows
 and the events of the command were already written in the same transaction; and two

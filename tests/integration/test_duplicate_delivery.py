@@ -1,4 +1,4 @@
-"""Invariant 3: the broker may deliver a message twice; every handler's effect happens once.
+"""Effects once: the broker may deliver a message twice; every handler's effect happens once.
 
 Phase one queues three copies of every delivery (the request's immediate publish plus two
 more, back to back, as a broker redelivery would) before a real worker starts, so copies
