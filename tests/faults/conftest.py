@@ -17,7 +17,13 @@ import pytest
 from tests.faults.brokers import CrashableBroker, crashable_broker
 from tests.faults.invariants import Figures, check_invariants
 from tests.faults.receiver import WebhookReceiver, running_receiver
-from tests.support.fixtures import STACK_COMBOS, STACK_IDS, STARTED_PROCESSES, MakeDatabase
+from tests.support.fixtures import (
+    STACK_COMBOS,
+    STACK_IDS,
+    STARTED_PROCESSES,
+    MakeDatabase,
+    add_summary_line,
+)
 from tests.support.stack import Stack
 
 COMBOS = [pytest.param(combo, id=name) for combo, name in zip(STACK_COMBOS, STACK_IDS, strict=True)]
@@ -41,7 +47,7 @@ FAST_FAILURE: dict[str, object] = {
     "outbox_relay_interval": 0.3,
 }
 
-FIGURES: list[str] = []
+FIGURES_SECTION = "fault-injection figures"
 
 
 @dataclass
@@ -50,6 +56,8 @@ class Rig:
     stack: Stack
     broker: CrashableBroker
     receiver: WebhookReceiver
+    item: pytest.Item
+    """The test, whose report carries the figures line to the end-of-run summary."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def verify(
@@ -70,7 +78,8 @@ class Rig:
         figures = check_invariants(
             self.stack.engine, maildir=self.stack.maildir, receiver=self.receiver
         )
-        FIGURES.append(figures.line(scenario=self.name, expected_dead=expected_dead, **self.extra))
+        line = figures.line(scenario=self.name, expected_dead=expected_dead, **self.extra)
+        add_summary_line(self.item, FIGURES_SECTION, line)
         assert figures.lost == 0, figures.line()
         assert figures.dead == expected_dead, figures.line(expected_dead=expected_dead)
         assert figures.dead_letters == expected_dead_letters, figures.line(
@@ -109,15 +118,9 @@ def rig(
                     stack,
                     broker,
                     receiver,
+                    request.node,
                 )
             finally:
                 stack.close()
     finally:
         broker.close()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if FIGURES:
-        terminalreporter.section("fault-injection figures")
-        for line in FIGURES:
-            terminalreporter.write_line(line)

@@ -13,6 +13,7 @@ fails it under ``REQUIRE_SERVICES=1``. Everything a test creates is isolated and
 * session: ``valkey_server``, ``postgres_admin``, ``shared_redis_url``, ``rabbitmq_admin``
 
 When a test fails, the tail of every process log it started is added to its report.
+``add_summary_line`` prints a line at the end of the run, also from an xdist worker.
 """
 
 import functools
@@ -66,6 +67,7 @@ STACK_COMBOS: tuple[tuple[str, str], ...] = (
 STACK_IDS = tuple(f"{db}-{broker}" for db, broker in STACK_COMBOS)
 
 STARTED_PROCESSES = pytest.StashKey[list[ManagedProcess]]()
+SUMMARY_PROPERTY = "outboxflow summary line"
 
 MakeDatabase = Callable[..., Database]
 MakeEngine = Callable[[Database], sa.Engine]
@@ -82,6 +84,31 @@ def pytest_runtest_makereport(
         for process in item.stash.get(STARTED_PROCESSES, []):
             report.sections.append((f"{process.name} log (tail)", process.tail()))
     return report
+
+
+def add_summary_line(item: pytest.Item, section: str, line: str) -> None:
+    """Print ``line`` under ``section`` once the run is over.
+
+    It travels as a user property of the test's report, so a line recorded in an xdist
+    worker reaches the terminal of the process that prints the summary.
+    """
+    item.user_properties.append((SUMMARY_PROPERTY, (section, line)))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    sections: dict[str, list[str]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in getattr(report, "user_properties", ()):
+                if name == SUMMARY_PROPERTY:
+                    section, line = value
+                    sections.setdefault(section, []).append(line)
+    for section, lines in sections.items():
+        terminalreporter.section(section)
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
