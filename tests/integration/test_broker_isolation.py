@@ -15,7 +15,7 @@ from app.config import Settings
 from tests.support.brokers import Broker, prefixed_keys, queue_depths
 from tests.support.fixtures import MakeBroker
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 QUEUE = "projections"
 

@@ -22,7 +22,7 @@ from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
 from tests.support.relays import PublishLog, RecordingPublisher, seed_pending_deliveries
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 RELAYS = 4
 EVENTS = 1000  # x3 subscribers of user.registered = 3000 deliveries

@@ -24,7 +24,7 @@ from tests.support.relays import seed_pending_deliveries
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 EXPECTED_DEAD = {
     ("forward_to_webhooks", "user.registered"): ("PermanentFailure", 1),

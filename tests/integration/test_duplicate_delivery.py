@@ -27,7 +27,7 @@ from tests.support.fixtures import MakeStack
 from tests.support.outbox import status_counts
 from tests.support.stack import Stack
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 EXTRA_COPIES = 2
 

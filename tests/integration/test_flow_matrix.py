@@ -20,7 +20,7 @@ from tests.support.outbox import status_counts
 from tests.support.stack import Stack
 from tests.support.workload import Workload, assert_queries_match, drive
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 EMAIL_SUBJECTS = {
     "welcome": "Welcome to outboxflow",

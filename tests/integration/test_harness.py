@@ -12,7 +12,7 @@ from tests.support.processes import ManagedProcess, ProcessDied
 from tests.support.services import FLAG, free_port, service_unavailable
 from tests.support.waiting import WaitTimeout, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 
 def python_process(tmp_path: Path, code: str) -> ManagedProcess:

@@ -10,7 +10,7 @@ from app.infrastructure.persistence.tables import metadata
 from tests.support.databases import Database, run_flask
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
 
-pytestmark = [pytest.mark.integration, pytest.mark.parametrize("db", DATABASE_KINDS)]
+pytestmark = [pytest.mark.processes, pytest.mark.parametrize("db", DATABASE_KINDS)]
 
 NO_CHANGES = "No new upgrade operations detected"
 AT_HEAD = "(head)"

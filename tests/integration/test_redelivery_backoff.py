@@ -18,7 +18,7 @@ from app.infrastructure.persistence.tables import outbox
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
 from tests.support.relays import seed_pending_deliveries
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 BASE = timedelta(seconds=60)
 

@@ -26,7 +26,7 @@ from tests.support.relays import seed_pending_deliveries
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 RETENTION = timedelta(hours=72)
 
