@@ -100,7 +100,8 @@ def rig(
     marker = request.node.get_closest_marker("rig_settings")
     overrides = marker.kwargs if marker else {}
     started = request.node.stash.setdefault(STARTED_PROCESSES, [])
-    broker = crashable_broker(broker_kind, tmp_path / "broker")
+    admin = request.getfixturevalue("rabbitmq_admin") if broker_kind == "rabbitmq" else None
+    broker = crashable_broker(broker_kind, tmp_path / "broker", admin)
     try:
         with running_receiver(WEBHOOK_SECRET) as receiver:
             stack = Stack(

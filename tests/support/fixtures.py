@@ -131,12 +131,13 @@ def shared_redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_admin() -> RabbitAdmin:
+def rabbitmq_admin() -> Iterator[RabbitAdmin]:
     admin = RabbitAdmin()
     reason = admin.ping()
     if reason:
         service_unavailable(reason)
-    return admin
+    yield admin
+    admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -206,7 +207,7 @@ def make_broker(request: pytest.FixtureRequest) -> Iterator[MakeBroker]:
             admin: RabbitAdmin = request.getfixturevalue("rabbitmq_admin")
             vhost = admin.create_vhost()
             broker = Broker(kind, admin.url(vhost))
-            cleanups.append(lambda: admin.delete_vhost(vhost))
+            cleanups.append(lambda: admin.delete_vhost_soon(vhost))
         else:
             raise ValueError(f"unknown broker kind {kind!r}; use one of {BROKER_KINDS}")
         return broker
