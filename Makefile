@@ -49,13 +49,13 @@ run: $(STAMP)
 	@echo
 	@exec honcho start -f Procfile
 
-# The import contracts are checked by a test (tests/integration/test_layering.py), so
+# The import contracts are checked by a test (tests/processes/test_layering.py), so
 # `make test` runs import-linter once, inside pytest; `make lint` runs it by itself.
 test: style
 	pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: $(STAMP)
-	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/e2e
+	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/inprocess
 
 lint: style
 	lint-imports

@@ -1,7 +1,7 @@
 """Fixtures for the in-process tier: the real app on a migrated SQLite file, tasks eager.
 
 The helpers live in ``tests.support.inprocess``; they are imported here too so
-``from tests.e2e.conftest import ...`` keeps working.
+``from tests.inprocess.conftest import ...`` keeps working.
 """
 
 from collections.abc import Iterator
