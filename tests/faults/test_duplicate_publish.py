@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 
 from app.infrastructure.messaging.publisher import CeleryPublisher
-from app.infrastructure.messaging.relay import RelayReport
 from app.infrastructure.persistence import outbox
 from tests.faults.conftest import Rig
 from tests.faults.workload import drive_all
@@ -19,7 +18,7 @@ def test_same_delivery_published_twice_concurrently(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workload = Workload.generate(users=3, orders=10)
-    monkeypatch.setattr(rig.stack.container.relay, "dispatch_now", lambda _ids: RelayReport())
+    monkeypatch.setattr(rig.stack.container.relay, "dispatch_lease", lambda: None)
     first = rig.stack.start_worker(concurrency=1)
     second = rig.stack.start_worker(concurrency=1)
     drive_all(rig.stack.client, workload)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from app.infrastructure.messaging.errors import CorruptMessage
+from app.application.errors import CorruptMessage
 from tests.support.dead_letters import (
     ORDER_WEBHOOK,
     SALES,
