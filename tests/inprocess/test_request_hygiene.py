@@ -38,7 +38,9 @@ def command_url(request: pytest.FixtureRequest, order: dict[str, Any]) -> str:
 # --- correlation ids -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("offered", ["req-123", "a", "A.b_c:d-e", "x" * 64, str(uuid.uuid4())])
+@pytest.mark.parametrize(
+    "offered", ["req-123", "a", "A.b_c:d-e", "x" * 64, "0b6d4c3e-2f7a-4c51-9a8e-5d2f1b3c4a6e"]
+)
 def test_a_valid_correlation_id_is_echoed_and_recorded(
     app: Flask, client: FlaskClient, offered: str
 ) -> None:
