@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-from-pyproject
 CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis build
 # pytest-xdist workers for `make test`: most real-process tests wait on workers, brokers and
 # leases rather than compute, so more workers than cores still pays on a 2-core machine.
+# --dist loadfile keeps a file's tests in one worker, one after another: a fault scenario's
+# three stacks never run side by side (their leases and time limits are a few seconds).
 TEST_WORKERS ?= 3
 # The inner loop (unit + in-process tiers) is compute-bound: one worker per core.
 FAST_TEST_WORKERS ?= 2
@@ -52,7 +54,7 @@ run: $(STAMP)
 # The import contracts are checked by a test (tests/processes/test_layering.py), so
 # `make test` runs import-linter once, inside pytest; `make lint` runs it by itself.
 test: style
-	pytest -n $(TEST_WORKERS) --dist loadgroup
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/inprocess

@@ -68,7 +68,6 @@ STACK_IDS = tuple(f"{db}-{broker}" for db, broker in STACK_COMBOS)
 
 STARTED_PROCESSES = pytest.StashKey[list[ManagedProcess]]()
 SUMMARY_PROPERTY = "outboxflow summary line"
-FAULTS_GROUP = "fault-injection"
 
 MakeDatabase = Callable[..., Database]
 MakeEngine = Callable[[Database], sa.Engine]
@@ -85,20 +84,6 @@ def pytest_runtest_makereport(
         for process in item.stash.get(STARTED_PROCESSES, []):
             report.sections.append((f"{process.name} log (tail)", process.tail()))
     return report
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup`` (``make test``) the fault scenarios run one
-    after another in one xdist worker while the other tiers share the rest.
-
-    They crash brokers, SIGKILL workers and count on leases and task time limits of a few
-    seconds; several rigs at once on a small machine would starve each other's workers of
-    CPU exactly where the timings are tight.
-    """
-    for item in items:
-        if item.get_closest_marker("faults"):
-            item.add_marker(pytest.mark.xdist_group(FAULTS_GROUP))
 
 
 def add_summary_line(item: pytest.Item, section: str, line: str) -> None:
