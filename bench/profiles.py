@@ -37,11 +37,11 @@ QUICK = Profile(
     http_seconds=4.0,
     backlog_orders=250,
     latency_rate=10.0,
-    latency_seconds=5.0,
-    bounded_window=6.0,
-    bounded_start_rate=40.0,
-    bounded_max_windows=2,
-    relay_rows=800,
+    latency_seconds=4.0,
+    bounded_window=5.0,
+    bounded_start_rate=20.0,
+    bounded_max_windows=1,
+    relay_rows=1000,
 )
 
 FULL = Profile(
@@ -49,7 +49,7 @@ FULL = Profile(
     raw_tasks=2000,
     paced_rate=20.0,
     paced_seconds=10.0,
-    dual_write_tasks=2000,
+    dual_write_tasks=1500,
     http_clients=8,
     http_seconds=15.0,
     backlog_orders=1500,
@@ -58,7 +58,7 @@ FULL = Profile(
     bounded_window=60.0,
     bounded_start_rate=40.0,
     bounded_max_windows=4,
-    relay_rows=4000,
+    relay_rows=3000,
 )
 
 PROFILES = {p.name: p for p in (QUICK, FULL)}

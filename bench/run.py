@@ -51,6 +51,7 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
         meta: dict[str, Any] = {
             "broker": broker,
             "profile": profile.name,
+            "namespace": namespace.name,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine.describe(namespace),
         }
