@@ -74,7 +74,8 @@ def test_ctrl_c_kills_every_started_process_and_removes_the_namespace(
         text=True,
     )
     try:
-        namespace, started = None, []
+        namespace: str | None = None
+        started: list[psutil.Process] = []
         assert bench.stderr is not None
         for line in bench.stderr:
             if " namespace " in line and namespace is None:

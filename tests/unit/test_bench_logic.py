@@ -11,6 +11,7 @@ from bench.outbox_watch import OutboxSample
 from bench.phase_bounded import _judge
 from bench.report import TARGETS, add_ratios, verdicts
 from bench.rig import procfile_worker_queues
+from bench.summary import medians
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -98,3 +99,14 @@ def test_the_probe_finds_the_envelope_in_a_delivery_and_nothing_in_other_tasks()
     assert probe._envelope((7, envelope), {}) is envelope
     assert probe._envelope((), {"sent_at": 1.0}) is None
     assert probe._epoch(envelope["occurred_at"]) == 1767225600.0
+
+
+def test_the_summary_takes_medians_per_broker() -> None:
+    def run(broker: str, drain: float | None) -> dict[str, object]:
+        return {"meta": {"broker": broker}, "figures": {"drain_deliveries_per_s": drain}}
+
+    table = medians(
+        [run("redis", 100.0), run("redis", 300.0), run("redis", 120.0), run("amqp", None)]
+    )
+    assert table["redis"]["drain_deliveries_per_s"] == 120.0
+    assert table["amqp"]["drain_deliveries_per_s"] is None
