@@ -7,9 +7,11 @@ the outbox twice a second. A window is *bounded* when
 * the unfinished-delivery backlog did not grow over the window's second half (least-squares
   slope ≤ 5 % of the delivery arrival rate) and ends below 3 s of arrivals.
 
-A window ends early, unbounded, once the backlog exceeds 5 s of arrivals and is still growing.
-Rates climb a ladder from the profile's start rate: up after a bounded window, down after an
-unbounded one, until a bounded rate sits just below an unbounded one or the windows run out.
+A window ends early, unbounded, once the backlog exceeds 3 s of arrivals and is still growing.
+The search starts at the profile's rate. After a bounded window it tries the next rung of a
+ladder of rates; after an unbounded one, the highest rung at or below 90 % of what that window
+actually got through (commands/s answered x deliveries finished / deliveries created). It stops
+when a bounded rate sits just below an unbounded one, or the profile's windows run out.
 """
 
 import threading
@@ -22,11 +24,12 @@ from bench.outbox_watch import OutboxSample, OutboxWatch
 from bench.product_stack import ProductStack
 from bench.profiles import Profile
 
-LADDER = (5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0)
+LADDER = (2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0)
 SAMPLE_EVERY = 0.5
 GROWTH_TOLERANCE = 0.05
 BOUNDED_BACKLOG_SECONDS = 3.0
-RUNAWAY_BACKLOG_SECONDS = 5.0
+RUNAWAY_BACKLOG_SECONDS = 3.0
+RUNAWAY_AFTER_SECONDS = 5.0
 SETTLE_TIMEOUT = 180.0
 
 
@@ -39,6 +42,8 @@ class Window:
     arrivals_per_s: float
     growth_per_s: float
     final_backlog: int
+    sustained_per_s: float
+    """Commands/s this window got through: answered rate x finished / created deliveries."""
     bounded: bool
     reason: str
 
@@ -47,9 +52,9 @@ def run_bounded_search(
     stack: ProductStack, watch: OutboxWatch, profile: Profile, user_id: str
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     windows: list[Window] = []
-    index = LADDER.index(profile.bounded_start_rate)
-    while len(windows) < profile.bounded_max_windows and 0 <= index < len(LADDER):
-        window = _run_window(stack, watch, profile, user_id, LADDER[index])
+    offered: float | None = profile.bounded_start_rate
+    while offered is not None and len(windows) < profile.bounded_max_windows:
+        window = _run_window(stack, watch, profile, user_id, offered)
         windows.append(window)
         stack.progress.say(
             f"bounded lag: {window.offered_per_s:.0f}/s "
@@ -58,14 +63,23 @@ def run_bounded_search(
         if watch.wait_drained(SETTLE_TIMEOUT) is None:
             stack.progress.say("bounded lag: the backlog did not drain; search stops")
             break
-        passed = {w.offered_per_s for w in windows if w.bounded}
-        failed = {w.offered_per_s for w in windows if not w.bounded}
-        if passed and failed and min(failed) > max(passed):
-            break
-        index += 1 if window.bounded else -1
+        offered = next_rate(windows)
     best = max((w.offered_per_s for w in windows if w.bounded), default=0.0)
     figures = {"bounded_rate_per_s": best, "bounded_window_s": profile.bounded_window}
     return figures, [asdict(w) for w in windows]
+
+
+def next_rate(windows: list[Window]) -> float | None:
+    """The rate to try next, or None when the search has its answer."""
+    passed = [w.offered_per_s for w in windows if w.bounded]
+    failed = [w.offered_per_s for w in windows if not w.bounded]
+    floor, ceiling = max(passed, default=0.0), min(failed, default=float("inf"))
+    last = windows[-1]
+    if last.bounded:
+        return next((r for r in LADDER if last.offered_per_s < r < ceiling), None)
+    below = [r for r in LADDER if floor < r < last.offered_per_s]
+    likely = [r for r in below if r <= 0.9 * last.sustained_per_s]
+    return likely[-1] if likely else None
 
 
 def _run_window(
@@ -110,7 +124,7 @@ def _sample(
         arrivals = rate(current.last_id - first.last_id, elapsed)
         recent = [(s.at, float(s.unfinished)) for s in samples if s.at >= current.at - 5.0]
         if (
-            elapsed >= min(10.0, window / 2)
+            elapsed >= min(RUNAWAY_AFTER_SECONDS, window / 2)
             and current.unfinished > RUNAWAY_BACKLOG_SECONDS * arrivals
             and slope(recent) > GROWTH_TOLERANCE * arrivals
         ):
@@ -130,6 +144,9 @@ def _judge(
     second_half = [(s.at, float(s.unfinished)) for s in samples if s.at >= first.at + seconds / 2]
     growth = slope(second_half)
     answered = result.ok_per_second
+    created = last.last_id - first.last_id
+    finished = created - (last.unfinished - first.unfinished)
+    sustained = answered * finished / created if created > 0 else 0.0
     reasons = list(verdict)
     if result.errors:
         reasons.append(f"{result.errors} commands failed")
@@ -147,6 +164,7 @@ def _judge(
         arrivals_per_s=arrivals,
         growth_per_s=growth,
         final_backlog=last.unfinished,
+        sustained_per_s=sustained,
         bounded=not reasons,
         reason="; ".join(reasons) or f"backlog ended at {last.unfinished}, growth {growth:.1f}/s",
     )

@@ -8,7 +8,7 @@ from bench import probe
 from bench.load import Answer, LoadResult
 from bench.numbers import percentile, slope
 from bench.outbox_watch import OutboxSample
-from bench.phase_bounded import _judge
+from bench.phase_bounded import Window, _judge, next_rate
 from bench.report import TARGETS, add_ratios, verdicts
 from bench.rig import procfile_worker_queues
 from bench.summary import medians
@@ -110,3 +110,21 @@ def test_the_summary_takes_medians_per_broker() -> None:
     )
     assert table["redis"]["drain_deliveries_per_s"] == 120.0
     assert table["amqp"]["drain_deliveries_per_s"] is None
+
+
+def _window(offered: float, bounded: bool, sustained: float) -> Window:
+    return Window(offered, 10.0, offered, 0, 5 * offered, 0.0, 0, sustained, bounded, "")
+
+
+def test_the_search_drops_to_what_a_failed_window_sustained_then_climbs_until_bracketed() -> None:
+    windows = [_window(40.0, False, 12.0)]
+    assert next_rate(windows) == 10.0
+    windows.append(_window(10.0, True, 10.0))
+    assert next_rate(windows) == 15.0
+    windows.append(_window(15.0, False, 13.0))
+    assert next_rate(windows) is None
+
+
+def test_the_search_climbs_after_a_pass_and_gives_up_below_the_lowest_rung() -> None:
+    assert next_rate([_window(40.0, True, 40.0)]) == 60.0
+    assert next_rate([_window(20.0, False, 1.0)]) is None
