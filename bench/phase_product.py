@@ -24,6 +24,10 @@ def run_drain(stack: ProductStack, watch: OutboxWatch) -> dict[str, float]:
     records = deliveries(stack.records())
     starts = [r.at for r in records if r.kind == "start"]
     ends = [r.at for r in records if r.kind == "end"]
+    if not starts or not ends:
+        raise ProcessFailed(
+            "the probe saw no delivery (no task argument looked like an event envelope)"
+        )
     seconds = max(ends) - min(starts)
     stack.progress.say(
         f"drain: {len(ends)} deliveries in {seconds:.1f} s = {rate(len(ends), seconds):.0f}/s"

@@ -6,6 +6,7 @@ latency at a fixed rate, bounded-rate search, projection rebuild, relay drain. W
 happens (an error, Ctrl-C, SIGTERM) every started process is killed and the namespace removed.
 """
 
+import os
 import signal
 import tempfile
 import time
@@ -54,6 +55,7 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
             "namespace": namespace.name,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine.describe(namespace),
+            "load_average_at_start": os.getloadavg(),
         }
         engine = sa.create_engine(namespace.database_url)
         yardstick_schema.create_tables(engine)
@@ -83,6 +85,7 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
         report.add_ratios(figures)
         checks = report.verdicts(figures, broker)
         meta["seconds"] = round(progress.elapsed(), 1)
+        meta["load_average_at_end"] = os.getloadavg()
         document = {
             "meta": meta,
             "profile": profile.__dict__,
