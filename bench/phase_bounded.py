@@ -7,7 +7,8 @@ the outbox twice a second. A window is *bounded* when
 * the unfinished-delivery backlog did not grow over the window's second half (least-squares
   slope ≤ 5 % of the delivery arrival rate) and ends below 3 s of arrivals.
 
-A window ends early, unbounded, once the backlog exceeds 3 s of arrivals and is still growing.
+A window ends early, unbounded, when after 15 s (or half the window, if shorter) the backlog
+exceeds 3 s of arrivals and is still growing.
 The search starts at the profile's rate. After a bounded window it tries the next rung of a
 ladder of rates; after an unbounded one, the highest rung at or below 90 % of what that window
 actually got through (commands/s answered x deliveries finished / deliveries created). It stops
@@ -29,7 +30,7 @@ SAMPLE_EVERY = 0.5
 GROWTH_TOLERANCE = 0.05
 BOUNDED_BACKLOG_SECONDS = 3.0
 RUNAWAY_BACKLOG_SECONDS = 3.0
-RUNAWAY_AFTER_SECONDS = 5.0
+RUNAWAY_AFTER_SECONDS = 15.0
 SETTLE_TIMEOUT = 180.0
 
 
