@@ -5,11 +5,17 @@ A delivery is *unfinished* while its outbox row's status is anything but ``done`
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 
 FINISHED = ("done", "dead")
+UNFINISHED_COUNT = (
+    "SELECT count(*) FROM outbox WHERE status NOT IN ("
+    + ", ".join(f"'{s}'" for s in FINISHED)
+    + ")"
+)
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,16 @@ class OutboxWatch:
     def events(self) -> int:
         return self._scalar("SELECT count(*) FROM events")
 
-    def wait_drained(self, timeout: float, poll: float = 0.1) -> OutboxSample | None:
-        """The first sample with nothing unfinished, or None after ``timeout`` seconds."""
+    def wait_drained(
+        self, timeout: float, check: Callable[[], None], poll: float = 0.1
+    ) -> OutboxSample | None:
+        """The first sample with nothing unfinished, or None after ``timeout`` seconds.
+
+        ``check`` runs before each sample and raises when a process the drain needs died.
+        """
         deadline = time.time() + timeout
         while True:
+            check()
             current = self.sample()
             if current.unfinished == 0:
                 return current

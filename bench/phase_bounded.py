@@ -61,7 +61,7 @@ def run_bounded_search(
             f"bounded lag: {window.offered_per_s:.0f}/s "
             f"{'bounded' if window.bounded else 'NOT bounded'} ({window.reason})"
         )
-        if watch.wait_drained(SETTLE_TIMEOUT) is None:
+        if watch.wait_drained(SETTLE_TIMEOUT, stack.check_alive) is None:
             stack.progress.say("bounded lag: the backlog did not drain; search stops")
             break
         offered = next_rate(windows)

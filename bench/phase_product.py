@@ -18,7 +18,7 @@ def run_drain(stack: ProductStack, watch: OutboxWatch) -> dict[str, float]:
     backlog = watch.sample().unfinished
     stack.progress.say(f"drain: {backlog} unfinished deliveries; starting the worker")
     ready = stack.start_worker()
-    if watch.wait_drained(DRAIN_TIMEOUT) is None:
+    if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
         raise ProcessFailed(f"the outbox did not drain within {DRAIN_TIMEOUT:.0f}s")
     cpu = stack.cpu("worker") - float(ready.fields["cpu"])
     records = deliveries(stack.records())
@@ -64,7 +64,7 @@ def run_latency(
         rate=offered,
         seconds=profile.latency_seconds,
     )
-    if watch.wait_drained(DRAIN_TIMEOUT) is None:
+    if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
         raise ProcessFailed("the outbox did not drain after the latency window")
     cpu = {name: stack.cpu(name) - cpu_before[name] for name in PROCESSES}
     records = deliveries(stack.records(), since)

@@ -8,11 +8,9 @@ the Procfile's worker line lists.
 
 import os
 import re
-import shlex
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 
@@ -131,7 +129,3 @@ def _wait_http(web: Launched, port: int, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise ProcessFailed(f"{web.name} did not answer /healthz within {timeout:.0f}s:\n{web.tail()}")
-
-
-def env_summary(env: Mapping[str, str]) -> str:
-    return " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k in SETTING_NAMES)
