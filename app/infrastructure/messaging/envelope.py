@@ -1,13 +1,13 @@
 """The wire envelope of an event: what the outbox publishes and webhooks receive."""
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from app.application.errors import CorruptMessage, UnprocessableMessage
 from app.application.messages import EventMessage
 from app.domain.events import EVENT_CLASSES
-from app.infrastructure.messaging.errors import CorruptMessage, UnprocessableMessage
 from app.infrastructure.messaging.upcasters import upcast
 
 
@@ -66,7 +66,8 @@ class Envelope:
         return cls(**{key: data[key] for key in expected})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A shallow dict: the payload is shared, not copied (envelopes are never mutated)."""
+        return {f.name: getattr(self, f.name) for f in _FIELDS}
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True).encode()
@@ -87,3 +88,11 @@ class Envelope:
         except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
             raise CorruptMessage(f"{self.event_type} payload does not decode: {exc}") from exc
         return EventMessage(event, self.correlation_id, self.causation_id)
+
+
+_FIELDS = fields(Envelope)
+
+def decode_message(data: object) -> EventMessage:
+    """A received envelope as the current-version event message; raises CorruptMessage,
+    UnknownEventType or UnsupportedSchemaVersion (all permanent) when it cannot be."""
+    return Envelope.from_dict(data).to_message()
