@@ -6,7 +6,7 @@ from bench import load, sample_order
 from bench.numbers import percentile, rate
 from bench.outbox_watch import OutboxWatch
 from bench.processes import ProcessFailed
-from bench.product_stack import ProductStack, deliveries
+from bench.product_stack import ProductStack, deliveries, first_starts
 from bench.profiles import Profile
 
 PROCESSES = ("web", "worker", "beat")
@@ -18,25 +18,30 @@ def run_drain(stack: ProductStack, watch: OutboxWatch) -> dict[str, float]:
     backlog = watch.sample().unfinished
     stack.progress.say(f"drain: {backlog} unfinished deliveries; starting the worker")
     ready = stack.start_worker()
-    if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
+    drained = watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive)
+    if drained is None:
         raise ProcessFailed(f"the outbox did not drain within {DRAIN_TIMEOUT:.0f}s")
     cpu = stack.cpu("worker") - float(ready.fields["cpu"])
-    records = deliveries(stack.records())
-    starts = [r.at for r in records if r.kind == "start"]
+    records = [r for r in deliveries(stack.records()) if r.at <= drained.at]
+    firsts = first_starts(records)
     ends = [r.at for r in records if r.kind == "end"]
-    if not starts or not ends:
+    if not firsts or not ends:
         raise ProcessFailed(
             "the probe saw no delivery (no task argument looked like an event envelope)"
         )
-    seconds = max(ends) - min(starts)
+    count = len(firsts)
+    copies = sum(r.kind == "start" for r in records) - count
+    seconds = max(ends) - min(r.at for r in firsts)
     stack.progress.say(
-        f"drain: {len(ends)} deliveries in {seconds:.1f} s = {rate(len(ends), seconds):.0f}/s"
+        f"drain: {count} deliveries in {seconds:.1f} s = {rate(count, seconds):.0f}/s"
+        f" ({copies} tasks were extra copies of a delivery)"
     )
     return {
         "drain_backlog": float(backlog),
-        "drain_deliveries": float(len(ends)),
-        "drain_deliveries_per_s": rate(len(ends), seconds),
-        "drain_worker_cpu_ms_per_delivery": rate(cpu * 1000, len(ends)),
+        "drain_deliveries": float(count),
+        "drain_deliveries_per_s": rate(count, seconds),
+        "drain_worker_cpu_ms_per_delivery": rate(cpu * 1000, count),
+        "drain_extra_copies": float(copies),
     }
 
 
@@ -68,8 +73,9 @@ def run_latency(
         raise ProcessFailed("the outbox did not drain after the latency window")
     cpu = {name: stack.cpu(name) - cpu_before[name] for name in PROCESSES}
     records = deliveries(stack.records(), since)
-    starts = [r for r in records if r.kind == "start" and (r.fields.get("occ") or 0) >= since]
-    delivered = sum(r.kind == "end" for r in records)
+    starts = [r for r in first_starts(records) if (r.fields.get("occ") or 0) >= since]
+    delivered = len(starts)
+    copies = sum(r.kind == "start" for r in records) - len(first_starts(records))
     commit_ms = [(r.at - r.fields["occ"]) * 1000 for r in starts]
     answered = _answer_times(answers)
     keyed = [(r.at, (str(r.fields.get("agg")), str(r.fields.get("type")))) for r in starts]
@@ -79,6 +85,7 @@ def run_latency(
         "latency_answered_per_s": result.ok_per_second,
         "latency_errors": float(result.errors),
         "latency_deliveries": float(delivered),
+        "latency_extra_copies": float(copies),
         "commit_to_start_p50_ms": percentile(commit_ms, 50),
         "commit_to_start_p99_ms": percentile(commit_ms, 99),
         "response_to_start_p50_ms": percentile(response_ms, 50),

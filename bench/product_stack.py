@@ -69,3 +69,16 @@ def deliveries(records: list[probe.ProbeRecord], since: float = 0.0) -> list[pro
     """Start and end records of delivery tasks (tasks whose arguments carry an envelope)."""
     names = {r.task for r in records if r.kind == "start" and "id" in r.fields}
     return [r for r in records if r.task in names and r.kind in ("start", "end") and r.at >= since]
+
+
+def first_starts(records: list[probe.ProbeRecord]) -> list[probe.ProbeRecord]:
+    """The first start of each delivery, by (event id, task name).
+
+    A delivery the product publishes again (a relay re-publish, a redelivery) starts again
+    as a second task; it is still one delivery, so it counts once and keeps its first start.
+    """
+    first: dict[tuple[object, str | None], probe.ProbeRecord] = {}
+    for record in sorted(records, key=lambda r: r.at):
+        if record.kind == "start" and "id" in record.fields:
+            first.setdefault((record.fields["id"], record.task), record)
+    return list(first.values())

@@ -99,6 +99,7 @@ FIGURE_LABELS = (
     ("post_web_cpu_ms_per_request", "POST /api/orders: web CPU per request, ms"),
     ("drain_deliveries_per_s", "outboxflow: backlog drain, deliveries/s"),
     ("drain_worker_cpu_ms_per_delivery", "outboxflow: worker CPU per delivery (drain), ms"),
+    ("drain_extra_copies", "outboxflow: drain, extra task copies of a delivery"),
     ("commit_to_start_p50_ms", "outboxflow: occurred_at→handler start p50, ms"),
     ("commit_to_start_p99_ms", "outboxflow: occurred_at→handler start p99, ms"),
     ("response_to_start_p50_ms", "outboxflow: 2xx answer→handler start p50, ms"),

@@ -9,6 +9,8 @@ from bench.load import Answer, LoadResult
 from bench.numbers import percentile, slope
 from bench.outbox_watch import OutboxSample
 from bench.phase_bounded import Window, _judge, next_rate
+from bench.probe import ProbeRecord
+from bench.product_stack import first_starts
 from bench.report import TARGETS, add_ratios, verdicts
 from bench.rig import procfile_worker_queues
 from bench.summary import medians
@@ -128,3 +130,16 @@ def test_the_search_drops_to_what_a_failed_window_sustained_then_climbs_until_br
 def test_the_search_climbs_after_a_pass_and_gives_up_below_the_lowest_rung() -> None:
     assert next_rate([_window(40.0, True, 40.0)]) == 60.0
     assert next_rate([_window(20.0, False, 1.0)]) is None
+
+
+def test_a_delivery_published_twice_counts_once_from_its_first_start() -> None:
+    def start(at: float, event: str, task: str = "handlers.x") -> ProbeRecord:
+        return ProbeRecord("start", task, at, {"id": event})
+
+    records = [start(3.0, "e1"), start(1.0, "e1"), start(2.0, "e1", "handlers.y"), start(4.0, "e2")]
+    firsts = first_starts([*records, ProbeRecord("end", "handlers.x", 5.0, {})])
+    assert sorted((r.fields["id"], r.task, r.at) for r in firsts) == [
+        ("e1", "handlers.x", 1.0),
+        ("e1", "handlers.y", 2.0),
+        ("e2", "handlers.x", 4.0),
+    ]
