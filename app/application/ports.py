@@ -20,6 +20,9 @@ class UserRepository(Protocol):
 
     def get(self, user_id: str) -> User | None: ...
 
+    def exists(self, user_id: str) -> bool:
+        """Cheaper than ``get`` when only existence matters (no state is loaded)."""
+
     def get_by_email(self, email: str) -> User | None: ...
 
     def save(self, user: User) -> None:

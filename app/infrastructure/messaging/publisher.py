@@ -5,9 +5,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
+from kombu.common import maybe_declare
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE, dead_letter_queue
+from app.infrastructure.messaging.confirms import confirmed_once, uses_confirms
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 
 FAIL_FAST = {"max_retries": 0}
@@ -25,42 +27,70 @@ class CeleryPublisher:
     def publish(self, deliveries: Sequence[ClaimedDelivery], *, fail_fast: bool) -> list[int]:
         """Publish a batch over one pooled producer; returns the ids the broker accepted.
 
-        On Redis the whole batch is one pipelined round trip, so it is accepted or
-        uncertain as a whole; elsewhere each message returns only once the broker has it
-        (publisher confirms on RabbitMQ). What is not returned was not (surely) published.
+        On Redis the whole batch is one pipelined round trip; on RabbitMQ the messages go
+        out without waiting and the publisher confirms are awaited once, at the end. Either
+        way a batch is accepted or uncertain as a whole. What is not returned was not
+        (surely) published, and goes back to the relay.
         """
         published: list[int] = []
-        pending: list[int] = []
         try:
-            with (
-                self._celery.producer_or_acquire() as producer,
-                producer.batch(max_size=BATCH_OPERATIONS),
-            ):
-                for delivery in deliveries:
-                    self._publish_one(producer, delivery, fail_fast)
-                    pending.append(delivery.delivery_id)
-                    if not producer.supports_batch_publish:
-                        published.extend(pending)
-                        pending.clear()
-            published.extend(pending)
+            with self._celery.producer_or_acquire() as producer:
+                self._declare_queues(producer.channel, deliveries)
+                if uses_confirms(producer):
+                    with confirmed_once(producer) as batch_producer:
+                        for delivery in deliveries:
+                            self._publish_one(batch_producer, delivery, fail_fast)
+                    published = [d.delivery_id for d in deliveries]
+                elif producer.supports_batch_publish:
+                    with producer.batch(max_size=BATCH_OPERATIONS):
+                        for delivery in deliveries:
+                            self._publish_one(producer, delivery, fail_fast)
+                    published = [d.delivery_id for d in deliveries]
+                else:
+                    for delivery in deliveries:
+                        self._publish_one(producer, delivery, fail_fast)
+                        published.append(delivery.delivery_id)
         except Exception as exc:
             log.warning(
-                "publishing stopped after %d of %d deliveries: %s",
+                "publishing stopped with %d of %d deliveries surely published: %s",
                 len(published),
                 len(deliveries),
                 exc,
             )
         return published
 
+    def _declare_queues(self, channel: Any, deliveries: Sequence[ClaimedDelivery]) -> None:
+        """The batch's queues and the dead-letter target, once per batch.
+
+        kombu remembers per connection what it declared, so this is a broker round trip
+        only on a new connection (after a broker restart, say: the queues come back).
+        """
+        names = sorted({HANDLERS_BY_NAME[d.handler].queue for d in deliveries})
+        entities = [self._celery.amqp.queues[name] for name in names]
+        if entities:
+            entities.append(dead_letter_queue())
+        declared = channel.connection.client.declared_entities
+        for entity in entities:
+            # kombu checks its cache only after copying the entity: ask it first.
+            if hash(entity) not in declared:
+                maybe_declare(entity, channel)
+
     def _publish_one(self, producer: Any, delivery: ClaimedDelivery, fail_fast: bool) -> None:
         spec = HANDLERS_BY_NAME[delivery.handler]
-        kwargs = {"delivery_id": delivery.delivery_id, "envelope": delivery.envelope.to_dict()}
+        envelope = delivery.envelope
+        kwargs = {"delivery_id": delivery.delivery_id, "envelope": envelope.to_dict()}
         options: dict[str, Any] = {
             "queue": spec.queue,
-            # Declared once per connection (kombu caches it): the queue and the DLX target.
-            "declare": [self._celery.amqp.queues[spec.queue], dead_letter_queue()],
             "producer": producer,
-            "headers": {"correlation_id": delivery.envelope.correlation_id},
+            "headers": {"correlation_id": envelope.correlation_id},
+            # What Flower shows for the task; Celery would otherwise build a repr of the
+            # whole envelope for every message, a large share of the publishing cost.
+            "argsrepr": "()",
+            "kwargsrepr": (
+                f"{{'delivery_id': {delivery.delivery_id}, 'event_type': "
+                f"'{envelope.event_type}', 'event_id': '{envelope.event_id}', "
+                f"'aggregate_id': '{envelope.aggregate_id}'}}"
+            ),
         }
         if fail_fast:
             options["retry_policy"] = FAIL_FAST

@@ -20,7 +20,6 @@ from app.infrastructure.persistence.tables import (
     NOT_DONE,
     Timestamp,
     events,
-    handler_receipts,
     outbox,
     outbox_done_counts,
 )
@@ -203,13 +202,12 @@ def start_attempt(
     Returns (attempt number, status, whether the handler's receipt already exists), or
     None when no such row exists. A finished row is left alone and reported as it is.
     """
-    receipt = (
-        sa.select(sa.literal(1))
-        .where(
-            handler_receipts.c.event_id == outbox.c.event_id,
-            handler_receipts.c.handler == outbox.c.handler,
-        )
-        .exists()
+    # Spelled out: inside RETURNING, SQLAlchemy renders column names unqualified, and an
+    # unqualified event_id in the subquery would mean the receipt's own column.
+    receipt = sa.literal_column(
+        "EXISTS (SELECT 1 FROM handler_receipts WHERE handler_receipts.event_id ="
+        " outbox.event_id AND handler_receipts.handler = outbox.handler)",
+        sa.Boolean,
     )
     started = conn.execute(
         outbox.update()
