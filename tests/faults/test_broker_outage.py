@@ -28,8 +28,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 def test_broker_restarts_empty_with_deliveries_in_flight_and_queued(rig: Rig) -> None:
     workload = Workload.generate(users=4, orders=16)
     rig.receiver.respond = lambda _key, _type: (200, 0.15)
-    rig.stack.start_worker(concurrency=2)
-    rig.stack.start_beat()
+    rig.stack.start_celery(concurrency=2)
 
     register_users(rig.stack.client, workload)
     create_orders(rig.stack.client, workload)
@@ -79,8 +78,7 @@ def test_a_broker_that_comes_back_empty_is_noticed_long_before_the_redelivery_le
     rig.broker.start_empty()
 
     started = time.monotonic()
-    rig.stack.start_worker(concurrency=2)
-    rig.stack.start_beat()
+    rig.stack.start_celery(concurrency=2)
     rig.verify(expected_dead=0, drain_timeout=60)
     rig.extra.update(
         broker_restarts=1,

@@ -1,4 +1,4 @@
-"""Scenario 4: PostgreSQL terminates the workers' connections mid-transaction."""
+"""PostgreSQL terminates the workers' connections mid-transaction."""
 
 import threading
 
@@ -45,8 +45,7 @@ class BackendTerminator(threading.Thread):
 def test_worker_connections_terminated_mid_transaction(rig: Rig) -> None:
     workload = Workload.generate(users=4, orders=12)
     url = f"{rig.stack.database.url}?application_name={WORKER_APP_NAME}"
-    rig.stack.start_worker(concurrency=2, env={"DATABASE_URL": url})
-    rig.stack.start_beat()
+    rig.stack.start_celery(concurrency=2, worker_env={"DATABASE_URL": url})
 
     terminator = BackendTerminator(rig.stack.database.name)
     terminator.start()

@@ -1,4 +1,4 @@
-"""Scenario 5: a poison event and a webhook answering 500 until it is fixed.
+"""A poison event and a webhook answering 500 until it is fixed.
 
 Retries with backoff, then dead letters with their error, attempts and traceback; the
 other handlers and events are untouched; after the fix a re-drive completes them, and
@@ -68,8 +68,7 @@ def test_poison_event_and_failing_webhook_then_redrive(rig: Rig) -> None:
         return (500 if event_type == "order.created" and not fixed else 200), 0.0
 
     rig.receiver.respond = respond
-    rig.stack.start_worker(concurrency=2)
-    rig.stack.start_beat()
+    rig.stack.start_celery(concurrency=2)
     drive_all(rig.stack.client, workload)
     owner = rig.stack.client.post(
         "/api/users", json={"email": f"owner.{workload.run}@example.com", "name": "Owner"}

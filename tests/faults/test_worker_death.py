@@ -1,4 +1,4 @@
-"""Scenario 1: SIGKILL a pool child mid-handler, the whole worker, and a delivery that
+"""SIGKILL a pool child mid-handler, the whole worker, and a delivery that
 kills its worker every time."""
 
 import pytest
@@ -31,8 +31,7 @@ def webhook_in_flight(rig: Rig, *, after: int) -> None:
 def test_pool_child_killed_mid_handler(rig: Rig) -> None:
     workload = Workload.generate(users=3, orders=8)
     slow_first_webhooks(rig, 1.5, keys=3)
-    worker = rig.stack.start_worker(concurrency=2)
-    rig.stack.start_beat()
+    worker, _beat = rig.stack.start_celery(concurrency=2)
 
     drive_all(rig.stack.client, workload)
     kills = 0
@@ -50,8 +49,7 @@ def test_pool_child_killed_mid_handler(rig: Rig) -> None:
 def test_whole_worker_killed_mid_handler(rig: Rig) -> None:
     workload = Workload.generate(users=3, orders=8)
     slow_first_webhooks(rig, 2.0, keys=2)
-    worker = rig.stack.start_worker(concurrency=2)
-    rig.stack.start_beat()
+    worker, _beat = rig.stack.start_celery(concurrency=2)
 
     drive_all(rig.stack.client, workload)
     webhook_in_flight(rig, after=0)
@@ -67,8 +65,7 @@ def test_delivery_that_kills_its_worker_is_dead_lettered(rig: Rig) -> None:
     """Every webhook of ``order.shipped`` kills the pool child that sends it."""
     workload = Workload.generate(users=2, orders=4)
     shipped = sum(1 for order in workload.orders if order.ship)
-    worker = rig.stack.start_worker(concurrency=1)
-    rig.stack.start_beat()
+    worker, _beat = rig.stack.start_celery(concurrency=1)
     kills = 0
 
     def respond(_key: str, event_type: str) -> tuple[int, float]:

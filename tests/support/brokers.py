@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -155,11 +156,18 @@ class ValkeyServer:
 
 
 class RabbitAdmin:
-    """Creates and deletes vhosts with ``rabbitmqctl``, or the management API if enabled."""
+    """Creates and deletes vhosts with ``rabbitmqctl``, or the management API if enabled.
+
+    Each ``rabbitmqctl`` call starts an Erlang VM (seconds on a busy machine), so a test's
+    vhost is deleted on a background thread while the next test runs
+    (``delete_vhost_soon``); ``close`` waits for those deletions and raises if one failed.
+    """
 
     def __init__(self) -> None:
         self._ctl = shutil.which("rabbitmqctl")
         self._use_http = False
+        self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vhost-deleter")
+        self._deletions: list[Future[None]] = []
 
     def ping(self) -> str | None:
         """None when RabbitMQ answers and vhosts can be managed, else why not."""
@@ -179,8 +187,9 @@ class RabbitAdmin:
         self._use_http = True
         return None
 
-    def create_vhost(self) -> str:
-        name = unique_name()
+    def create_vhost(self, name: str | None = None) -> str:
+        """Create ``name`` (default: a new unique name) with full rights for guest."""
+        name = name or unique_name()
         if self._use_http:
             self._http("PUT", f"vhosts/{quote(name)}")
             rights = {"configure": ".*", "write": ".*", "read": ".*"}
@@ -195,6 +204,18 @@ class RabbitAdmin:
             self._http("DELETE", f"vhosts/{quote(name)}")
         else:
             self._check_ctl("delete_vhost", name)
+
+    def delete_vhost_soon(self, name: str) -> None:
+        """Delete the vhost on the background thread; ``close`` waits for it."""
+        self._deletions.append(self._deleter.submit(self.delete_vhost, name))
+
+    def close(self) -> None:
+        """Wait for every deletion ``delete_vhost_soon`` started; raise the first failure."""
+        self._deleter.shutdown(wait=True)
+        failures = [f.exception() for f in self._deletions if f.exception() is not None]
+        self._deletions.clear()
+        if failures:
+            raise RuntimeError(f"{len(failures)} vhost deletion(s) failed") from failures[0]
 
     @staticmethod
     def url(vhost: str) -> str:

