@@ -9,9 +9,9 @@ from flask_migrate import upgrade
 from app import create_app
 from app.config import Settings
 from app.infrastructure.persistence.database import db
-from tests.support.inprocess import AppFactory, container
 from tests.support.brokers import Broker
 from tests.support.fixtures import MakeBroker
+from tests.support.inprocess import AppFactory, container
 from tests.support.services import HOST, free_port
 
 HEALTHY = {"database": "ok", "migrations": "ok", "broker": "ok"}
