@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register_api(app: Flask) -> None:
-    from app.api import admin, commands, correlation, dead_letters, errors, queries
+    from app.api import admin, commands, correlation, dead_letters, errors, events, queries
 
     correlation.install(app)
     errors.install(app)
@@ -12,3 +12,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(queries.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(dead_letters.blueprint)
+    app.register_blueprint(events.blueprint)

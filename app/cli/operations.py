@@ -3,14 +3,12 @@
 import json
 
 import click
-import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from app.api.context import container
 from app.application.event_handlers.projections import rebuild_projections
 from app.infrastructure.persistence.database import read_only
-from app.infrastructure.persistence.sql import as_utc
-from app.infrastructure.persistence.tables import events, outbox
+from app.infrastructure.persistence.event_log import EventLog
 
 outbox_cli = AppGroup("outbox", help="Inspect and drive the transactional outbox.")
 projections_cli = AppGroup("projections", help="Maintain the read models.")
@@ -43,21 +41,15 @@ def projections_rebuild() -> None:
 @click.argument("correlation_id")
 def events_trace(correlation_id: str) -> None:
     """One request's whole chain: its events and every handler delivery of each."""
-    with read_only(container().engine).connect() as conn:
-        rows = conn.execute(
-            sa.select(events)
-            .where(events.c.correlation_id == correlation_id)
-            .order_by(events.c.position)
-        ).all()
-        if not rows:
-            raise click.ClickException(f"no events with correlation id {correlation_id}")
-        for row in rows:
-            click.echo(
-                f"{as_utc(row.occurred_at).isoformat()} #{row.position} {row.event_type} "
-                f"{row.aggregate_type}/{row.aggregate_id} v{row.aggregate_version} "
-                f"event={row.event_id} caused_by={row.causation_id}"
-            )
-            for d in conn.execute(
-                sa.select(outbox).where(outbox.c.event_id == row.event_id).order_by(outbox.c.id)
-            ):
-                click.echo(f"    {d.handler:<26} {d.status:<10} attempts={d.attempts}")
+    found = EventLog(read_only(container().engine)).trace(correlation_id)
+    if not found:
+        raise click.ClickException(f"no events with correlation id {correlation_id}")
+    for event in found:
+        click.echo(
+            f"{event['occurred_at']} #{event['position']} {event['type']} "
+            f"{event['aggregate_type']}/{event['aggregate_id']} v{event['aggregate_version']} "
+            f"event={event['event_id']} caused_by={event['causation_id']}"
+        )
+        for d in event["deliveries"]:
+            attempts = "-" if d["attempts"] is None else d["attempts"]
+            click.echo(f"    {d['handler']:<26} {d['status']:<10} attempts={attempts}")

@@ -4,18 +4,20 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 
 from app.application.errors import PermanentFailure
-from app.domain.errors import InvalidCommand
+from app.domain.errors import InvalidCommand, NotFound
 
 
 def is_permanent(exc: BaseException) -> bool:
     """Permanent: the message or the receiver's verdict will not change on a retry.
 
-    Everything else (connections, timeouts, 5xx, lock and version conflicts, and bugs
-    we do not recognise) is retried up to the handler's attempt limit, then dead-lettered.
+    A domain refusal that names something missing (``NotFound``) or a rule the event
+    breaks (``InvalidCommand``) gives the same answer on every attempt. Everything else
+    (connections, timeouts, 5xx, lock and version conflicts, and bugs we do not
+    recognise) is retried up to the handler's attempt limit, then dead-lettered.
     """
     if isinstance(exc, SoftTimeLimitExceeded):
         return False
-    return isinstance(exc, PermanentFailure | InvalidCommand)
+    return isinstance(exc, PermanentFailure | InvalidCommand | NotFound)
 
 
 def retry_countdown(attempt: int, *, base: float, cap: float) -> int:

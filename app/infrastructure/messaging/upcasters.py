@@ -26,6 +26,14 @@ UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
 
 
 def upcast(event_type: str, schema_version: int, payload: Payload) -> Payload:
+    """The payload of a stored event at the current schema version of its type."""
+    return upcast_to_current(event_type, schema_version, payload)[1]
+
+
+def upcast_to_current(
+    event_type: str, schema_version: int, payload: Payload
+) -> tuple[int, Payload]:
+    """(current version, payload at it); raises UnknownEventType / UnsupportedSchemaVersion."""
     event_class = EVENT_CLASSES.get(event_type)
     if event_class is None:
         raise UnknownEventType(f"unknown event type {event_type!r}")
@@ -40,4 +48,4 @@ def upcast(event_type: str, schema_version: int, payload: Payload) -> Payload:
             raise UnsupportedSchemaVersion(f"no upcaster for {event_type} v{schema_version}")
         payload = step(payload)
         schema_version += 1
-    return payload
+    return schema_version, payload
