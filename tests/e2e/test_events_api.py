@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.infrastructure.persistence.tables import outbox
-from tests.e2e.conftest import AppFactory, Api, container
+from tests.e2e.conftest import Api, AppFactory, container
 
 EVENT_FIELDS = {
     "position",

@@ -51,9 +51,11 @@ def test_update_and_delete_are_refused(
     insert_event(engine)
     before = stored_events(engine)
 
-    with pytest.raises(sa.exc.DBAPIError, match="the event store is append-only"):
-        with engine.begin() as conn:
-            conn.exec_driver_sql(statement)
+    with (
+        pytest.raises(sa.exc.DBAPIError, match="the event store is append-only"),
+        engine.begin() as conn,
+    ):
+        conn.exec_driver_sql(statement)
 
     assert stored_events(engine) == before
 
@@ -65,9 +67,8 @@ def test_truncate_is_refused_on_postgresql(
     engine = make_engine(make_database("postgresql"))
     insert_event(engine)
 
-    with pytest.raises(sa.exc.DBAPIError, match="append-only: TRUNCATE"):
-        with engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE events CASCADE")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only: TRUNCATE"), engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE events CASCADE")
 
     assert len(stored_events(engine)) == 1
 
@@ -82,6 +83,5 @@ def test_a_deliberate_repair_bypasses_the_guard_only_in_its_own_transaction(
     repair_event_payload(engine, event_id, {"email": "ada@example.org", "name": "Ada"})
 
     assert stored_events(engine)[0]["payload"]["email"] == "ada@example.org"
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM events")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM events")

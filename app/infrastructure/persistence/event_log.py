@@ -7,6 +7,7 @@ status ``purged`` instead of being left out.
 """
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +45,9 @@ class EventFilter:
 def event_view(row: Any) -> dict[str, Any]:
     """One stored event, its payload read at the current schema version when it can be."""
     version, payload = row.schema_version, row.payload
-    try:
+    # An unknown type or version, or a payload no upcaster reads, is shown as stored.
+    with suppress(UnprocessableMessage, LookupError, TypeError, ValueError):
         version, payload = upcast_to_current(row.event_type, row.schema_version, row.payload)
-    except (UnprocessableMessage, LookupError, TypeError, ValueError):
-        pass  # unknown type or version, or a payload no upcaster reads: show it as stored
     return {
         "position": row.position,
         "event_id": row.event_id,
