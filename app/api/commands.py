@@ -43,7 +43,12 @@ def create_order() -> tuple[Response, int]:
     data = load_json(schemas.CreateOrderSchema())
     items = tuple(LineItem(i["sku"], i["quantity"], i["unit_price"]) for i in data["items"])
     order: Order = _run(
-        CreateOrder(order_id=str(uuid4()), user_id=str(data["user_id"]), items=items)
+        CreateOrder(
+            order_id=str(uuid4()),
+            user_id=str(data["user_id"]),
+            items=items,
+            currency=data["currency"],
+        )
     )
     body = {"order_id": order.id, "status": str(order.status), "total": format_money(order.total)}
     return jsonify(body), 201

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from app.api.context import container
 from app.application.event_handlers.projections import rebuild_projections
+from app.infrastructure.messaging import schema_snapshot
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_log import EventLog
 
@@ -53,3 +54,27 @@ def events_trace(correlation_id: str) -> None:
         for d in event["deliveries"]:
             attempts = "-" if d["attempts"] is None else d["attempts"]
             click.echo(f"    {d['handler']:<26} {d['status']:<10} attempts={attempts}")
+
+
+@events_cli.command("schema")
+@click.option("--write", is_flag=True, help="Add the code's current versions to the snapshot.")
+def events_schema(write: bool) -> None:
+    """Every (event type, schema version)'s payload fields and types, as JSON.
+
+    Without --write, print the snapshot the code implies and exit 1 if the committed file
+    lacks or contradicts it. With --write, add the current versions to the file; a changed
+    payload under an already-recorded version is refused (bump the version, add an upcaster).
+    """
+    committed = schema_snapshot.load()
+    try:
+        wanted = schema_snapshot.merged(committed)
+    except schema_snapshot.SchemaChanged as exc:
+        raise click.ClickException(str(exc)) from None
+    text = schema_snapshot.dump(wanted)
+    if write:
+        schema_snapshot.SNAPSHOT_PATH.write_text(text)
+        click.echo(f"wrote {schema_snapshot.SNAPSHOT_PATH}")
+        return
+    click.echo(text, nl=False)
+    if wanted != committed:
+        raise click.ClickException(f"{schema_snapshot.SNAPSHOT_PATH} is out of date: run --write")

@@ -6,6 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from app.infrastructure.messaging import schema_snapshot
 from app.infrastructure.persistence.tables import order_summaries, user_profiles
 from tests.e2e.conftest import Api, container
 
@@ -97,3 +98,10 @@ def test_outbox_stats_command_prints_the_api_figures(
         k: v for k, v in served.items() if k != "oldest_pending_age_seconds"
     }
     assert printed["done"] == 7
+
+
+def test_events_schema_prints_the_committed_snapshot(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["events", "schema"])
+    assert result.exit_code == 0, result.output
+    assert result.output == schema_snapshot.dump(schema_snapshot.load())
+    assert '"currency": "string"' in result.output

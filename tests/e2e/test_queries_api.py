@@ -25,6 +25,7 @@ def test_get_order_returns_the_projection(
             {"sku": "pen", "quantity": 3, "unit_price": "1.99"},
         ],
         "version": 1,
+        "currency": "EUR",
     }
 
 

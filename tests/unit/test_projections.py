@@ -68,6 +68,7 @@ def test_projections_follow_the_event_store(
         total=Decimal("20.50"),
         items=(LineItem("sku-1", 2, Decimal("10.25")),),
         version=2,
+        currency="EUR",
     )
     # Loyalty: 20 (paid) + 30 (shipped) + 51 (paid then cancelled, revoked) -> 50.
     profile = db.user_profiles[user.id]
@@ -148,7 +149,7 @@ def test_rebuild_gives_exactly_the_live_projections(
     drain(db, out.outbound())
     live = (dict(db.order_summaries), dict(db.user_profiles))
     db.order_summaries[next(iter(db.order_summaries))] = OrderSummary(
-        "x", "y", "garbage", Decimal(0), (), 99
+        "x", "y", "garbage", Decimal(0), (), 99, "EUR"
     )
     with FakeUnitOfWork(db) as uow:
         counts = rebuild_projections(uow)

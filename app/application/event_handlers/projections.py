@@ -44,6 +44,7 @@ def fold_order_summary(events: Sequence[DomainEvent]) -> OrderSummary | None:
         total=created.total,
         items=created.items,
         version=events[-1].aggregate_version,
+        currency=created.currency,
     )
 
 

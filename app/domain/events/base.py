@@ -17,6 +17,11 @@ from app.domain.money import format_money
 _METADATA_FIELDS = frozenset({"aggregate_id", "aggregate_version", "event_id", "occurred_at"})
 
 
+def metadata_fields() -> frozenset[str]:
+    """The envelope's own fields, which every event has and no payload carries."""
+    return _METADATA_FIELDS
+
+
 def new_id() -> str:
     return str(uuid4())
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.domain.events import EVENT_CLASSES
+from app.domain.money import DEFAULT_CURRENCY
 from app.infrastructure.messaging.errors import UnknownEventType, UnsupportedSchemaVersion
 
 Payload = dict[str, Any]
@@ -20,8 +21,14 @@ def _user_registered_v1_to_v2(payload: Payload) -> Payload:
     return upgraded
 
 
+def _order_created_v1_to_v2(payload: Payload) -> Payload:
+    """Version 1 had no ``currency``: every order until then was taken in euros."""
+    return {**payload, "currency": DEFAULT_CURRENCY}
+
+
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("user.registered", 1): _user_registered_v1_to_v2,
+    ("order.created", 1): _order_created_v1_to_v2,
 }
 
 

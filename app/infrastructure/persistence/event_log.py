@@ -115,7 +115,7 @@ class EventLog:
             sa.select(handler_receipts.c.event_id, handler_receipts.c.handler)
             .where(handler_receipts.c.event_id.in_(ids))
             .order_by(handler_receipts.c.applied_at)
-        ).tuples():
+        ):
             if all(d["handler"] != handler for d in stored[event_id]):
                 stored[event_id].append(
                     {"handler": handler, "status": PURGED, "attempts": None, "last_error": None}

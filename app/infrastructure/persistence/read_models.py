@@ -33,6 +33,7 @@ class SqlProjectionWriter:
                     for i in summary.items
                 ],
                 "version": summary.version,
+                "currency": summary.currency,
             },
         )
 
@@ -75,6 +76,7 @@ def _summary(row: Any) -> OrderSummary:
             for i in row.items
         ),
         version=row.version,
+        currency=row.currency,
     )
 
 

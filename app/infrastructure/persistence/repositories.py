@@ -82,7 +82,11 @@ class SqlOrderRepository(_Tracking):
     def add(self, order: Order) -> None:
         self._conn.execute(
             orders.insert().values(
-                id=order.id, user_id=order.user_id, status=order.status, version=order.version
+                id=order.id,
+                user_id=order.user_id,
+                status=order.status,
+                version=order.version,
+                currency=order.currency,
             )
         )
         self._conn.execute(
@@ -112,7 +116,14 @@ class SqlOrderRepository(_Tracking):
                 .order_by(order_items.c.line_no)
             )
         )
-        return Order(row.id, row.user_id, items, OrderStatus(row.status), version=row.version)
+        return Order(
+            row.id,
+            row.user_id,
+            items,
+            OrderStatus(row.status),
+            version=row.version,
+            currency=row.currency,
+        )
 
     def save(self, order: Order) -> None:
         if order.version == order.loaded_version:

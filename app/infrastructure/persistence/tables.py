@@ -37,6 +37,7 @@ orders = sa.Table(
     sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="EUR"),
 )
 
 order_items = sa.Table(
@@ -104,6 +105,7 @@ order_summaries = sa.Table(
     sa.Column("total_cents", sa.BigInteger, nullable=False),
     sa.Column("items", Json, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="EUR"),
 )
 
 user_profiles = sa.Table(
