@@ -1,6 +1,7 @@
 """The composition root: the one place that wires adapters to the application."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -46,10 +47,19 @@ class Container:
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, subscribers)
 
-    def run_command(self, command: Command, context: MessageContext) -> Any:
-        """Commit the command, then try to publish its deliveries at once (best effort)."""
+    def run_command(
+        self,
+        command: Command,
+        context: MessageContext,
+        before_commit: Callable[[SqlUnitOfWork, Any], None] | None = None,
+    ) -> Any:
+        """Commit the command, then try to publish its deliveries at once (best effort).
+
+        ``before_commit(uow, result)`` writes in the command's transaction (its reply, say).
+        """
         uow = self.uow()
-        result = command_handlers.execute(command, uow, context)
+        hook = None if before_commit is None else partial(before_commit, uow)
+        result = command_handlers.execute(command, uow, context, hook)
         self.relay.dispatch_now(uow.committed_delivery_ids)
         return result
 

@@ -15,6 +15,7 @@ from app.application.event_handlers.registry import HANDLERS, HandlerSpec
 from app.container import Container
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
 from app.infrastructure.messaging.delivery_runner import DeadLettered, RetryLater
+from app.infrastructure.persistence.idempotency import IdempotencyKeys
 
 RELAY_TASK = "outbox.relay"
 RETENTION_TASK = "outbox.purge_done"
@@ -61,6 +62,8 @@ def register_tasks(celery: Celery) -> None:
     @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE)
     def purge_done_deliveries() -> int:
         container = _container()
+        ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
+        IdempotencyKeys(container.engine, ttl).purge_expired()
         return container.purge_done_deliveries(
             timedelta(hours=container.settings.outbox_retention_hours)
         )

@@ -31,6 +31,8 @@ def envelope_from_row(row: Any) -> Envelope:
 class SqlEventStreams:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+        self.last_position: int | None = None
+        """The global position of the last event ``append`` wrote."""
 
     def load_stream(self, aggregate_id: str) -> list[DomainEvent]:
         rows = self._conn.execute(
@@ -64,15 +66,16 @@ class SqlEventStreams:
         now = utcnow()
         try:
             with self._conn.begin_nested():
-                self._conn.execute(
-                    events.insert(),
+                positions = self._conn.execute(
+                    events.insert().returning(events.c.position),
                     [
                         self._event_row(
                             EventMessage(e, context.correlation_id, context.causation_id)
                         )
                         for e in new_events
                     ],
-                )
+                ).scalars()
+                self.last_position = max(positions)
         except sa.exc.IntegrityError:
             raise ConcurrencyConflict("the aggregate was changed by another request") from None
         deliveries = [

@@ -86,6 +86,14 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("event_id", "handler", name="uq_outbox_event_handler"),
     sa.Index("ix_outbox_status_available", "status", "available_at"),
+    # Projection checkpoints look only at the deliveries that are not done yet.
+    sa.Index(
+        "ix_outbox_unfinished_handler",
+        "handler",
+        "event_id",
+        postgresql_where=sa.text("status != 'done'"),
+        sqlite_where=sa.text("status != 'done'"),
+    ),
 )
 
 handler_receipts = sa.Table(
@@ -116,6 +124,21 @@ user_profiles = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("loyalty_points", sa.Integer, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    # in_flight while the first request runs (``claim`` names it), then done.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("claim", sa.String(36), nullable=True),
+    sa.Column("claimed_at", Timestamp, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("response", Json, nullable=True),
+    sa.Column("event_position", sa.BigInteger, nullable=True),
+    sa.Column("expires_at", Timestamp, nullable=False, index=True),
 )
 
 dead_letters = sa.Table(

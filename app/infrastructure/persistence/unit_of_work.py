@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from app.application.messages import MessageContext
 from app.application.ports import UnitOfWork
 from app.infrastructure.persistence.event_store import SqlEventStreams
+from app.infrastructure.persistence.idempotency import IdempotencyRecord
 from app.infrastructure.persistence.read_models import SqlProjectionWriter
 from app.infrastructure.persistence.receipts import SqlHandlerReceipts
 from app.infrastructure.persistence.repositories import SqlOrderRepository, SqlUserRepository
@@ -31,6 +32,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.events = self._streams = SqlEventStreams(self._conn)
         self.projections = SqlProjectionWriter(self._conn)
         self.receipts = SqlHandlerReceipts(self._conn)
+        self.idempotency = IdempotencyRecord(self._conn)
         root = str(uuid4())
         self.context = MessageContext(correlation_id=root, causation_id=root)
         return super().__enter__()
@@ -40,7 +42,9 @@ class SqlUnitOfWork(UnitOfWork):
         touched = [*self.users.seen, *self.orders.seen]
         new_events = [event for aggregate in touched for event in aggregate.pending_events]
         delivery_ids = self._streams.append(new_events, self.context, self._subscribers)
+        self.idempotency.write(self._streams.last_position)
         self._tx.commit()
+        self.committed_position = self._streams.last_position
         for aggregate in touched:
             aggregate.pending_events.clear()
             aggregate.loaded_version = aggregate.version
