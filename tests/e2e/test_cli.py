@@ -37,7 +37,8 @@ def test_projections_rebuild_gives_identical_projections(app: Flask, api: Api) -
     assert len(live[0]) == 12 and len(live[1]) == 3
     result = app.test_cli_runner().invoke(args=["projections", "rebuild"])
     assert result.exit_code == 0, result.output
-    assert "rebuilt 12 order summaries and 3 user profiles" in result.output
+    assert "rebuilt order_summaries: 12 rows from " in result.output
+    assert "rebuilt user_profiles: 3 rows from " in result.output
     assert _projections(app) == live
 
 
