@@ -47,6 +47,8 @@ SHADOW_SUFFIX = "_rebuild"
 CLOCK_MARGIN = timedelta(seconds=5)
 """Receipts are stamped by other processes' clocks: look back this much further."""
 MAX_CATCH_UP_ROUNDS = 5
+INSERT_CHUNK = 500
+"""Rows per INSERT (stays below SQLite's and PostgreSQL's bound-parameter limits)."""
 SETTLED = 100
 """A catch-up round that refolds fewer aggregates than this is close enough to swap."""
 
@@ -190,8 +192,9 @@ class ProjectionRebuild:
     ) -> int:
         rows = self._folded_rows(stored, report)
         with self._engine.begin() as conn:
-            if rows:
-                conn.execute(self._shadow.insert(), rows)
+            # Multi-row VALUES, a chunk at a time: far faster than a row-by-row executemany.
+            for start in range(0, len(rows), INSERT_CHUNK):
+                conn.execute(self._shadow.insert().values(rows[start : start + INSERT_CHUNK]))
         report.rows += len(rows)
         progress(len(stored))
         return len(stored)
