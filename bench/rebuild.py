@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -82,6 +83,22 @@ def seed(engine: sa.Engine, orders: int) -> list[str]:
     return order_ids
 
 
+def read_until_stopped(
+    engine: sa.Engine, order_ids: list[str], slowest: list[float], stop: threading.Event
+) -> None:
+    n = 0
+    while not stop.is_set():
+        began = time.perf_counter()
+        with engine.connect() as conn:
+            conn.execute(
+                sa.select(order_summaries).where(
+                    order_summaries.c.order_id == order_ids[n % len(order_ids)]
+                )
+            ).all()
+        slowest[0] = max(slowest[0], time.perf_counter() - began)
+        n += 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20000)
@@ -106,20 +123,7 @@ def main() -> None:
         order_ids = seed(engine, args.orders)
         for projection in PROJECTIONS.values():
             slowest, stop = [0.0], threading.Event()
-
-            def read() -> None:
-                n = 0
-                while not stop.is_set():
-                    began = time.perf_counter()
-                    with engine.connect() as conn:
-                        conn.execute(
-                            sa.select(order_summaries).where(
-                                order_summaries.c.order_id == order_ids[n % len(order_ids)]
-                            )
-                        ).all()
-                    slowest[0] = max(slowest[0], time.perf_counter() - began)
-                    n += 1
-
+            read = partial(read_until_stopped, engine, order_ids, slowest, stop)
             reader = threading.Thread(target=read)
             if not args.no_reader:
                 reader.start()
