@@ -45,7 +45,7 @@ class Container:
     dead_letters: DeadLetterStore
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, subscribers)
+        return SqlUnitOfWork(self.engine, subscribers, self.settings.order_store)
 
     def run_command(
         self,
@@ -108,7 +108,7 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
     )
     runner = DeliveryRunner(
         engine,
-        partial(SqlUnitOfWork, engine, subscribers),
+        partial(SqlUnitOfWork, engine, subscribers, settings.order_store),
         outbound,
         relay,
         publisher,

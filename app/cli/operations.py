@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from app.api.context import container
 from app.application.event_handlers.projections import PROJECTIONS
 from app.infrastructure.messaging import schema_snapshot
+from app.infrastructure.persistence.aggregate_check import verify_orders
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_log import EventLog
 from app.infrastructure.persistence.rebuild import ProjectionRebuild, RebuildReport
@@ -16,6 +17,7 @@ from app.infrastructure.persistence.rebuild import ProjectionRebuild, RebuildRep
 outbox_cli = AppGroup("outbox", help="Inspect and drive the transactional outbox.")
 projections_cli = AppGroup("projections", help="Maintain the read models.")
 events_cli = AppGroup("events", help="Read the event store.")
+aggregates_cli = AppGroup("aggregates", help="Check the write side against the event store.")
 
 
 @outbox_cli.command("stats")
@@ -126,3 +128,14 @@ def events_schema(write: bool) -> None:
     click.echo(text, nl=False)
     if wanted != committed:
         raise click.ClickException(f"{schema_snapshot.SNAPSHOT_PATH} is out of date: run --write")
+
+
+@aggregates_cli.command("verify")
+def aggregates_verify() -> None:
+    """Fold every order's events and compare with its stored state; exit 1 on any mismatch."""
+    report = verify_orders(container().engine)
+    for mismatch in report.mismatches:
+        click.echo(mismatch, err=True)
+    click.echo(f"checked {report.checked} order(s), mismatched {report.mismatched}")
+    if report.mismatched:
+        raise SystemExit(1)

@@ -9,6 +9,9 @@ from flask.testing import FlaskClient
 
 from tests.e2e.assertions import NoWrites, assert_payment_refused, assert_refused
 from tests.e2e.conftest import Api, row_counts, unfinished_deliveries
+from tests.e2e.order_stores import ON_BOTH_ORDER_STORES
+
+pytestmark = ON_BOTH_ORDER_STORES
 
 UNKNOWN = "2f0d7d0e-6f0a-4c4e-9d7a-2d9f1c3b4a5e"
 ITEM = {"sku": "book", "quantity": 1, "unit_price": "9.99"}

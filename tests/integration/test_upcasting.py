@@ -17,8 +17,8 @@ from tests.support.stack import Stack
 pytestmark = pytest.mark.integration
 
 COMBOS = [
-    pytest.param("sqlite", "rabbitmq", id="sqlite-rabbitmq"),
-    pytest.param("postgresql", "redis", id="postgresql-redis"),
+    pytest.param("sqlite", "rabbitmq", "state", id="sqlite-rabbitmq-state"),
+    pytest.param("postgresql", "redis", "events", id="postgresql-redis-events"),
 ]
 V1_PAYLOAD_ITEMS = [{"sku": "old-book", "quantity": 2, "unit_price": "7.50"}]
 
@@ -65,11 +65,11 @@ def insert_v1_order(stack: Stack, user_id: str) -> str:
     return order_id
 
 
-@pytest.mark.parametrize(("db", "broker"), COMBOS)
+@pytest.mark.parametrize(("db", "broker", "order_store"), COMBOS)
 def test_stored_v1_orders_read_as_v2_everywhere(
-    make_stack: MakeStack, db: str, broker: str
+    make_stack: MakeStack, db: str, broker: str, order_store: str
 ) -> None:
-    stack = make_stack(db, broker)
+    stack = make_stack(db, broker, order_store=order_store)
     client = stack.client
     user_id = client.post("/api/users", json={"email": "v1@example.com", "name": "Old"}).get_json()[
         "user_id"
@@ -125,3 +125,5 @@ def test_stored_v1_orders_read_as_v2_everywhere(
     assert client.get(f"/api/orders/{legacy}").get_json() == live
     with stack.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 5
+    verified = stack.cli("aggregates", "verify")
+    assert verified.exit_code == 0 and "checked 2 order(s), mismatched 0" in verified.output

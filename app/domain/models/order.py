@@ -4,11 +4,19 @@ created -> paid -> shipped; created|paid -> cancelled.
 """
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
 
 from app.domain.errors import InvalidCommand, InvalidTransition
-from app.domain.events import LineItem, OrderCancelled, OrderCreated, OrderShipped, PaymentProcessed
+from app.domain.events import (
+    DomainEvent,
+    LineItem,
+    OrderCancelled,
+    OrderCreated,
+    OrderShipped,
+    PaymentProcessed,
+)
 from app.domain.models.aggregate import Aggregate
 from app.domain.money import DEFAULT_CURRENCY, MAX_AMOUNT
 
@@ -21,6 +29,13 @@ class OrderStatus(StrEnum):
     PAID = "paid"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+
+
+_STATUS_AFTER: dict[type[DomainEvent], OrderStatus] = {
+    PaymentProcessed: OrderStatus.PAID,
+    OrderShipped: OrderStatus.SHIPPED,
+    OrderCancelled: OrderStatus.CANCELLED,
+}
 
 
 class Order(Aggregate):
@@ -72,6 +87,24 @@ class Order(Aggregate):
         order._record(
             OrderCreated, user_id=user_id, items=items, total=order.total, currency=currency
         )
+        return order
+
+    @classmethod
+    def from_events(cls, events: Sequence[DomainEvent]) -> "Order | None":
+        """The order its stored events describe (None without an ``OrderCreated``)."""
+        if not events or not isinstance(events[0], OrderCreated):
+            return None
+        created = events[0]
+        order = cls(
+            created.aggregate_id,
+            created.user_id,
+            created.items,
+            version=created.aggregate_version,
+            currency=created.currency,
+        )
+        for event in events[1:]:
+            order.status = _STATUS_AFTER.get(type(event), order.status)
+            order.version = order.loaded_version = event.aggregate_version
         return order
 
     def pay(self, amount: Decimal) -> None:

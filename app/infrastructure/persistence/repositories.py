@@ -7,6 +7,7 @@ from app.domain.events import LineItem
 from app.domain.models import Order, OrderStatus, User, normalize_email
 from app.domain.models.aggregate import Aggregate
 from app.domain.money import from_cents, to_cents
+from app.infrastructure.persistence.event_store import SqlEventStreams
 from app.infrastructure.persistence.tables import order_items, orders, users
 
 
@@ -130,3 +131,19 @@ class SqlOrderRepository(_Tracking):
             return
         self._bump_version(orders, order, status=order.status)
         self._track(order)
+
+
+class EventSourcedOrderRepository(SqlOrderRepository):
+    """Loads an order by folding its events (ORDER_STORE=events); writes like the state store.
+
+    The state rows are still written, so ``flask aggregates verify`` can compare the two
+    and the store can be switched back; the event store's unique (aggregate, version)
+    remains the guard against two writers.
+    """
+
+    def __init__(self, conn: sa.Connection, streams: SqlEventStreams) -> None:
+        super().__init__(conn)
+        self._streams = streams
+
+    def get(self, order_id: str) -> Order | None:
+        return Order.from_events(self._streams.load_stream(order_id))

@@ -11,16 +11,27 @@ from app.infrastructure.persistence.event_store import SqlEventStreams
 from app.infrastructure.persistence.idempotency import IdempotencyRecord
 from app.infrastructure.persistence.read_models import SqlProjectionWriter
 from app.infrastructure.persistence.receipts import SqlHandlerReceipts
-from app.infrastructure.persistence.repositories import SqlOrderRepository, SqlUserRepository
+from app.infrastructure.persistence.repositories import (
+    EventSourcedOrderRepository,
+    SqlOrderRepository,
+    SqlUserRepository,
+)
 
 
 class SqlUnitOfWork(UnitOfWork):
     users: SqlUserRepository
     orders: SqlOrderRepository
 
-    def __init__(self, engine: sa.Engine, subscribers: Callable[[str], list[str]]) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        subscribers: Callable[[str], list[str]],
+        order_store: str = "state",
+    ) -> None:
+        """``order_store``: ``state`` loads orders from their rows, ``events`` folds them."""
         self._engine = engine
         self._subscribers = subscribers
+        self._order_store = order_store
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
 
@@ -28,8 +39,12 @@ class SqlUnitOfWork(UnitOfWork):
         self._conn = self._engine.connect()
         self._tx = self._conn.begin()
         self.users = SqlUserRepository(self._conn)
-        self.orders = SqlOrderRepository(self._conn)
         self.events = self._streams = SqlEventStreams(self._conn)
+        self.orders = (
+            EventSourcedOrderRepository(self._conn, self._streams)
+            if self._order_store == "events"
+            else SqlOrderRepository(self._conn)
+        )
         self.projections = SqlProjectionWriter(self._conn)
         self.receipts = SqlHandlerReceipts(self._conn)
         self.idempotency = IdempotencyRecord(self._conn)
