@@ -9,15 +9,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
 
 from app.application import command_handlers
+from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.registry import subscribers
+from app.application.failure_policy import FailurePolicy
 from app.application.messages import MessageContext
 from app.application.ports import ChatNotifier, EmailSender, Outbound
 from app.config import Settings
 from app.domain.commands import Command
+from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT
-from app.infrastructure.messaging.delivery_runner import DeliveryRunner, RetryPolicy
+from app.infrastructure.messaging.envelope import decode_message
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
@@ -26,6 +30,7 @@ from app.infrastructure.notifications.webhooks import SignedWebhookSender
 from app.infrastructure.persistence import outbox
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
+from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
 from app.infrastructure.persistence.directory import SqlUserDirectory
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
@@ -40,12 +45,14 @@ class Container:
     celery: Celery
     relay: OutboxRelay
     runner: DeliveryRunner
+    ledger: SqlDeliveryLedger
     outbound: Outbound
     queries: SqlReadModelQueries
     dead_letters: DeadLetterStore
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, subscribers, self.settings.order_store)
+        """A fresh unit of work whose commit also publishes its deliveries (best effort)."""
+        return SqlUnitOfWork(self.engine, subscribers, self.relay, self.settings.order_store)
 
     def run_command(
         self,
@@ -53,15 +60,10 @@ class Container:
         context: MessageContext,
         before_commit: Callable[[SqlUnitOfWork, Any], None] | None = None,
     ) -> Any:
-        """Commit the command, then try to publish its deliveries at once (best effort).
-
-        ``before_commit(uow, result)`` writes in the command's transaction (its reply, say).
-        """
+        """``before_commit(uow, result)`` writes in the command's transaction (its reply, say)."""
         uow = self.uow()
         hook = None if before_commit is None else partial(before_commit, uow)
-        result = command_handlers.execute(command, uow, context, hook)
-        self.relay.dispatch_now(uow.committed_delivery_ids)
-        return result
+        return command_handlers.execute(command, uow, context, hook)
 
     def purge_done_deliveries(self, older_than: timedelta, batch_size: int = 1000) -> int:
         """Delete done deliveries past retention, one short transaction per batch."""
@@ -71,7 +73,10 @@ class Container:
                 deleted = outbox.purge_done(conn, older_than=older_than, batch_size=batch_size)
             total += deleted
             if deleted < batch_size:
-                log.info("retention: deleted %d done deliveries older than %s", total, older_than)
+                if total:
+                    log.info(
+                        "retention: deleted %d done deliveries older than %s", total, older_than
+                    )
                 return total
 
     def outbox_stats(self) -> dict[str, Any]:
@@ -93,9 +98,12 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
     publisher = CeleryPublisher(
         celery, native_dead_lettering=settings.celery_broker_url.startswith(("amqp", "pyamqp"))
     )
+    ledger = SqlDeliveryLedger(engine, publisher.copy_to_dead_letter_queue)
     relay = OutboxRelay(
         engine,
         publisher,
+        ledger,
+        None if settings.task_always_eager else BrokerWatch(celery),
         batch_size=settings.outbox_relay_batch,
         claim_lease=timedelta(seconds=settings.outbox_claim_lease_seconds),
         redelivery_after=timedelta(seconds=settings.outbox_redelivery_seconds),
@@ -107,12 +115,11 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
         directory=SqlUserDirectory(read_only(engine)),
     )
     runner = DeliveryRunner(
-        engine,
-        partial(SqlUnitOfWork, engine, subscribers, settings.order_store),
+        ledger,
+        partial(SqlUnitOfWork, engine, subscribers, relay, settings.order_store),
         outbound,
-        relay,
-        publisher,
-        retry_policy(settings, celery),
+        failure_policy(settings, celery),
+        decode_message,
     )
     return Container(
         settings,
@@ -120,22 +127,24 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
         celery,
         relay,
         runner,
+        ledger,
         outbound,
         SqlReadModelQueries(read_only(engine)),
         DeadLetterStore(engine),
     )
 
 
-def retry_policy(settings: Settings, celery: Celery) -> RetryPolicy:
+def failure_policy(settings: Settings, celery: Celery) -> FailurePolicy:
     """Backoff never outlives the Redis visibility timeout (past it the message loops)."""
     hard_limit = int(celery.conf.task_time_limit or 300)
     cap = min(
         settings.outbox_retry_backoff_max_seconds,
         REDIS_VISIBILITY_TIMEOUT - hard_limit - settings.outbox_lease_margin_seconds,
     )
-    return RetryPolicy(
+    return FailurePolicy(
         max_attempts=settings.outbox_max_attempts,
         backoff_base=settings.outbox_retry_backoff_seconds,
         backoff_cap=max(1, cap),
         task_lease=timedelta(seconds=hard_limit + settings.outbox_lease_margin_seconds),
+        always_transient=(SoftTimeLimitExceeded,),
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery.worker.consumer import Consumer
 
-from app.infrastructure.messaging.errors import CorruptMessage
+from app.application.errors import CorruptMessage
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from celery import Celery, Task
 from celery.exceptions import Reject
 from flask import current_app
 
+from app.application.deliveries import DeadLettered, RetryLater
 from app.application.event_handlers.registry import HANDLERS, HandlerSpec
 from app.container import Container
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
-from app.infrastructure.messaging.delivery_runner import DeadLettered, RetryLater
 from app.infrastructure.persistence.idempotency import IdempotencyKeys
 
 RELAY_TASK = "outbox.relay"
@@ -47,19 +47,22 @@ def register_tasks(celery: Celery) -> None:
     if RELAY_TASK in celery.tasks:
         return
 
-    @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE)
+    # Maintenance tasks send no task events (they would bury the handler tasks in Flower,
+    # one relay run a second) and log only when they did something.
+    @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE, send_events=False)
     def relay_outbox() -> dict[str, int]:
         report = _container().relay.sweep()
-        if report.claimed:
+        if report.did_work:
             log.info(
-                "relay: claimed %d, published %d, failed %d",
+                "relay: claimed %d, published %d, failed %d, re-published after broker loss %d",
                 report.claimed,
                 report.published,
                 report.failed,
+                report.republished_after_broker_loss,
             )
         return {"claimed": report.claimed, "published": report.published, "failed": report.failed}
 
-    @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE)
+    @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE, send_events=False)
     def purge_done_deliveries() -> int:
         container = _container()
         ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)

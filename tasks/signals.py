@@ -5,9 +5,9 @@ from typing import Any
 from celery.signals import task_rejected, task_unknown, worker_ready
 from flask import Flask
 
+from app.application.errors import CorruptMessage
 from app.container import Container
 from app.infrastructure.messaging.celery_app import declare_dead_letter_queue
-from app.infrastructure.messaging.errors import CorruptMessage
 
 
 def _body(message: Any) -> Any:

@@ -1,10 +1,10 @@
 """One Flask app and one Celery app per worker/beat/flower process."""
 
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_process_init
 from flask import Flask
 
 from app import create_app
@@ -34,3 +34,10 @@ def _fresh_connections_after_fork(**_: object) -> None:
     """A forked pool child must not reuse the parent's pooled database connections."""
     flask_app, _celery = build_worker()
     cast(Container, flask_app.extensions["outboxflow"]).engine.dispose(close=False)
+
+
+@beat_init.connect
+def _no_sent_events_from_beat(sender: Any, **_: object) -> None:
+    """Beat publishes only maintenance tasks; a 'task-sent' event each second buries the
+    handler tasks in Flower."""
+    sender.app.conf.task_send_sent_event = False

@@ -221,6 +221,9 @@ class FakeUserRepository(_Tracking):
         row = self._tx.user_row(user_id)
         return None if row is None else _user(row)
 
+    def exists(self, user_id: str) -> bool:
+        return self._tx.user_row(user_id) is not None
+
     def get_by_email(self, email: str) -> User | None:
         key = normalize_email(email)
         visible = {**self._tx.db.users, **self._tx.users}

@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -43,6 +44,19 @@ def install(app: Flask) -> None:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(status, code, exc.description or exc.name)
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def _database(exc: sa.exc.DBAPIError) -> tuple[Response, int]:
+        if not exc.connection_invalidated:
+            return _unexpected(exc)
+        # Connections are not pinged before use: the first request on one the server
+        # dropped fails here, and the pool has already replaced the stale connections.
+        log.warning("database connection lost: %s", exc.orig)
+        response, status = error_response(
+            503, "database_unavailable", "the database connection was lost; retry the request"
+        )
+        response.headers["Retry-After"] = "1"
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

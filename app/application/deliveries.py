@@ -1,11 +1,32 @@
-"""Applying one outbox delivery: run its handler once and record it as done."""
+"""The delivery use case: one outbox delivery, from its message to done, retry or dead.
 
+A delivery moves ``pending → dispatched → running → done``, or through ``retry`` back
+to ``running``, or ends ``dead``. This module is the one place that moves it:
+
+* the attempt is counted first, committed on its own (so a worker that dies in the
+  handler still used one, and a delivery that keeps killing workers is caught);
+* the handler, its receipt and ``done`` then commit in the handler's one transaction
+  (transactional handlers), or the receipt follows the outside call (external ones);
+* every failure goes through the failure policy: retry later, or dead-letter now.
+"""
+
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from app.application.event_handlers.registry import HandlerSpec
+from app.application.errors import CorruptMessage, StoreUnavailable
+from app.application.event_handlers.registry import HANDLERS_BY_NAME, HandlerSpec
+from app.application.failure_policy import AttemptsExhausted, FailurePolicy, GiveUp
 from app.application.messages import EventMessage
-from app.application.ports import Outbound, UnitOfWork
+from app.application.ports import (
+    DeadLetter,
+    DeliveryLedger,
+    Outbound,
+    UnitOfWork,
+)
+
+log = logging.getLogger("outboxflow.deliveries")
 
 
 def idempotency_key(event_id: str, handler: str) -> str:
@@ -13,11 +34,30 @@ def idempotency_key(event_id: str, handler: str) -> str:
     return f"{event_id}:{handler}"
 
 
+@dataclass(frozen=True)
+class Done:
+    applied: bool
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    countdown: int
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class DeadLettered:
+    reason: str
+
+
+Outcome = Done | RetryLater | DeadLettered
+
+
 @dataclass
 class DeliveryOutcome:
     applied: bool
     new_delivery_ids: list[int] = field(default_factory=list)
-    """Deliveries of events the handler caused (reactions), to publish right away."""
+    """Deliveries of events the handler caused (reactions); already handed to the broker."""
 
 
 def apply_delivery(
@@ -26,9 +66,12 @@ def apply_delivery(
     delivery_id: int,
     uow_factory: Callable[[], UnitOfWork],
     outbound: Outbound,
+    applied_before: bool | None = None,
 ) -> DeliveryOutcome:
     """Run the handler for one delivery; ``applied`` is False when it already had been.
 
+    ``applied_before`` says whether an external handler already called out for this
+    event, when the caller knows (None: a unit of work is opened to ask).
     Raises whatever the handler raises; the caller decides between retry and dead letter.
     """
     event_id = message.event.event_id
@@ -45,14 +88,161 @@ def apply_delivery(
         return DeliveryOutcome(applied=True, new_delivery_ids=uow.committed_delivery_ids)
 
     assert spec.external is not None
-    with uow_factory() as uow:
-        if uow.receipts.already_applied(event_id, spec.name):
+    if applied_before is not None:
+        duplicate = applied_before
+    else:
+        with uow_factory() as uow:
+            duplicate = uow.receipts.already_applied(event_id, spec.name)
+    if duplicate:
+        with uow_factory() as uow:
             uow.receipts.mark_delivery_done(delivery_id)
             uow.commit()
-            return DeliveryOutcome(applied=False)
+        return DeliveryOutcome(applied=False)
     spec.external(message, outbound, idempotency_key(event_id, spec.name))
     with uow_factory() as uow:
         uow.receipts.claim(event_id, spec.name)
         uow.receipts.mark_delivery_done(delivery_id)
         uow.commit()
     return DeliveryOutcome(applied=True)
+
+
+class DeliveryRunner:
+    """Runs one delivery message the way the task adapter needs: done, retry, or dead."""
+
+    def __init__(
+        self,
+        ledger: DeliveryLedger,
+        uow_factory: Callable[[], UnitOfWork],
+        outbound: Outbound,
+        policy: FailurePolicy,
+        decode: Callable[[Any], EventMessage],
+    ) -> None:
+        self._ledger = ledger
+        self._uow_factory = uow_factory
+        self._outbound = outbound
+        self.policy = policy
+        self._decode = decode
+
+    def run(self, handler: str, delivery_id: Any, envelope: Any) -> Outcome:
+        """``delivery_id`` and ``envelope`` are as received: anything, until checked here."""
+        body = {"delivery_id": delivery_id, "envelope": envelope}
+        spec = HANDLERS_BY_NAME.get(handler)
+        if spec is None or not isinstance(delivery_id, int) or isinstance(delivery_id, bool):
+            reason = (
+                f"no handler named {handler!r}"
+                if spec is None
+                else f"delivery_id must be an integer, got {delivery_id!r}"
+            )
+            return self._dead_letter(CorruptMessage(reason), None, handler, body, 1)
+        try:
+            attempt = self._ledger.start_attempt(delivery_id, lease=self.policy.task_lease)
+        except StoreUnavailable as exc:
+            return RetryLater(self.policy.countdown(1), exc)
+        if attempt is None:
+            return self._missing(handler, delivery_id, envelope, body)
+        if attempt.status.finished:
+            log.info(
+                "%s delivery=%s already %s; ignoring this copy",
+                handler,
+                delivery_id,
+                attempt.status,
+            )
+            return Done(applied=False)
+        limit = self.policy.attempt_limit(spec.max_attempts)
+        if attempt.number > limit:
+            exhausted = AttemptsExhausted(
+                f"{attempt.number - 1} attempts started without finishing "
+                "(worker lost or hard time limit)"
+            )
+            return self._dead_letter(exhausted, delivery_id, handler, body, attempt.number - 1)
+        try:
+            message = self._decode(envelope)
+            result = apply_delivery(
+                spec,
+                message,
+                delivery_id,
+                self._uow_factory,
+                self._outbound,
+                attempt.applied_before,
+            )
+        except Exception as exc:
+            decision = self.policy.decide(exc, attempt.number, limit)
+            if isinstance(decision, GiveUp):
+                return self._dead_letter(exc, delivery_id, handler, body, attempt.number)
+            return self._retry_later(exc, delivery_id, handler, attempt.number, decision.countdown)
+        log.info(
+            "%s %s event=%s delivery=%s attempt=%d correlation=%s causation=%s",
+            handler,
+            "applied" if result.applied else "skipped duplicate",
+            message.event.event_id,
+            delivery_id,
+            attempt.number,
+            message.correlation_id,
+            message.causation_id,
+        )
+        return Done(applied=result.applied)
+
+    def _missing(self, handler: str, delivery_id: int, envelope: Any, body: Any) -> Outcome:
+        """A missing delivery whose receipt exists was done, then deleted by retention.
+
+        Receipts outlive retention, so a copy that turns up that late is recognised as a
+        duplicate instead of being dead-lettered as a message for an unknown delivery.
+        """
+        event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
+        if isinstance(event_id, str) and self._ledger.applied_before(event_id, handler):
+            log.info(
+                "%s delivery=%s was applied and has since been purged by retention; "
+                "ignoring this late copy",
+                handler,
+                delivery_id,
+            )
+            return Done(applied=False)
+        reason = CorruptMessage(f"delivery {delivery_id} does not exist")
+        return self._dead_letter(reason, None, handler, body, 1)
+
+    def _retry_later(
+        self, exc: Exception, delivery_id: int, handler: str, attempt: int, countdown: int
+    ) -> RetryLater:
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning(
+            "%s delivery=%s attempt %d failed, retry in %ss: %s",
+            handler,
+            delivery_id,
+            attempt,
+            countdown,
+            error,
+        )
+        try:
+            self._ledger.schedule_retry(
+                delivery_id, error=error, lease=self.policy.retry_lease(countdown)
+            )
+        except StoreUnavailable:
+            log.warning("could not record the failure of delivery %s", delivery_id, exc_info=True)
+        return RetryLater(countdown, exc)
+
+    def _dead_letter(
+        self,
+        exc: BaseException,
+        delivery_id: int | None,
+        handler: str | None,
+        body: Any,
+        attempts: int,
+    ) -> DeadLettered:
+        dead_letter_id = self._ledger.dead_letter(
+            DeadLetter(exc, attempts, delivery_id, handler, body)
+        )
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "dead letter %s: %s delivery=%s after %d attempt(s): %s",
+            dead_letter_id,
+            handler,
+            delivery_id,
+            attempts,
+            reason,
+        )
+        return DeadLettered(reason)
+
+    def dead_letter_unroutable(self, exc: BaseException, task_name: str | None, body: Any) -> None:
+        """A message the worker could not even hand to a task (unknown name, bad format)."""
+        handler = task_name.removeprefix("handlers.") if task_name else None
+        self._dead_letter(exc, None, handler, body, attempts=1)

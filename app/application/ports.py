@@ -3,8 +3,10 @@
 import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.application.messages import EventMessage, MessageContext
 from app.application.read_models import OrderSummary, UserProfile, UserProfileView
@@ -17,6 +19,9 @@ class UserRepository(Protocol):
         """Insert a new user; raises EmailTaken when the email is already registered."""
 
     def get(self, user_id: str) -> User | None: ...
+
+    def exists(self, user_id: str) -> bool:
+        """Cheaper than ``get`` when only existence matters (no state is loaded)."""
 
     def get_by_email(self, email: str) -> User | None: ...
 
@@ -130,3 +135,72 @@ class Outbound:
     chat: ChatNotifier
     webhooks: WebhookSender
     directory: UserDirectory
+
+
+class DeliveryStatus(StrEnum):
+    """Where one outbox delivery is: ``pending → dispatched → running → done``.
+
+    A failed attempt goes ``running → retry → running``; giving up ends it ``dead``.
+    """
+
+    PENDING = "pending"
+    """Written, not yet handed to the broker (or handed back after a failed publish)."""
+    DISPATCHED = "dispatched"
+    """Published; the lease says when to publish it again if nothing starts it."""
+    RUNNING = "running"
+    """A worker counted an attempt and is running the handler."""
+    RETRY = "retry"
+    """An attempt failed; a retry is scheduled."""
+    DONE = "done"
+    DEAD = "dead"
+
+    @classmethod
+    def unfinished(cls) -> tuple["DeliveryStatus", ...]:
+        return (cls.PENDING, cls.DISPATCHED, cls.RUNNING, cls.RETRY)
+
+    @property
+    def finished(self) -> bool:
+        return self in (DeliveryStatus.DONE, DeliveryStatus.DEAD)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    status: DeliveryStatus
+    applied_before: bool = False
+    """The handler's receipt for this event already exists (another copy ran it)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A delivery (or a message too broken to name one) that we give up on, and why."""
+
+    error: BaseException
+    attempts: int
+    delivery_id: int | None
+    handler: str | None
+    body: Any
+    """The message as received, kept for re-driving and inspection."""
+
+
+class DeliveryLedger(Protocol):
+    """The delivery rows, outside any handler's transaction.
+
+    Methods that write commit at once; they raise ``StoreUnavailable`` when the
+    database does not answer.
+    """
+
+    def start_attempt(self, delivery_id: int, *, lease: timedelta) -> Attempt | None:
+        """Count one attempt and mark the delivery running (unless it is finished).
+
+        Returns the attempt, or None when no such delivery exists. The lease keeps the
+        relay from publishing it again meanwhile.
+        """
+
+    def applied_before(self, event_id: str, handler: str) -> bool:
+        """Whether ``handler`` has a receipt for ``event_id`` (receipts outlive retention)."""
+
+    def schedule_retry(self, delivery_id: int, *, error: str, lease: timedelta) -> None: ...
+
+    def dead_letter(self, dead: DeadLetter) -> int:
+        """Record it in the dead-letter store, mark its delivery dead; returns the record id."""

@@ -1,7 +1,7 @@
 """events are append-only: UPDATE and DELETE (and TRUNCATE on PostgreSQL) are refused
 
 Revision ID: 0004_events_append_only
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 04:50:00
 
 The triggers are the database's own guard, so no code path (nor a hand-typed statement)
@@ -13,7 +13,7 @@ USER ... ENABLE TRIGGER USER; SQLite: drop and recreate the two triggers).
 from alembic import op
 
 revision = "0004_events_append_only"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

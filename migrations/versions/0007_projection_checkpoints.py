@@ -1,16 +1,15 @@
-"""projection checkpoints: an index over unfinished deliveries, and a NOTIFY when one is done
+"""projection checkpoints: a NOTIFY whenever a delivery is done (PostgreSQL)
 
 Revision ID: 0007_projection_checkpoints
 Revises: 0006_idempotency_keys
 Create Date: 2026-12-02 05:15:00
 
 A query sent with X-Min-Position waits until the projections serving it have no unfinished
-delivery at or below that position. The partial index keeps that check proportional to
-the unfinished rows; on PostgreSQL the trigger wakes the waiters (LISTEN outbox_done)
-instead of having them poll.
+delivery at or below that position (0003's partial index over unfinished rows keeps that
+check cheap). On PostgreSQL this trigger wakes the waiters (LISTEN outbox_done) instead of
+having them poll.
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_projection_checkpoints"
@@ -18,18 +17,8 @@ down_revision = "0006_idempotency_keys"
 branch_labels = None
 depends_on = None
 
-UNFINISHED = sa.text("status != 'done'")
-
 
 def upgrade():
-    op.create_index(
-        "ix_outbox_unfinished_handler",
-        "outbox",
-        ["handler", "event_id"],
-        unique=False,
-        postgresql_where=UNFINISHED,
-        sqlite_where=UNFINISHED,
-    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             """
@@ -54,4 +43,3 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER outbox_done_notify ON outbox")
         op.execute("DROP FUNCTION outbox_notify_done()")
-    op.drop_index("ix_outbox_unfinished_handler", table_name="outbox")

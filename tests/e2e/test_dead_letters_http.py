@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from app.infrastructure.messaging.errors import CorruptMessage
+from app.application.errors import CorruptMessage
 from tests.e2e.assertions import assert_refused
 from tests.e2e.conftest import AppFactory, container
 from tests.e2e.test_dead_letters_cli import (

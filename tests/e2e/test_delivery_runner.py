@@ -17,18 +17,13 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from app.application.errors import PermanentFailure, TransientFailure
+from app.application.deliveries import DeadLettered, DeliveryRunner, Done, RetryLater
+from app.application.errors import PermanentFailure, StoreUnavailable, TransientFailure
+from app.application.failure_policy import AttemptsExhausted
 from app.application.messages import EventMessage
 from app.container import Container
 from app.domain.errors import InvalidCommand
-from app.infrastructure.messaging.delivery_runner import (
-    AttemptsExhausted,
-    DeadLettered,
-    DeliveryRunner,
-    Done,
-    RetryLater,
-)
-from app.infrastructure.messaging.publisher import CeleryPublisher
+from app.infrastructure.messaging.envelope import decode_message
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import dead_letters, events, handler_receipts, outbox
@@ -73,12 +68,11 @@ def _runner(app: Flask, webhooks: ScriptedWebhooks) -> DeliveryRunner:
     """A runner wired exactly like the container's, except for the webhook sender."""
     c = _container(app)
     return DeliveryRunner(
-        c.engine,
+        c.ledger,
         c.uow,
         dataclasses.replace(c.outbound, webhooks=webhooks),
-        c.relay,
-        CeleryPublisher(c.celery, native_dead_lettering=False),
         c.runner.policy,
+        decode_message,
     )
 
 
@@ -146,7 +140,7 @@ def test_a_transient_failure_retries_later_and_records_why(app: Flask) -> None:
     assert isinstance(outcome.error, TransientFailure)
     assert 0 <= outcome.countdown <= 2  # base 2, first attempt
     row = _row(app, delivery_id)
-    assert row["status"] == "dispatched"
+    assert row["status"] == "retry"
     assert row["attempts"] == 1
     assert row["last_error"] == "TransientFailure: receiver answered 503"
     # The relay must not send it again before the retry has had its chance to run.
@@ -315,7 +309,7 @@ def test_a_message_without_a_usable_delivery_id_is_dead_lettered(
     [dead] = _dead_letters(app)
     assert (dead["delivery_id"], dead["handler"], dead["message"]) == (None, HANDLER, reason)
     assert dead["event_type"] == "user.registered"
-    assert dead["exception_type"] == "app.infrastructure.messaging.errors.CorruptMessage"
+    assert dead["exception_type"] == "app.application.errors.CorruptMessage"
 
 
 def test_a_message_for_an_unknown_handler_is_dead_lettered(app: Flask) -> None:
@@ -378,7 +372,8 @@ def test_a_database_error_when_counting_the_attempt_retries_later(app: Flask) ->
         sa.event.remove(engine, "before_cursor_execute", locked)
 
     assert isinstance(outcome, RetryLater)
-    assert isinstance(outcome.error, sa.exc.OperationalError)
+    assert isinstance(outcome.error, StoreUnavailable)
+    assert isinstance(outcome.error.__cause__, sa.exc.OperationalError)
     assert 0 <= outcome.countdown <= 2
     assert webhooks.calls == []
     assert _row(app, delivery_id)["attempts"] == 0
@@ -432,12 +427,11 @@ def test_a_handler_s_own_attempt_limit_wins_over_the_default(
     c = _container(app)
     chat = FailingChat()
     runner = DeliveryRunner(
-        c.engine,
+        c.ledger,
         c.uow,
         dataclasses.replace(c.outbound, chat=chat),
-        c.relay,
-        CeleryPublisher(c.celery, native_dead_lettering=False),
         c.runner.policy,
+        decode_message,
     )
     assert runner.policy.max_attempts == 6
 

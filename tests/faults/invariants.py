@@ -11,10 +11,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from app.application.errors import UnprocessableMessage
 from app.application.event_handlers.projections import fold_order_summary, fold_user_profile
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.domain.events import DomainEvent
-from app.infrastructure.messaging.errors import UnprocessableMessage
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_store import SqlEventStreams
 from app.infrastructure.persistence.read_models import SqlReadModelQueries

@@ -1,4 +1,4 @@
-"""Scenario 2: the broker dies with deliveries in flight and queued, and comes back empty.
+"""The broker dies with deliveries in flight and queued, and comes back empty.
 
 Commands keep being accepted while it is down (rows wait in the outbox); the worker,
 beat and relay reconnect by themselves; the relay re-publishes what the broker forgot.
@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from app.infrastructure.messaging.broker_watch import CANARY_QUEUE
 from tests.faults.conftest import Rig
 from tests.faults.workload import command_count
 from tests.support.waiting import wait_until
@@ -56,3 +57,42 @@ def test_broker_restarts_empty_with_deliveries_in_flight_and_queued(rig: Rig) ->
     assert waiting > 0, "deliveries of the commands sent while down wait in the outbox"
     rig.verify(expected_dead=0, drain_timeout=120)
     assert_queries_match(rig.stack.client, workload)
+
+
+@pytest.mark.rig_settings(outbox_redelivery_seconds=600)
+def test_a_broker_that_comes_back_empty_is_noticed_long_before_the_redelivery_lease(
+    rig: Rig,
+) -> None:
+    """Published but unstarted deliveries are sent again at once, not after 10 minutes.
+
+    No worker runs while the commands are accepted, so every delivery sits in a queue
+    when the broker dies. With a 600 s redelivery lease, only the relay noticing the
+    empty broker (its canary is gone) can drain the outbox within the time allowed.
+    """
+    workload = Workload.generate(users=3, orders=6)
+    register_users(rig.stack.client, workload)
+    create_orders(rig.stack.client, workload)
+    pay_orders(rig.stack.client, workload)
+    stats = rig.stack.container.outbox_stats()
+    queued = sum(rig.stack.queue_depths().values())
+    rig.stack.container.relay.sweep()
+    assert _canary_placed(rig), "the relay's first sweep places its canary"
+    rig.broker.crash()
+    rig.broker.start_empty()
+
+    started = time.monotonic()
+    rig.stack.start_worker(concurrency=2)
+    rig.stack.start_beat()
+    rig.verify(expected_dead=0, drain_timeout=60)
+    rig.extra.update(
+        broker_restarts=1,
+        dispatched_at_crash=stats["dispatched"],
+        queued_at_crash=queued,
+        seconds_to_drain_after_restart=round(time.monotonic() - started, 2),
+    )
+    assert stats["dispatched"] > 0 and queued >= stats["dispatched"]
+    assert_queries_match(rig.stack.client, workload)
+
+
+def _canary_placed(rig: Rig) -> bool:
+    return rig.stack.queue_depths([CANARY_QUEUE])[CANARY_QUEUE] > 0

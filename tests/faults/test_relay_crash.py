@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.infrastructure.messaging.relay import RelayReport
 from app.infrastructure.persistence.tables import outbox
 from tests.faults.conftest import Rig
 from tests.faults.workload import drive_all
@@ -20,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_relay_killed_between_publish_and_mark(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     workload = Workload.generate(users=3, orders=8)
     # Only the relay publishes in this scenario: no immediate dispatch after commit.
-    monkeypatch.setattr(rig.stack.container.relay, "dispatch_now", lambda _ids: RelayReport())
+    monkeypatch.setattr(rig.stack.container.relay, "dispatch_lease", lambda: None)
     drive_all(rig.stack.client, workload)
     pending = rig.stack.container.outbox_stats()["pending"]
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.persistence import outbox as outbox_queries
+from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
 from app.infrastructure.persistence.tables import outbox
 from tests.support.db_state import table_rows
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
@@ -41,6 +42,8 @@ def make_relay(
     return OutboxRelay(
         engine,
         publisher,  # type: ignore[arg-type]
+        SqlDeliveryLedger(engine, lambda *_: None),
+        None,
         batch_size=batch_size,
         claim_lease=timedelta(seconds=30),
         redelivery_after=redelivery_after,

@@ -81,18 +81,19 @@ def outbox_ids(engine: sa.Engine) -> list[int]:
 
 @contextmanager
 def deletes_counted(engine: sa.Engine) -> Iterator[list[int]]:
-    """Rows removed by each DELETE on the outbox, in order."""
+    """Rows removed by each batch the retention purge deletes, in order."""
     counts: list[int] = []
+    purge_batch = outbox_queries.purge_done
 
-    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("DELETE FROM OUTBOX"):
-            counts.append(cursor.rowcount)
+    def counting(conn: sa.Connection, **kwargs: Any) -> int:
+        assert conn.engine.url == engine.url
+        deleted = purge_batch(conn, **kwargs)
+        counts.append(deleted)
+        return deleted
 
-    sa.event.listen(engine, "after_cursor_execute", after)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(outbox_queries, "purge_done", counting)
         yield counts
-    finally:
-        sa.event.remove(engine, "after_cursor_execute", after)
 
 
 @pytest.mark.parametrize("db", DATABASE_KINDS)

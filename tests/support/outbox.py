@@ -6,11 +6,12 @@ from typing import Any, cast
 import sqlalchemy as sa
 from flask import Flask
 
+from app.application.ports import DeliveryStatus
 from app.container import Container
 from app.infrastructure.persistence.tables import outbox
 from tests.support.waiting import wait_until
 
-ACTIVE = ("pending", "dispatched")
+ACTIVE = tuple(DeliveryStatus.unfinished())
 
 
 def container_of(app: Flask) -> Container:
@@ -62,14 +63,12 @@ def wait_for_outbox_drained(
         for check in checks:
             check()
         stats = container.outbox_stats()
-        return stats if stats["pending"] == 0 and stats["dispatched"] == 0 else None
+        return stats if all(stats[status] == 0 for status in ACTIVE) else None
 
     def describe() -> str:
         stats = container.outbox_stats()
         stuck = "\n".join(f"  {row}" for row in unfinished_deliveries(container.engine))
-        return (
-            f"outbox: pending={stats['pending']} dispatched={stats['dispatched']} "
-            f"done={stats['done']} dead={stats['dead']}; first unfinished deliveries:\n{stuck}"
-        )
+        counts = " ".join(f"{status}={stats[status]}" for status in DeliveryStatus)
+        return f"outbox: {counts}; first unfinished deliveries:\n{stuck}"
 
     return wait_until(drained, timeout=timeout, what="the outbox to drain", describe=describe)

@@ -4,8 +4,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,11 +94,9 @@ class RecordingPublisher:
         self._relay = relay
         self._delay = delay
 
-    @contextmanager
-    def session(self, *, fail_fast: bool = False) -> Iterator["RecordingPublisher"]:
-        yield self
-
-    def publish(self, delivery: ClaimedDelivery) -> None:
-        if self._delay:
-            time.sleep(self._delay)
-        self._log.add(self._relay, delivery.delivery_id)
+    def publish(self, deliveries: Sequence[ClaimedDelivery], *, fail_fast: bool) -> list[int]:
+        for delivery in deliveries:
+            if self._delay:
+                time.sleep(self._delay)
+            self._log.add(self._relay, delivery.delivery_id)
+        return [d.delivery_id for d in deliveries]

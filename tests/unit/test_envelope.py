@@ -3,15 +3,15 @@ from typing import Any
 
 import pytest
 
-from app.application.messages import EventMessage
-from app.domain.events import UserRegistered
-from app.infrastructure.messaging.envelope import Envelope
-from app.infrastructure.messaging.errors import (
+from app.application.errors import (
     CorruptMessage,
     UnknownEventType,
     UnprocessableMessage,
     UnsupportedSchemaVersion,
 )
+from app.application.messages import EventMessage
+from app.domain.events import UserRegistered
+from app.infrastructure.messaging.envelope import Envelope
 from tests.unit.samples import SAMPLE_EVENTS, USER
 
 FIELDS = {

@@ -8,20 +8,30 @@ import sqlalchemy as sa
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
-from app.application.errors import PermanentFailure, TransientFailure
-from app.config import Settings
-from app.container import retry_policy
-from app.domain.errors import ConcurrencyConflict, InvalidCommand, NotFound
-from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT
-from app.infrastructure.messaging.errors import (
+from app.application.errors import (
     CorruptMessage,
+    PermanentFailure,
+    TransientFailure,
     UnknownEventType,
     UnprocessableMessage,
     UnsupportedSchemaVersion,
 )
-from app.infrastructure.messaging.failures import is_permanent, retry_countdown
+from app.application.failure_policy import FailurePolicy
+from app.config import Settings
+from app.container import failure_policy
+from app.domain.errors import ConcurrencyConflict, InvalidCommand, NotFound
+from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT
 
 SAMPLES = 400
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return failure_policy(Settings(), _celery(60)).is_permanent(exc)
+
+
+def retry_countdown(attempt: int, *, base: float, cap: float) -> int:
+    policy = FailurePolicy(8, backoff_base=base, backoff_cap=cap, task_lease=timedelta(0))
+    return policy.countdown(attempt)
 
 
 @pytest.mark.parametrize(
@@ -101,13 +111,13 @@ def _celery(time_limit: int | None) -> Celery:
 
 def test_retry_policy_takes_attempts_and_base_from_settings() -> None:
     settings = Settings(outbox_max_attempts=5, outbox_retry_backoff_seconds=3)
-    policy = retry_policy(settings, _celery(60))
+    policy = failure_policy(settings, _celery(60))
     assert (policy.max_attempts, policy.backoff_base) == (5, 3)
 
 
 def test_retry_policy_keeps_the_configured_cap_when_it_is_safe() -> None:
     settings = Settings(outbox_retry_backoff_max_seconds=120)
-    assert retry_policy(settings, _celery(60)).backoff_cap == 120
+    assert failure_policy(settings, _celery(60)).backoff_cap == 120
 
 
 @pytest.mark.parametrize("time_limit", [60, 300, 900])
@@ -119,7 +129,7 @@ def test_retry_policy_caps_backoff_below_the_redis_visibility_timeout(
         outbox_retry_backoff_max_seconds=10 * REDIS_VISIBILITY_TIMEOUT,
         outbox_lease_margin_seconds=margin,
     )
-    policy = retry_policy(settings, _celery(time_limit))
+    policy = failure_policy(settings, _celery(time_limit))
     assert policy.backoff_cap == REDIS_VISIBILITY_TIMEOUT - time_limit - margin
     # The longest countdown plus one whole attempt still ends inside the visibility timeout.
     longest = max(retry_countdown(50, base=2, cap=policy.backoff_cap) for _ in range(50))
@@ -129,17 +139,17 @@ def test_retry_policy_caps_backoff_below_the_redis_visibility_timeout(
 @pytest.mark.parametrize(("time_limit", "margin"), [(60, 30), (300, 0), (45, 15)])
 def test_task_lease_is_the_hard_time_limit_plus_the_margin(time_limit: int, margin: int) -> None:
     settings = Settings(outbox_lease_margin_seconds=margin)
-    policy = retry_policy(settings, _celery(time_limit))
+    policy = failure_policy(settings, _celery(time_limit))
     assert policy.task_lease == timedelta(seconds=time_limit + margin)
 
 
 def test_without_a_time_limit_the_policy_assumes_five_minutes() -> None:
     settings = Settings(outbox_lease_margin_seconds=30)
-    policy = retry_policy(settings, _celery(None))
+    policy = failure_policy(settings, _celery(None))
     assert policy.task_lease == timedelta(seconds=330)
     assert policy.backoff_cap <= REDIS_VISIBILITY_TIMEOUT - 330
 
 
 def test_the_cap_never_drops_below_one_second() -> None:
     settings = Settings(outbox_lease_margin_seconds=REDIS_VISIBILITY_TIMEOUT)
-    assert retry_policy(settings, _celery(60)).backoff_cap == 1
+    assert failure_policy(settings, _celery(60)).backoff_cap == 1

@@ -5,9 +5,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from app.application.errors import CorruptMessage, UnprocessableMessage
 from app.application.messages import EventMessage
 from app.domain.events import EVENT_CLASSES
-from app.infrastructure.messaging.errors import CorruptMessage, UnprocessableMessage
 from app.infrastructure.messaging.upcasters import upcast
 
 
@@ -87,3 +87,9 @@ class Envelope:
         except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
             raise CorruptMessage(f"{self.event_type} payload does not decode: {exc}") from exc
         return EventMessage(event, self.correlation_id, self.causation_id)
+
+
+def decode_message(data: object) -> EventMessage:
+    """A received envelope as the current-version event message; raises CorruptMessage,
+    UnknownEventType or UnsupportedSchemaVersion (all permanent) when it cannot be."""
+    return Envelope.from_dict(data).to_message()

@@ -1,9 +1,13 @@
-"""The outbox relay: claim due deliveries, publish each as a task, then mark them.
+"""The outbox relay: claim due deliveries, publish each batch as tasks, then mark them.
 
 No transaction is open while the broker is being talked to: claiming commits a lease
 first, publishing happens outside, and marking is a second short transaction. A relay
 that dies in between leaves leased rows that the next sweep takes again once the lease
 expires; the handler's receipt makes that second publish harmless.
+
+The relay is also the publisher that runs right after a command commits: those rows are
+written already dispatched (see ``outbox.append``), published in one batch, and handed
+back to the sweep only if that publish fails.
 """
 
 import logging
@@ -15,10 +19,12 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 
+from app.application.errors import CorruptMessage
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
-from app.infrastructure.messaging.errors import CorruptMessage
+from app.application.ports import DeadLetter, DeliveryLedger
+from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.publisher import CeleryPublisher
-from app.infrastructure.persistence import dead_letters, outbox
+from app.infrastructure.persistence import outbox
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +34,28 @@ class RelayReport:
     claimed: int = 0
     published: int = 0
     failed: int = 0
+    republished_after_broker_loss: int = 0
 
     def add(self, other: "RelayReport") -> None:
         self.claimed += other.claimed
         self.published += other.published
         self.failed += other.failed
 
+    @property
+    def did_work(self) -> bool:
+        return bool(self.claimed or self.republished_after_broker_loss)
+
 
 class OutboxRelay:
+    IMMEDIATE_PAUSE_SECONDS = 5.0
+    """After a failed publish after commit, commands stop trying (and waiting) for a while."""
+
     def __init__(
         self,
         engine: sa.Engine,
         publisher: CeleryPublisher,
+        ledger: DeliveryLedger,
+        watch: BrokerWatch | None,
         *,
         batch_size: int,
         claim_lease: timedelta,
@@ -47,59 +63,74 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._publisher = publisher
+        self._ledger = ledger
+        self._watch = watch
         self._batch_size = batch_size
         self._claim_lease = claim_lease
         self._redelivery_after = redelivery_after
         self._immediate_paused_until = 0.0
 
-    IMMEDIATE_PAUSE_SECONDS = 5.0
-    """After a failed immediate publish, requests stop trying (and waiting) for a while."""
-
     def sweep(self, *, time_budget: float = 5.0) -> RelayReport:
         """Publish due deliveries batch after batch until none is left or time is up."""
-        report = RelayReport()
+        report = RelayReport(republished_after_broker_loss=self._recover_lost_messages())
         deadline = time.monotonic() + time_budget
         while True:
-            batch = self._run(ids=None, fail_fast=False)
+            batch = self._run_batch()
             report.add(batch)
             if batch.failed or batch.claimed < self._batch_size or time.monotonic() > deadline:
                 return report
 
-    def dispatch_now(self, delivery_ids: Sequence[int]) -> RelayReport:
-        """Best-effort immediate publish after a commit; the sweep is the guarantee."""
-        if not delivery_ids or time.monotonic() < self._immediate_paused_until:
-            return RelayReport()
-        try:
-            report = self._run(ids=delivery_ids, fail_fast=True)
-        except Exception:
-            log.warning("immediate dispatch failed; the relay will retry", exc_info=True)
-            report = RelayReport(failed=len(delivery_ids))
-        if report.failed:
-            self._immediate_paused_until = time.monotonic() + self.IMMEDIATE_PAUSE_SECONDS
-        return report
+    def dispatch_lease(self) -> timedelta | None:
+        """Rows written now are leased to the publish after commit, unless it is paused."""
+        if time.monotonic() < self._immediate_paused_until:
+            return None
+        return self._redelivery_after
 
-    def _run(self, *, ids: Sequence[int] | None, fail_fast: bool) -> RelayReport:
-        token = uuid4().hex
-        limit = len(ids) if ids is not None else self._batch_size
+    def publish_committed(self, deliveries: Sequence[outbox.ClaimedDelivery]) -> None:
+        """Publish a commit's deliveries at once (best effort; the sweep is the guarantee)."""
+        published = set(self._publisher.publish(deliveries, fail_fast=True))
+        unpublished = [d.delivery_id for d in deliveries if d.delivery_id not in published]
+        if not unpublished:
+            return
+        self._immediate_paused_until = time.monotonic() + self.IMMEDIATE_PAUSE_SECONDS
+        try:
+            with self._engine.begin() as conn:
+                outbox.release(conn, unpublished, token=None)
+        except sa.exc.SQLAlchemyError:
+            log.warning(
+                "could not hand %d unpublished deliveries back to the relay; they are "
+                "published again when their lease runs out",
+                len(unpublished),
+                exc_info=True,
+            )
+
+    def _recover_lost_messages(self) -> int:
+        """A broker that came back empty lost every queued message: publish those again."""
+        if self._watch is None or not self._watch.broker_lost_messages():
+            return 0
         with self._engine.begin() as conn:
-            claimed = outbox.claim(conn, token=token, lease=self._claim_lease, limit=limit, ids=ids)
+            count = outbox.republish_unstarted(conn)
+        if count:
+            log.warning(
+                "the broker came back without its queues; publishing %d dispatched "
+                "deliveries again",
+                count,
+            )
+        return count
+
+    def _run_batch(self) -> RelayReport:
+        token = uuid4().hex
+        with self._engine.begin() as conn:
+            claimed = outbox.claim(
+                conn, token=token, lease=self._claim_lease, limit=self._batch_size
+            )
         orphans = [d for d in claimed if d.handler not in HANDLERS_BY_NAME]
-        if orphans:
-            self._dead_letter_orphans(orphans)
-            claimed = [d for d in claimed if d.handler in HANDLERS_BY_NAME]
+        for orphan in orphans:
+            self._dead_letter_orphan(orphan)
+        claimed = [d for d in claimed if d.handler in HANDLERS_BY_NAME]
         published: list[int] = []
         try:
-            with self._publisher.session(fail_fast=fail_fast) as session:
-                for delivery in claimed:
-                    session.publish(delivery)
-                    published.append(delivery.delivery_id)
-        except Exception as exc:
-            log.warning(
-                "publishing stopped after %d of %d deliveries: %s",
-                len(published),
-                len(claimed),
-                exc,
-            )
+            published = self._publisher.publish(claimed, fail_fast=False)
         finally:
             done = set(published)
             unpublished = [d.delivery_id for d in claimed if d.delivery_id not in done]
@@ -112,18 +143,15 @@ class OutboxRelay:
             len(claimed) + len(orphans), len(published), len(claimed) - len(published)
         )
 
-    def _dead_letter_orphans(self, orphans: Sequence[outbox.ClaimedDelivery]) -> None:
-        """Deliveries for a handler that no longer exists can never run: say so, loudly."""
-        with self._engine.begin() as conn:
-            for d in orphans:
-                log.error("delivery %s names unknown handler %r", d.delivery_id, d.handler)
-                dead_letters.record(
-                    conn,
-                    exc=CorruptMessage(f"no handler named {d.handler!r} is registered"),
-                    attempts=0,
-                    delivery_id=d.delivery_id,
-                    handler=d.handler,
-                    body={"delivery_id": d.delivery_id, "envelope": d.envelope.to_dict()},
-                    event_id=d.envelope.event_id,
-                    event_type=d.envelope.event_type,
-                )
+    def _dead_letter_orphan(self, orphan: outbox.ClaimedDelivery) -> None:
+        """A delivery for a handler that no longer exists can never run: say so, loudly."""
+        log.error("delivery %s names unknown handler %r", orphan.delivery_id, orphan.handler)
+        self._ledger.dead_letter(
+            DeadLetter(
+                CorruptMessage(f"no handler named {orphan.handler!r} is registered"),
+                0,
+                orphan.delivery_id,
+                orphan.handler,
+                {"delivery_id": orphan.delivery_id, "envelope": orphan.envelope.to_dict()},
+            )
+        )

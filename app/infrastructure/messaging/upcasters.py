@@ -7,9 +7,9 @@ one function per (event type, from-version); chains run until the current versio
 from collections.abc import Callable
 from typing import Any
 
+from app.application.errors import UnknownEventType, UnsupportedSchemaVersion
 from app.domain.events import EVENT_CLASSES
 from app.domain.money import DEFAULT_CURRENCY
-from app.infrastructure.messaging.errors import UnknownEventType, UnsupportedSchemaVersion
 
 Payload = dict[str, Any]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.errors import UnprocessableMessage
 from app.domain.models import Order
-from app.infrastructure.messaging.errors import UnprocessableMessage
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_store import SqlEventStreams
 from app.infrastructure.persistence.repositories import SqlOrderRepository

@@ -21,10 +21,21 @@ def read_only(engine: sa.Engine) -> sa.Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
+def single_statement(engine: sa.Engine) -> sa.Engine:
+    """The same engine, for work that is one statement: on PostgreSQL in autocommit mode,
+    so it is one round trip (no BEGIN/COMMIT around it). SQLite keeps its transaction."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def engine_options(database_url: str) -> dict[str, Any]:
     if database_url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    # No pre-ping: it costs a round trip per checkout. A connection the server dropped
+    # fails its first statement instead; SQLAlchemy then discards the pool's stale
+    # connections, and the failure is retried like any other transient one.
+    return {"pool_size": 5, "max_overflow": 10}
 
 
 def tune_engine(engine: sa.Engine) -> None:

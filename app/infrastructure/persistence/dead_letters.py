@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import dead_letters, outbox
@@ -85,8 +86,8 @@ def record(
     if delivery_id is not None:
         conn.execute(
             outbox.update()
-            .where(outbox.c.id == delivery_id, outbox.c.status != "done")
-            .values(status="dead", lease_until=None, last_error=str(exc)[:2000])
+            .where(outbox.c.id == delivery_id, outbox.c.status != DeliveryStatus.DONE)
+            .values(status=DeliveryStatus.DEAD, lease_until=None, last_error=str(exc)[:2000])
         )
     return int(dead_letter_id)
 
@@ -143,9 +144,12 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
     reset = set(
         conn.execute(
             outbox.update()
-            .where(outbox.c.id.in_([r.delivery_id for r in rows]), outbox.c.status == "dead")
+            .where(
+                outbox.c.id.in_([r.delivery_id for r in rows]),
+                outbox.c.status == DeliveryStatus.DEAD,
+            )
             .values(
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 available_at=now,
                 lease_until=None,
@@ -179,7 +183,9 @@ def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
     ]
     if delivery_ids:
         conn.execute(
-            outbox.delete().where(outbox.c.id.in_(delivery_ids), outbox.c.status == "dead")
+            outbox.delete().where(
+                outbox.c.id.in_(delivery_ids), outbox.c.status == DeliveryStatus.DEAD
+            )
         )
     return conn.execute(dead_letters.delete().where(dead_letters.c.id.in_(ids))).rowcount
 

@@ -2,12 +2,13 @@
 
 import sqlalchemy as sa
 
+from app.infrastructure.persistence.database import single_statement
 from app.infrastructure.persistence.tables import users
 
 
 class SqlUserDirectory:
     def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+        self._engine = single_statement(engine)
 
     def contact(self, user_id: str) -> tuple[str, str] | None:
         with self._engine.connect() as conn:

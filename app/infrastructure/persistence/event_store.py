@@ -1,6 +1,6 @@
-"""The append-only event store and the outbox rows written with each event."""
+"""The append-only event store: events in, events (upcast to current versions) out."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from app.application.messages import EventMessage, MessageContext
 from app.domain.errors import ConcurrencyConflict
 from app.domain.events import DomainEvent
 from app.infrastructure.messaging.envelope import Envelope
-from app.infrastructure.persistence.sql import as_utc, utcnow
-from app.infrastructure.persistence.tables import events, outbox
+from app.infrastructure.persistence.sql import as_utc
+from app.infrastructure.persistence.tables import events
 
 
 def envelope_from_row(row: Any) -> Envelope:
@@ -54,50 +54,28 @@ class SqlEventStreams:
             .all()
         )
 
-    def append(
-        self,
-        new_events: Sequence[DomainEvent],
-        context: MessageContext,
-        subscribers: Callable[[str], list[str]],
-    ) -> list[int]:
-        """Insert events and one pending delivery per subscriber; returns the delivery ids."""
-        if not new_events:
+    def append(self, new_events: Sequence[DomainEvent], context: MessageContext) -> list[Envelope]:
+        """Insert the events; returns their envelopes, as the outbox will publish them.
+
+        A second writer of the same aggregate version fails the unique constraint: the
+        whole transaction is then lost, and the command reports a concurrency conflict.
+        """
+        envelopes = [
+            Envelope.of(EventMessage(e, context.correlation_id, context.causation_id))
+            for e in new_events
+        ]
+        if not envelopes:
             return []
-        now = utcnow()
+        rows = []
+        for event, envelope in zip(new_events, envelopes, strict=True):
+            row = envelope.to_dict()
+            row["occurred_at"] = event.occurred_at
+            rows.append(row)
         try:
-            with self._conn.begin_nested():
-                positions = self._conn.execute(
-                    events.insert().returning(events.c.position),
-                    [
-                        self._event_row(
-                            EventMessage(e, context.correlation_id, context.causation_id)
-                        )
-                        for e in new_events
-                    ],
-                ).scalars()
-                self.last_position = max(positions)
+            positions = self._conn.execute(
+                events.insert().returning(events.c.position), rows
+            ).scalars()
+            self.last_position = max(positions)
         except sa.exc.IntegrityError:
             raise ConcurrencyConflict("the aggregate was changed by another request") from None
-        deliveries = [
-            {
-                "event_id": e.event_id,
-                "handler": handler,
-                "status": "pending",
-                "available_at": now,
-                "created_at": now,
-            }
-            for e in new_events
-            for handler in subscribers(e.event_type)
-        ]
-        if not deliveries:
-            return []
-        return list(
-            self._conn.execute(outbox.insert().returning(outbox.c.id), deliveries).scalars()
-        )
-
-    @staticmethod
-    def _event_row(message: EventMessage) -> dict[str, Any]:
-        envelope = Envelope.of(message)
-        row = envelope.to_dict()
-        row["occurred_at"] = message.event.occurred_at
-        return row
+        return envelopes

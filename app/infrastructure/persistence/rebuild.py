@@ -24,9 +24,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.errors import UnprocessableMessage
 from app.application.event_handlers.projections import Projection
 from app.application.read_models import OrderSummary, UserProfile
-from app.infrastructure.messaging.errors import UnprocessableMessage
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.read_models import (

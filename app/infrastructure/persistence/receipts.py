@@ -2,8 +2,9 @@
 
 import sqlalchemy as sa
 
+from app.infrastructure.persistence import outbox
 from app.infrastructure.persistence.sql import upsert, utcnow
-from app.infrastructure.persistence.tables import handler_receipts, outbox
+from app.infrastructure.persistence.tables import handler_receipts
 
 
 class SqlHandlerReceipts:
@@ -22,19 +23,18 @@ class SqlHandlerReceipts:
         return inserted is not None
 
     def already_applied(self, event_id: str, handler: str) -> bool:
-        return (
-            self._conn.execute(
-                sa.select(sa.literal(1)).where(
-                    handler_receipts.c.event_id == event_id, handler_receipts.c.handler == handler
-                )
-            ).first()
-            is not None
-        )
+        return already_applied(self._conn, event_id, handler)
 
     def mark_delivery_done(self, delivery_id: int) -> None:
-        now = utcnow()
-        self._conn.execute(
-            outbox.update()
-            .where(outbox.c.id == delivery_id, outbox.c.status != "done")
-            .values(status="done", done_at=now, lease_until=None, last_error=None)
-        )
+        outbox.mark_done(self._conn, delivery_id)
+
+
+def already_applied(conn: sa.Connection, event_id: str, handler: str) -> bool:
+    return (
+        conn.execute(
+            sa.select(sa.literal(1)).where(
+                handler_receipts.c.event_id == event_id, handler_receipts.c.handler == handler
+            )
+        ).first()
+        is not None
+    )

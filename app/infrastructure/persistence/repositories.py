@@ -54,6 +54,10 @@ class SqlUserRepository(_Tracking):
     def get(self, user_id: str) -> User | None:
         return self._load(users.c.id == user_id)
 
+    def exists(self, user_id: str) -> bool:
+        found = self._conn.execute(sa.select(sa.literal(1)).where(users.c.id == user_id))
+        return found.first() is not None
+
     def get_by_email(self, email: str) -> User | None:
         return self._load(users.c.email_key == normalize_email(email))
 

@@ -1,14 +1,18 @@
 """The SQL unit of work: one connection, one transaction, committed only by ``commit``."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Protocol
 from uuid import uuid4
 
 import sqlalchemy as sa
 
 from app.application.messages import MessageContext
 from app.application.ports import UnitOfWork
+from app.infrastructure.persistence import outbox
 from app.infrastructure.persistence.event_store import SqlEventStreams
 from app.infrastructure.persistence.idempotency import IdempotencyRecord
+from app.infrastructure.persistence.outbox import ClaimedDelivery
 from app.infrastructure.persistence.read_models import SqlProjectionWriter
 from app.infrastructure.persistence.receipts import SqlHandlerReceipts
 from app.infrastructure.persistence.repositories import (
@@ -16,6 +20,17 @@ from app.infrastructure.persistence.repositories import (
     SqlOrderRepository,
     SqlUserRepository,
 )
+
+
+class ImmediateDispatch(Protocol):
+    """Publishes a commit's deliveries right after it, so they need not wait for the relay."""
+
+    def dispatch_lease(self) -> timedelta | None:
+        """How long rows written now stay leased to the publish after commit; None when
+        that publish is paused (the rows are then left pending for the relay)."""
+
+    def publish_committed(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+        """Publish in one batch; never raises (on failure the rows go back to the relay)."""
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -26,11 +41,13 @@ class SqlUnitOfWork(UnitOfWork):
         self,
         engine: sa.Engine,
         subscribers: Callable[[str], list[str]],
+        dispatch: ImmediateDispatch | None = None,
         order_store: str = "state",
     ) -> None:
         """``order_store``: ``state`` loads orders from their rows, ``events`` folds them."""
         self._engine = engine
         self._subscribers = subscribers
+        self._dispatch = dispatch
         self._order_store = order_store
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
@@ -53,17 +70,22 @@ class SqlUnitOfWork(UnitOfWork):
         return super().__enter__()
 
     def commit(self) -> None:
-        assert self._tx is not None, "commit outside 'with uow:'"
+        """Write the recorded events and their deliveries with the state, then publish."""
+        assert self._tx is not None and self._conn is not None, "commit outside 'with uow:'"
         touched = [*self.users.seen, *self.orders.seen]
         new_events = [event for aggregate in touched for event in aggregate.pending_events]
-        delivery_ids = self._streams.append(new_events, self.context, self._subscribers)
+        envelopes = self._streams.append(new_events, self.context)
+        lease = self._dispatch.dispatch_lease() if self._dispatch and envelopes else None
+        deliveries = outbox.append(self._conn, envelopes, self._subscribers, dispatch_lease=lease)
         self.idempotency.write(self._streams.last_position)
         self._tx.commit()
         self.committed_position = self._streams.last_position
         for aggregate in touched:
             aggregate.pending_events.clear()
             aggregate.loaded_version = aggregate.version
-        self.committed_delivery_ids = delivery_ids
+        self.committed_delivery_ids = [d.delivery_id for d in deliveries]
+        if lease is not None and deliveries and self._dispatch is not None:
+            self._dispatch.publish_committed(deliveries)
 
     def rollback(self) -> None:
         if self._tx is not None and self._tx.is_active:
