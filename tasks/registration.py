@@ -4,6 +4,7 @@ Task names are wire names (``handlers.<handler>``, ``outbox.relay``), never modu
 """
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from app.application.event_handlers.registry import HANDLERS, HandlerSpec
 from app.container import Container
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
 from app.infrastructure.persistence.idempotency import IdempotencyKeys
+from tasks import metrics
 
 RELAY_TASK = "outbox.relay"
 RETENTION_TASK = "outbox.purge_done"
@@ -32,7 +34,11 @@ def _handler_task(celery: Celery, spec: HandlerSpec) -> Task:
     def run_handler(self: Task, *args: Any, **kwargs: Any) -> bool:
         """Accepts any arguments so a malformed message is dead-lettered, not crashed on."""
         delivery_id, envelope = kwargs.get("delivery_id"), kwargs.get("envelope")
+        started = time.perf_counter()
+        if not self.request.retries:
+            metrics.observe_handler_start(spec.name, envelope)
         outcome = _container().runner.run(spec.name, delivery_id, envelope)
+        metrics.observe_delivery(spec.name, outcome, time.perf_counter() - started)
         if isinstance(outcome, RetryLater):
             raise self.retry(exc=outcome.error, countdown=outcome.countdown)
         if isinstance(outcome, DeadLettered):

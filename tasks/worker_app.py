@@ -9,7 +9,7 @@ from flask import Flask
 
 from app import create_app
 from app.container import Container
-from tasks import quiet_relay_logs
+from tasks import metrics, quiet_relay_logs
 from tasks.registration import register_tasks
 from tasks.signals import install_dead_letter_signals
 
@@ -22,6 +22,7 @@ def build_worker() -> tuple[Flask, Celery]:
     install_dead_letter_signals(flask_app)
     celery.conf.worker_consumer = "tasks.consumer:DeadLetteringConsumer"
     quiet_relay_logs.install()
+    metrics.install()
     return flask_app, celery
 
 

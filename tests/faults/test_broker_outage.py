@@ -10,7 +10,7 @@ import pytest
 
 from app.infrastructure.messaging.broker_watch import CANARY_QUEUE
 from tests.faults.conftest import Rig
-from tests.faults.workload import command_count
+from tests.faults.workload import command_count, drive_all
 from tests.support.waiting import wait_until
 from tests.support.workload import (
     Workload,
@@ -70,9 +70,7 @@ def test_a_broker_that_comes_back_empty_is_noticed_long_before_the_redelivery_le
     empty broker (its canary is gone) can drain the outbox within the time allowed.
     """
     workload = Workload.generate(users=3, orders=6)
-    register_users(rig.stack.client, workload)
-    create_orders(rig.stack.client, workload)
-    pay_orders(rig.stack.client, workload)
+    drive_all(rig.stack.client, workload)
     stats = rig.stack.container.outbox_stats()
     queued = sum(rig.stack.queue_depths().values())
     rig.stack.container.relay.sweep()

@@ -21,6 +21,7 @@ from pathlib import Path
 from tests.support.waiting import WaitTimeout
 
 CELERY = str(Path(sys.executable).with_name("celery"))
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 PR_SET_PDEATHSIG = 1
 
 
@@ -191,6 +192,20 @@ class ManagedProcess:
     def __repr__(self) -> str:
         state = "running" if self.running else f"exited {self.returncode}"
         return f"<ManagedProcess {self.name} pid={self.pid} {state}>"
+
+
+def gunicorn_argv(port: int, workers: int) -> list[str]:
+    """The web as docker-compose runs it: gunicorn with the metrics hooks."""
+    return [
+        GUNICORN,
+        "--config",
+        "python:app.api.gunicorn_hooks",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "app:create_app()",
+    ]
 
 
 def celery_worker_argv(nodename: str, queues: Sequence[str], concurrency: int) -> list[str]:

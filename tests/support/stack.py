@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import requests
 import sqlalchemy as sa
 from celery import Celery
 from click.testing import Result
@@ -33,7 +34,10 @@ from tests.support.processes import (
     ManagedProcess,
     celery_beat_argv,
     celery_worker_argv,
+    gunicorn_argv,
 )
+from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 WORKER_QUEUES: tuple[str, ...] = (RELAY_QUEUE, *HANDLER_QUEUES)
 DEFAULT_SETTINGS: Mapping[str, str] = {"OUTBOX_RELAY_INTERVAL": "0.2"}
@@ -127,6 +131,39 @@ class Stack:
         process = self._start("beat", celery_beat_argv(), env=env or {})
         process.wait_for_log(BEAT_READY, timeout=ready_timeout)
         return process
+
+    def start_web(
+        self,
+        *,
+        workers: int = 2,
+        ready_timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[ManagedProcess, str]:
+        """The app under gunicorn (sync workers, the metrics hooks) on a free port.
+
+        Returns the process and its base URL once ``/healthz`` answers (the master
+        listens before its workers have imported the app).
+        """
+        port = free_port()
+        argv = gunicorn_argv(port, workers)
+        process = self._start(f"web-{port}", argv, env=env or {})
+        base_url = f"http://127.0.0.1:{port}"
+
+        def answering() -> bool:
+            process.check_alive()
+            try:
+                return requests.get(f"{base_url}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(
+            answering,
+            timeout=ready_timeout,
+            interval=0.25,
+            what=f"gunicorn to answer /healthz on {base_url}",
+            describe=process.tail,
+        )
+        return process, base_url
 
     def start_celery(self, *, concurrency: int = 2) -> tuple[ManagedProcess, ManagedProcess]:
         return self.start_worker(concurrency=concurrency), self.start_beat()

@@ -53,9 +53,23 @@ def test_env_example_values_are_the_defaults(tmp_path: Path) -> None:
     assert from_example == Settings.from_env(env={}, instance_dir=tmp_path)
 
 
+def _assignments_and_command(line: str) -> tuple[dict[str, str], str]:
+    """A Procfile line's leading ``NAME=value`` words, and the command after them."""
+    assignments: dict[str, str] = {}
+    words = line.split(" ")
+    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+        name, value = words.pop(0).split("=", 1)
+        assignments[name] = value
+    return assignments, " ".join(words)
+
+
 @pytest.mark.parametrize("process", SHARED_PROCESSES)
 def test_compose_runs_the_procfile_command(compose: dict[str, Any], process: str) -> None:
-    assert compose["services"][process]["command"] == _procfile()[process]
+    """Same command; a variable the Procfile sets for it is set by compose too."""
+    assignments, command = _assignments_and_command(_procfile()[process])
+    service = compose["services"][process]
+    assert service["command"] == command
+    assert set(assignments) <= set(service["environment"])
 
 
 def test_compose_flower_and_web_run_the_same_programs(compose: dict[str, Any]) -> None:
@@ -68,11 +82,16 @@ def test_compose_flower_and_web_run_the_same_programs(compose: dict[str, Any]) -
     assert "'app:create_app()'" in web
 
 
+LIBRARY_VARIABLES = {"PROMETHEUS_MULTIPROC_DIR"}
+"""Read by a library, not by Settings, and documented in the README: an empty line for it
+in .env (copied from .env.example) would switch prometheus-client's multiprocess mode on."""
+
+
 def test_compose_passes_only_documented_settings(compose: dict[str, Any]) -> None:
-    documented = set(_env_example())
+    documented = set(_env_example()) | LIBRARY_VARIABLES
     for name, service in compose["services"].items():
         environment = service.get("environment", {})
-        if name in {"postgres", "rabbitmq", "redis"}:
+        if service.get("image") != compose["x-app"]["image"]:
             continue
         undocumented = set(environment) - documented
         assert not undocumented, f"{name} passes {sorted(undocumented)}"

@@ -1,7 +1,7 @@
 """The wire envelope of an event: what the outbox publishes and webhooks receive."""
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -66,7 +66,8 @@ class Envelope:
         return cls(**{key: data[key] for key in expected})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A shallow dict: the payload is shared, not copied (envelopes are never mutated)."""
+        return {f.name: getattr(self, f.name) for f in _FIELDS}
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True).encode()
@@ -87,6 +88,9 @@ class Envelope:
         except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
             raise CorruptMessage(f"{self.event_type} payload does not decode: {exc}") from exc
         return EventMessage(event, self.correlation_id, self.causation_id)
+
+
+_FIELDS = fields(Envelope)
 
 
 def decode_message(data: object) -> EventMessage:

@@ -65,11 +65,15 @@ class CeleryPublisher:
         kombu remembers per connection what it declared, so this is a broker round trip
         only on a new connection (after a broker restart, say: the queues come back).
         """
-        queues = {HANDLERS_BY_NAME[d.handler].queue for d in deliveries}
-        for name in sorted(queues):
-            maybe_declare(self._celery.amqp.queues[name], channel)
-        if queues:
-            maybe_declare(dead_letter_queue(), channel)
+        names = sorted({HANDLERS_BY_NAME[d.handler].queue for d in deliveries})
+        entities = [self._celery.amqp.queues[name] for name in names]
+        if entities:
+            entities.append(dead_letter_queue())
+        declared = channel.connection.client.declared_entities
+        for entity in entities:
+            # kombu checks its cache only after copying the entity: ask it first.
+            if hash(entity) not in declared:
+                maybe_declare(entity, channel)
 
     def _publish_one(self, producer: Any, delivery: ClaimedDelivery, fail_fast: bool) -> None:
         spec = HANDLERS_BY_NAME[delivery.handler]

@@ -1,0 +1,209 @@
+"""The ops page (``/ops``): backlog, dead letters and their re-drive, traces. Server-rendered.
+
+Every change is a form POST behind a confirmation page, and every POST carries a CSRF
+token (checked here, for this blueprint only: the JSON API takes bearer tokens instead).
+"""
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from app.api.context import container
+from app.api.dead_letters import FilterSchema
+from app.api.ops_session import (
+    admin_token,
+    csrf,
+    ops_session_required,
+    sign_in,
+    sign_out,
+    signed_in,
+    token_matches,
+)
+from app.application.event_handlers.registry import HANDLERS
+from app.domain.events import EVENT_CLASSES
+from app.infrastructure.persistence.backlog import (
+    UNFINISHED_STATUSES,
+    handler_backlogs,
+    live_dead_letters,
+)
+from app.infrastructure.persistence.database import read_only
+from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
+from app.infrastructure.persistence.traces import delivery, trace
+
+PAGE_SIZE = 100
+FILTER_FIELDS = ("handler", "event_type", "error")
+
+blueprint = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
+
+
+def install(app: Flask) -> None:
+    """CSRF checks run only where this blueprint asks for them (``WTF_CSRF_CHECK_DEFAULT``)."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    csrf.init_app(app)
+
+
+@blueprint.before_request
+def _check_form_post() -> None:
+    """A POST needs a session (sign-in excepted), then a valid CSRF token."""
+    if request.method != "POST":
+        return
+    if request.endpoint != "ops.sign_in_submit" and not signed_in():
+        abort(401, description="sign in at /ops/sign-in first")
+    csrf.protect()
+
+
+def _filters(source: Any) -> dict[str, str]:
+    """The dead-letter filters of a query string or form: empty ones dropped, lengths checked."""
+    given = {k: source.get(k, "").strip() for k in FILTER_FIELDS if source.get(k, "").strip()}
+    try:
+        FilterSchema().load(given)
+    except ValidationError as exc:
+        abort(400, description=f"invalid filter: {exc.messages}")
+    return given
+
+
+def _where(filters: dict[str, str]) -> DeadLetterFilter:
+    return DeadLetterFilter(
+        handler=filters.get("handler"),
+        event_type=filters.get("event_type"),
+        error=filters.get("error"),
+    )
+
+
+def _existing(dead_letter_id: int) -> dict[str, Any]:
+    item = None if dead_letter_id > MAX_ID else container().dead_letters.get(dead_letter_id)
+    if item is None:
+        abort(404, description=f"dead letter {dead_letter_id} does not exist")
+    return item
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this page: never another site (``//host``) after signing in."""
+    if target and target.startswith("/ops") and not target.startswith("//"):
+        return target
+    return url_for("ops.overview")
+
+
+@blueprint.get("/sign-in")
+def sign_in_form() -> str:
+    return render_template("ops/sign_in.html", next=_safe_next(request.args.get("next")))
+
+
+@blueprint.post("/sign-in")
+def sign_in_submit() -> Response | tuple[str, int]:
+    target = _safe_next(request.form.get("next"))
+    if not token_matches(request.form.get("token", "")):
+        return render_template("ops/sign_in.html", next=target, refused=True), 401
+    sign_in()
+    return redirect(target)
+
+
+@blueprint.post("/sign-out")
+def sign_out_submit() -> Response:
+    sign_out()
+    return redirect(url_for("ops.sign_in_form"))
+
+
+@blueprint.get("")
+@ops_session_required
+def overview() -> str:
+    with read_only(container().engine).connect() as conn:
+        backlogs = handler_backlogs(conn, [spec.name for spec in HANDLERS])
+        dead = live_dead_letters(conn)
+    return render_template(
+        "ops/overview.html", backlogs=backlogs, dead=dead, statuses=UNFINISHED_STATUSES
+    )
+
+
+@blueprint.get("/dead-letters")
+@ops_session_required
+def dead_letters() -> str:
+    filters = _filters(request.args)
+    store = container().dead_letters
+    where = _where(filters)
+    return render_template(
+        "ops/dead_letters.html",
+        filters=filters,
+        items=store.search(where, limit=PAGE_SIZE),
+        count=store.count(where),
+        handlers=[spec.name for spec in HANDLERS],
+        event_types=sorted(EVENT_CLASSES),
+    )
+
+
+@blueprint.get("/dead-letters/<int:dead_letter_id>")
+@ops_session_required
+def dead_letter(dead_letter_id: int) -> str:
+    item = _existing(dead_letter_id)
+    current = None
+    if item["delivery_id"] is not None:
+        with read_only(container().engine).connect() as conn:
+            current = delivery(conn, item["delivery_id"])
+    return render_template("ops/dead_letter.html", item=item, delivery=current)
+
+
+@blueprint.route("/dead-letters/<int:dead_letter_id>/retry", methods=["GET", "POST"])
+@ops_session_required
+def retry_one(dead_letter_id: int) -> Response | str:
+    item = _existing(dead_letter_id)
+    if request.method == "GET":
+        return render_template("ops/confirm_retry_one.html", item=item)
+    retried = container().dead_letters.redrive([dead_letter_id])
+    if retried:
+        flash(f"Dead letter #{dead_letter_id} re-driven: its delivery is pending again.")
+    else:
+        flash(f"Dead letter #{dead_letter_id} was not re-driven (status {item['status']}).")
+    return redirect(url_for("ops.dead_letter", dead_letter_id=dead_letter_id))
+
+
+@blueprint.route("/dead-letters/retry", methods=["GET", "POST"])
+@ops_session_required
+def retry_matching() -> Response | str:
+    store = container().dead_letters
+    if request.method == "GET":
+        filters = _filters(request.args)
+        ids = store.matching(_where(filters))
+        return render_template("ops/confirm_retry_matching.html", filters=filters, ids=ids)
+    filters = _filters(request.form)
+    retried = store.redrive(store.matching(_where(filters)))
+    flash(f"Re-drove {len(retried)} dead letter(s).")
+    query: dict[str, Any] = dict(filters)
+    return redirect(url_for("ops.dead_letters", **query))
+
+
+@blueprint.get("/trace")
+@ops_session_required
+def trace_lookup() -> str:
+    correlation_id = request.args.get("correlation_id", "").strip()
+    if len(correlation_id) > 64:
+        abort(400, description="a correlation id has at most 64 characters")
+    chain = []
+    if correlation_id:
+        with read_only(container().engine).connect() as conn:
+            chain = trace(conn, correlation_id)
+    return render_template("ops/trace.html", correlation_id=correlation_id, chain=chain)
+
+
+@blueprint.errorhandler(HTTPException)
+def _error_page(exc: HTTPException) -> tuple[str, int]:
+    """The page's refusals (bad filter, missing CSRF token, unknown id) as HTML, not JSON."""
+    status = exc.code or 500
+    message = exc.description or exc.name
+    return render_template("ops/error.html", status=status, name=exc.name, message=message), status
+
+
+@blueprint.context_processor
+def _page_globals() -> dict[str, Any]:
+    return {"ops_signed_in": signed_in(), "ops_open": not admin_token()}

@@ -1,0 +1,75 @@
+"""One request's whole chain: the events sharing a correlation id and their deliveries."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.infrastructure.persistence.sql import as_utc
+from app.infrastructure.persistence.tables import events, outbox
+
+MAX_TRACED_EVENTS = 1000
+"""A runaway chain is cut here rather than loaded whole into one page or terminal."""
+
+
+@dataclass(frozen=True)
+class TracedDelivery:
+    delivery_id: int
+    handler: str
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class TracedEvent:
+    position: int
+    event_id: str
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    occurred_at: datetime
+    causation_id: str
+    deliveries: list[TracedDelivery]
+
+
+def trace(conn: sa.Connection, correlation_id: str) -> list[TracedEvent]:
+    """Events in store order, each with its deliveries in creation order; [] if none."""
+    rows = conn.execute(
+        sa.select(events)
+        .where(events.c.correlation_id == correlation_id)
+        .order_by(events.c.position)
+        .limit(MAX_TRACED_EVENTS)
+    ).all()
+    if not rows:
+        return []
+    deliveries: dict[str, list[TracedDelivery]] = {row.event_id: [] for row in rows}
+    for d in conn.execute(
+        sa.select(outbox).where(outbox.c.event_id.in_(list(deliveries))).order_by(outbox.c.id)
+    ):
+        deliveries[d.event_id].append(
+            TracedDelivery(d.id, d.handler, d.status, d.attempts, d.last_error)
+        )
+    return [
+        TracedEvent(
+            row.position,
+            row.event_id,
+            row.event_type,
+            row.aggregate_type,
+            row.aggregate_id,
+            row.aggregate_version,
+            as_utc(row.occurred_at),
+            row.causation_id,
+            deliveries[row.event_id],
+        )
+        for row in rows
+    ]
+
+
+def delivery(conn: sa.Connection, delivery_id: int) -> TracedDelivery | None:
+    """One delivery's current state (what a re-driven dead letter became)."""
+    d = conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first()
+    return (
+        None if d is None else TracedDelivery(d.id, d.handler, d.status, d.attempts, d.last_error)
+    )

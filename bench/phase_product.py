@@ -1,0 +1,117 @@
+"""outboxflow under load: backlog drain, commit→handler-start latency, CPU per delivery."""
+
+import time
+
+from bench import load, sample_order
+from bench.numbers import percentile, rate
+from bench.outbox_watch import OutboxWatch
+from bench.processes import ProcessFailed
+from bench.product_stack import ProductStack, deliveries, first_starts
+from bench.profiles import Profile
+
+PROCESSES = ("web", "worker", "beat")
+DRAIN_TIMEOUT = 600.0
+
+
+def run_drain(stack: ProductStack, watch: OutboxWatch) -> dict[str, float]:
+    """The POST phase left a backlog with no worker; start one and time until all is done."""
+    backlog = watch.sample().unfinished
+    stack.progress.say(f"drain: {backlog} unfinished deliveries; starting the worker")
+    ready = stack.start_worker()
+    drained = watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive)
+    if drained is None:
+        raise ProcessFailed(f"the outbox did not drain within {DRAIN_TIMEOUT:.0f}s")
+    cpu = stack.cpu("worker") - float(ready.fields["cpu"])
+    records = [r for r in deliveries(stack.records()) if r.at <= drained.at]
+    firsts = first_starts(records)
+    ends = [r.at for r in records if r.kind == "end"]
+    if not firsts or not ends:
+        raise ProcessFailed(
+            "the probe saw no delivery (no task argument looked like an event envelope)"
+        )
+    count = len(firsts)
+    copies = sum(r.kind == "start" for r in records) - count
+    seconds = max(ends) - min(r.at for r in firsts)
+    stack.progress.say(
+        f"drain: {count} deliveries in {seconds:.1f} s = {rate(count, seconds):.0f}/s"
+        f" ({copies} tasks were extra copies of a delivery)"
+    )
+    return {
+        "drain_backlog": float(backlog),
+        "drain_deliveries": float(count),
+        "drain_deliveries_per_s": rate(count, seconds),
+        "drain_worker_cpu_ms_per_delivery": rate(cpu * 1000, count),
+        "drain_extra_copies": float(copies),
+    }
+
+
+def run_latency(
+    stack: ProductStack, watch: OutboxWatch, profile: Profile, user_id: str
+) -> dict[str, float]:
+    """Open loop at a fixed command rate, create and pay alternating, the worker running.
+
+    "Commit" time is the event's ``occurred_at``: the product stamps it before the command's
+    transaction commits, so ``occurred_at → handler start`` is an upper bound of
+    commit → handler start (it includes the command's own writes and commit). The client's
+    2xx arrival comes after the commit, so ``response → handler start`` is a lower bound
+    (negative when a handler starts before the answer reaches the client).
+    """
+    offered = profile.latency_rate
+    stack.progress.say(
+        f"latency: {offered:.0f} commands/s (create and pay alternating), open loop, "
+        f"for {profile.latency_seconds:.0f} s"
+    )
+    cpu_before = {name: stack.cpu(name) for name in PROCESSES}
+    since = time.time()
+    result, answers = load.open_loop(
+        stack.port,
+        load.CreateAndPay(user_id, sample_order.ITEMS, sample_order.TOTAL),
+        rate=offered,
+        seconds=profile.latency_seconds,
+    )
+    if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
+        raise ProcessFailed("the outbox did not drain after the latency window")
+    cpu = {name: stack.cpu(name) - cpu_before[name] for name in PROCESSES}
+    records = deliveries(stack.records(), since)
+    starts = [r for r in first_starts(records) if (r.fields.get("occ") or 0) >= since]
+    delivered = len(starts)
+    copies = sum(r.kind == "start" for r in records) - len(first_starts(records))
+    commit_ms = [(r.at - r.fields["occ"]) * 1000 for r in starts]
+    answered = _answer_times(answers)
+    keyed = [(r.at, (str(r.fields.get("agg")), str(r.fields.get("type")))) for r in starts]
+    response_ms = [(at - answered[key]) * 1000 for at, key in keyed if key in answered]
+    figures = {
+        "latency_offered_per_s": offered,
+        "latency_answered_per_s": result.ok_per_second,
+        "latency_errors": float(result.errors),
+        "latency_deliveries": float(delivered),
+        "latency_extra_copies": float(copies),
+        "commit_to_start_p50_ms": percentile(commit_ms, 50),
+        "commit_to_start_p99_ms": percentile(commit_ms, 99),
+        "response_to_start_p50_ms": percentile(response_ms, 50),
+        "response_to_start_p99_ms": percentile(response_ms, 99),
+        "command_p50_ms": percentile(result.latencies_ms(), 50),
+    }
+    for name in PROCESSES:
+        figures[f"cpu_ms_per_delivery_{name}"] = rate(cpu[name] * 1000, delivered)
+    stack.progress.say(
+        f"latency: occurred_at→start p50 {figures['commit_to_start_p50_ms']:.1f} ms, "
+        f"p99 {figures['commit_to_start_p99_ms']:.1f} ms over {len(commit_ms)} deliveries"
+    )
+    return figures
+
+
+def _answer_times(answers: list[load.CommandAnswer]) -> dict[tuple[str, str], float]:
+    """(aggregate id, event type) → when the command's 2xx answer arrived."""
+    times: dict[tuple[str, str], float] = {}
+    for entry in answers:
+        if not 200 <= entry.answer.status < 300:
+            continue
+        if entry.path == "/api/orders":
+            times[(str(entry.answer.body.get("order_id")), "order.created")] = (
+                entry.answer.answered_at
+            )
+        elif entry.path.endswith("/pay"):
+            order_id = entry.path.split("/")[3]
+            times[(order_id, "order.payment_processed")] = entry.answer.answered_at
+    return times

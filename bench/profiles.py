@@ -1,0 +1,64 @@
+"""How long and how large each phase is: ``quick`` (under 2 minutes) or ``full`` (under 10)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    raw_tasks: int
+    """No-op tasks published one by one, then consumed from the backlog."""
+    paced_rate: float
+    """Tasks per second for raw Celery's apply→start latency (worker idle otherwise)."""
+    paced_seconds: float
+    dual_write_tasks: int
+    http_clients: int
+    http_seconds: float
+    """Closed-loop window for the bare endpoint and ``POST /api/orders``."""
+    backlog_orders: int
+    """At most this many orders are created in the POST window: they are the drain's backlog."""
+    latency_rate: float
+    latency_seconds: float
+    bounded_window: float
+    """Seconds an offered rate must keep the backlog bounded."""
+    bounded_start_rate: float
+    bounded_max_windows: int
+    relay_rows: int
+    """Done deliveries turned back to pending for the relay-drain phase."""
+
+
+QUICK = Profile(
+    name="quick",
+    raw_tasks=300,
+    paced_rate=20.0,
+    paced_seconds=3.0,
+    dual_write_tasks=300,
+    http_clients=8,
+    http_seconds=4.0,
+    backlog_orders=250,
+    latency_rate=10.0,
+    latency_seconds=4.0,
+    bounded_window=5.0,
+    bounded_start_rate=20.0,
+    bounded_max_windows=1,
+    relay_rows=1000,
+)
+
+FULL = Profile(
+    name="full",
+    raw_tasks=2000,
+    paced_rate=20.0,
+    paced_seconds=10.0,
+    dual_write_tasks=1500,
+    http_clients=8,
+    http_seconds=15.0,
+    backlog_orders=1500,
+    latency_rate=10.0,
+    latency_seconds=30.0,
+    bounded_window=60.0,
+    bounded_start_rate=40.0,
+    bounded_max_windows=4,
+    relay_rows=3000,
+)
+
+PROFILES = {p.name: p for p in (QUICK, FULL)}

@@ -1,0 +1,232 @@
+"""``/ops`` through Flask's test client: sign-in, session cookie, CSRF, filters, re-drive, trace.
+
+The dead letters are made the real way (``dead_letters_made``: a webhook receiver
+answering 400, Slack answering 503); the browser test (tests/browser) drives the same
+page in Chromium against a real worker.
+"""
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from app.infrastructure.persistence.tables import events
+from tests.e2e.conftest import AppFactory, container
+from tests.e2e.test_dead_letters_cli import (
+    ORDER_WEBHOOK,
+    SALES,
+    WEBHOOK,
+    Graveyard,
+    dead_letters_made,
+)
+
+TOKEN = "ops-page-admin-token-0123456789abcdef"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def graveyard(make_app: AppFactory) -> Iterator[Graveyard]:
+    with dead_letters_made(make_app, ADMIN_TOKEN=TOKEN, SECRET_KEY="ops-test-key") as made:
+        yield made
+
+
+def csrf_token(client: FlaskClient, page: str) -> str:
+    html = client.get(page).get_data(as_text=True)
+    match = CSRF_FIELD.search(html)
+    assert match, f"no CSRF field on {page}"
+    return match.group(1)
+
+
+def signed_in(graveyard: Graveyard) -> FlaskClient:
+    client = graveyard.app.test_client()
+    form = {"token": TOKEN, "csrf_token": csrf_token(client, "/ops/sign-in"), "next": "/ops"}
+    response = client.post("/ops/sign-in", data=form)
+    assert response.status_code == 302 and response.headers["Location"] == "/ops"
+    return client
+
+
+@pytest.mark.parametrize(
+    "page", ["/ops", "/ops/dead-letters?handler=x", "/ops/dead-letters/1", "/ops/trace"]
+)
+def test_pages_redirect_to_the_sign_in_form_without_a_session(
+    graveyard: Graveyard, page: str
+) -> None:
+    response = graveyard.app.test_client().get(page)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/ops/sign-in?next=")
+
+
+@pytest.mark.parametrize("path", ["/ops/dead-letters/1/retry", "/ops/dead-letters/retry"])
+def test_a_form_post_without_a_session_is_401_and_changes_nothing(
+    graveyard: Graveyard, path: str
+) -> None:
+    before = graveyard.snapshot()
+    response = graveyard.app.test_client().post(path, data={"csrf_token": "x"})
+    assert response.status_code == 401
+    assert "sign in at /ops/sign-in first" in response.get_data(as_text=True)
+    assert graveyard.snapshot() == before
+
+
+def test_a_wrong_token_is_refused_and_sets_no_session(graveyard: Graveyard) -> None:
+    client = graveyard.app.test_client()
+    form = {"token": "not-the-token", "csrf_token": csrf_token(client, "/ops/sign-in")}
+    response = client.post("/ops/sign-in", data=form)
+    assert response.status_code == 401
+    assert "not the admin token" in response.get_data(as_text=True)
+    assert client.get("/ops").status_code == 302
+
+
+def test_sign_in_without_a_csrf_token_is_refused(graveyard: Graveyard) -> None:
+    client = graveyard.app.test_client()
+    response = client.post("/ops/sign-in", data={"token": TOKEN})
+    assert response.status_code == 400
+    assert "The CSRF token is missing." in response.get_data(as_text=True)
+    assert client.get("/ops").status_code == 302
+
+
+def test_sign_in_sets_an_http_only_same_site_lax_session_cookie(graveyard: Graveyard) -> None:
+    client = graveyard.app.test_client()
+    form = {"token": TOKEN, "csrf_token": csrf_token(client, "/ops/sign-in")}
+    response = client.post("/ops/sign-in", data=form)
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    attributes = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite=lax"} <= attributes
+    assert TOKEN not in cookie
+    assert client.get("/ops").status_code == 200
+
+
+def test_sign_in_never_redirects_off_the_ops_page(graveyard: Graveyard) -> None:
+    client = graveyard.app.test_client()
+    form = {
+        "token": TOKEN,
+        "csrf_token": csrf_token(client, "/ops/sign-in"),
+        "next": "//evil.example/ops",
+    }
+    assert client.post("/ops/sign-in", data=form).headers["Location"] == "/ops"
+
+
+def test_sign_out_ends_the_session(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    client.post("/ops/sign-out", data={"csrf_token": csrf_token(client, "/ops")})
+    assert client.get("/ops").status_code == 302
+
+
+def test_overview_shows_backlog_and_dead_letters_per_handler(graveyard: Graveyard) -> None:
+    html = signed_in(graveyard).get("/ops").get_data(as_text=True)
+    assert "Outbox backlog" in html
+    row = html[html.index("<code>forward_to_webhooks</code>") :].split("</tr>", 1)[0]
+    assert ">2</a>" in row  # two dead letters, linked to the filtered list
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", {WEBHOOK, ORDER_WEBHOOK, SALES}),
+        ("?handler=forward_to_webhooks", {WEBHOOK, ORDER_WEBHOOK}),
+        ("?event_type=order.created", {ORDER_WEBHOOK, SALES}),
+        ("?error=answered+503", {SALES}),
+        ("?handler=forward_to_webhooks&event_type=user.registered", {WEBHOOK}),
+    ],
+)
+def test_dead_letter_filters(
+    graveyard: Graveyard, query: str, expected: set[tuple[str, str]]
+) -> None:
+    html = signed_in(graveyard).get(f"/ops/dead-letters{query}").get_data(as_text=True)
+    listed = {int(i) for i in re.findall(r'href="/ops/dead-letters/(\d+)"', html)}
+    assert listed == {graveyard.ids[key] for key in expected}
+
+
+def test_an_overlong_filter_is_a_400(graveyard: Graveyard) -> None:
+    response = signed_in(graveyard).get("/ops/dead-letters?error=" + "x" * 201)
+    assert response.status_code == 400
+    assert "invalid filter" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("dead_letter_id", [999_999, 2**63])
+def test_an_unknown_dead_letter_is_a_404_page(graveyard: Graveyard, dead_letter_id: int) -> None:
+    client = signed_in(graveyard)
+    for path in (
+        f"/ops/dead-letters/{dead_letter_id}",
+        f"/ops/dead-letters/{dead_letter_id}/retry",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert f"dead letter {dead_letter_id} does not exist" in response.get_data(as_text=True)
+
+
+def test_a_dead_letter_page_shows_its_traceback(graveyard: Graveyard) -> None:
+    dead_letter_id = graveyard.ids[WEBHOOK]
+    html = signed_in(graveyard).get(f"/ops/dead-letters/{dead_letter_id}").get_data(as_text=True)
+    assert "Traceback (most recent call last)" in html
+    assert "PermanentFailure" in html and "answered 400" in html
+    assert 'data-delivery-status="dead"' in html
+
+
+def test_re_driving_one_asks_first_and_needs_the_csrf_token(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    dead_letter_id = graveyard.ids[WEBHOOK]
+    confirm = client.get(f"/ops/dead-letters/{dead_letter_id}/retry").get_data(as_text=True)
+    assert f"Re-drive dead letter #{dead_letter_id}?" in confirm
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "dead"  # asking changed nothing
+
+    refused = client.post(f"/ops/dead-letters/{dead_letter_id}/retry", data={})
+    assert refused.status_code == 400
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "dead"
+
+    token = CSRF_FIELD.search(confirm)
+    assert token
+    done = client.post(
+        f"/ops/dead-letters/{dead_letter_id}/retry", data={"csrf_token": token.group(1)}
+    )
+    assert done.status_code == 302
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "redriven"
+    assert graveyard.delivery(WEBHOOK)["status"] in {"pending", "dispatched", "done", "dead"}
+    assert graveyard.dead_letter(ORDER_WEBHOOK)["status"] == "dead"
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "re-driven: its delivery is pending again" in page
+
+
+def test_re_driving_all_matching_confirms_the_matches_then_re_drives_only_them(
+    graveyard: Graveyard,
+) -> None:
+    client = signed_in(graveyard)
+    confirm = client.get("/ops/dead-letters/retry?handler=forward_to_webhooks")
+    html = confirm.get_data(as_text=True)
+    assert "Re-drive 2 dead letter(s)?" in html
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "dead"
+    token = CSRF_FIELD.search(html)
+    assert token
+    response = client.post(
+        "/ops/dead-letters/retry",
+        data={"csrf_token": token.group(1), "handler": "forward_to_webhooks"},
+    )
+    assert response.status_code == 302
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "redriven"
+    assert graveyard.dead_letter(ORDER_WEBHOOK)["status"] == "redriven"
+    assert graveyard.dead_letter(SALES)["status"] == "dead"
+
+
+def test_trace_lists_the_events_and_deliveries_of_a_correlation_id(graveyard: Graveyard) -> None:
+    with container(graveyard.app).engine.connect() as conn:
+        correlation_id = conn.execute(
+            sa.select(events.c.correlation_id).where(events.c.event_type == "order.created")
+        ).scalar_one()
+    html = (
+        signed_in(graveyard)
+        .get(f"/ops/trace?correlation_id={correlation_id}")
+        .get_data(as_text=True)
+    )
+    assert "<code>order.created</code>" in html
+    assert (
+        "<code>notify_sales_channel</code>" in html and "<code>project_order_summary</code>" in html
+    )
+    assert "user.registered" not in html  # another request's chain
+    missing = signed_in(graveyard).get("/ops/trace?correlation_id=nothing-here")
+    assert "No events with correlation id" in missing.get_data(as_text=True)
+
+
+def test_without_admin_token_the_page_is_open_and_says_so(make_app: AppFactory) -> None:
+    html = make_app().test_client().get("/ops").get_data(as_text=True)
+    assert "ADMIN_TOKEN is not set" in html
