@@ -103,7 +103,13 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
         engine,
         publisher,
         ledger,
-        None if settings.task_always_eager else BrokerWatch(celery),
+        None
+        if settings.task_always_eager
+        else BrokerWatch(
+            celery,
+            engine,
+            broker=f"{settings.celery_broker_url}|{settings.broker_key_prefix}",
+        ),
         batch_size=settings.outbox_relay_batch,
         claim_lease=timedelta(seconds=settings.outbox_claim_lease_seconds),
         redelivery_after=timedelta(seconds=settings.outbox_redelivery_seconds),

@@ -1,4 +1,4 @@
-"""outbox: partial indexes over unfinished rows, done counters
+"""outbox: partial indexes over unfinished rows, done counters, broker canaries
 
 Revision ID: 0003
 Revises: 0002
@@ -39,6 +39,12 @@ def upgrade():
             sqlite_where=NOT_DONE,
         )
     op.create_table(
+        "broker_canaries",
+        sa.Column("broker", sa.String(length=64), nullable=False),
+        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("broker", name=op.f("pk_broker_canaries")),
+    )
+    op.create_table(
         "outbox_done_counts",
         sa.Column("handler", sa.String(length=100), nullable=False),
         sa.Column("shard", sa.SmallInteger(), nullable=False),
@@ -54,6 +60,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("outbox_done_counts")
+    op.drop_table("broker_canaries")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_unfinished_by_handler")
         batch_op.drop_index("ix_outbox_unfinished")

@@ -106,6 +106,15 @@ outbox = sa.Table(
     ),
 )
 
+broker_canaries = sa.Table(
+    "broker_canaries",
+    metadata,
+    # Which brokers the relay has put a canary in: a missing canary then means the broker
+    # lost its queues, not that it is new.
+    sa.Column("broker", sa.String(64), primary_key=True),
+    sa.Column("placed_at", Timestamp, nullable=False),
+)
+
 outbox_done_counts = sa.Table(
     "outbox_done_counts",
     metadata,
