@@ -40,6 +40,9 @@ class Settings:
     secret_key: str = ""
     """Signs the ops page's session cookie and CSRF tokens; unset: a random key per process."""
     max_request_bytes: int = 64 * 1024
+    idempotency_key_ttl_hours: float = 24.0
+    read_your_writes_timeout_ms: int = 2000
+    order_store: str = "state"
     task_always_eager: bool = False
     worker_metrics_listen: str = ""
     """``host:port`` where a worker serves its pool's metrics; empty: no exporter."""
@@ -62,6 +65,8 @@ class Settings:
             raise ValueError("OUTBOX_RELAY_INTERVAL must be a positive number of seconds")
         if settings.outbox_max_attempts < 1:
             raise ValueError("OUTBOX_MAX_ATTEMPTS must be at least 1")
+        if settings.order_store not in ("state", "events"):
+            raise ValueError(f"ORDER_STORE must be state or events, got {settings.order_store!r}")
         return settings
 
 

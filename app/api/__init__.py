@@ -4,7 +4,17 @@ from flask import Flask
 
 
 def register_api(app: Flask) -> None:
-    from app.api import admin, commands, correlation, dead_letters, errors, metrics, ops, queries
+    from app.api import (
+        admin,
+        commands,
+        correlation,
+        dead_letters,
+        errors,
+        events,
+        metrics,
+        ops,
+        queries,
+    )
 
     metrics.install(app)
     correlation.install(app)
@@ -14,5 +24,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(queries.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(dead_letters.blueprint)
+    app.register_blueprint(events.blueprint)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(ops.blueprint)

@@ -2,11 +2,19 @@
 
 from flask import Blueprint, Response, abort, jsonify
 
-from app.api import presenters
+from app.api import consistency, presenters
 from app.api.context import container, resource_id
 from app.application import queries
 
 blueprint = Blueprint("queries", __name__, url_prefix="/api")
+
+SERVED_BY = {
+    "get_order": ("project_order_summary",),
+    "get_user": ("project_user_profile", "project_order_summary"),
+    "list_user_orders": ("project_user_profile", "project_order_summary"),
+}
+"""The projections each answer reads: what ``X-Min-Position`` waits for."""
+consistency.install(blueprint, SERVED_BY)
 
 
 @blueprint.get("/orders/<order_id>")

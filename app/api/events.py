@@ -1,0 +1,98 @@
+"""The event store over HTTP (operators): audit trail by filter, one event, one trace."""
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+from marshmallow import Schema, fields, validate
+
+from app.api.auth import admin_required
+from app.api.context import container
+from app.infrastructure.persistence.database import read_only
+from app.infrastructure.persistence.event_log import EventFilter, EventLog
+
+blueprint = Blueprint("events", __name__, url_prefix="/api")
+
+MAX_POSITION = 2**63 - 1
+
+
+class EventQuerySchema(Schema):
+    """``GET /api/events`` filters; unknown names are refused (422)."""
+
+    aggregate_type = fields.String(validate=validate.Length(min=1, max=50))
+    aggregate_id = fields.String(validate=validate.Length(min=1, max=36))
+    correlation_id = fields.String(validate=validate.Length(min=1, max=64))
+    type = fields.String(validate=validate.Length(min=1, max=100))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class DeliverySchema(Schema):
+    handler = fields.String()
+    status = fields.String()
+    attempts = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class EventSchema(Schema):
+    position = fields.Integer()
+    event_id = fields.String()
+    type = fields.String()
+    version = fields.Integer()
+    aggregate_type = fields.String()
+    aggregate_id = fields.String()
+    aggregate_version = fields.Integer()
+    occurred_at = fields.String()
+    correlation_id = fields.String()
+    causation_id = fields.String()
+    payload = fields.Dict()
+
+
+class EventPageSchema(Schema):
+    items = fields.List(fields.Nested(EventSchema))
+    next_after = fields.Integer(allow_none=True)
+
+
+class EventWithDeliveriesSchema(EventSchema):
+    deliveries = fields.List(fields.Nested(DeliverySchema))
+
+
+class TraceSchema(Schema):
+    correlation_id = fields.String()
+    events = fields.List(fields.Nested(EventWithDeliveriesSchema))
+
+
+def _log() -> EventLog:
+    return EventLog(read_only(container().engine))
+
+
+@blueprint.get("/events")
+@admin_required
+def list_events() -> Response:
+    args = EventQuerySchema().load(request.args.to_dict())
+    where = EventFilter(
+        aggregate_type=args.get("aggregate_type"),
+        aggregate_id=args.get("aggregate_id"),
+        correlation_id=args.get("correlation_id"),
+        event_type=args.get("type"),
+        after=args["after"],
+    )
+    items, next_after = _log().search(where, limit=args["limit"])
+    return jsonify(EventPageSchema().dump({"items": items, "next_after": next_after}))
+
+
+@blueprint.get("/events/<event_id>")
+@admin_required
+def get_event(event_id: str) -> Response:
+    event = _log().get(event_id) if len(event_id) <= 36 else None
+    if event is None:
+        abort(404, description=f"event {event_id} does not exist")
+    return jsonify(EventWithDeliveriesSchema().dump(event))
+
+
+@blueprint.get("/traces/<correlation_id>")
+@admin_required
+def get_trace(correlation_id: str) -> Response:
+    found: list[dict[str, Any]] = _log().trace(correlation_id) if len(correlation_id) <= 64 else []
+    if not found:
+        abort(404, description=f"no events with correlation id {correlation_id}")
+    return jsonify(TraceSchema().dump({"correlation_id": correlation_id, "events": found}))
