@@ -47,6 +47,9 @@ class Settings:
     api_tokens: tuple[str, ...] = ()
     log_format: str = ""
     max_request_bytes: int = 64 * 1024
+    idempotency_key_ttl_hours: float = 24.0
+    read_your_writes_timeout_ms: int = 2000
+    order_store: str = "state"
     task_always_eager: bool = False
     worker_metrics_listen: str = ""
     """``host:port`` where a worker serves its pool's metrics; empty: no exporter."""
@@ -75,6 +78,8 @@ class Settings:
             raise ValueError(
                 f"LOG_FORMAT must be one of {LOG_FORMATS}, got {settings.log_format!r}"
             )
+        if settings.order_store not in ("state", "events"):
+            raise ValueError(f"ORDER_STORE must be state or events, got {settings.order_store!r}")
         return settings
 
     @property

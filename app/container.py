@@ -1,6 +1,7 @@
 """The composition root: the one place that wires adapters to the application."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -51,10 +52,18 @@ class Container:
 
     def uow(self) -> SqlUnitOfWork:
         """A fresh unit of work whose commit also publishes its deliveries (best effort)."""
-        return SqlUnitOfWork(self.engine, subscribers, self.relay)
+        return SqlUnitOfWork(self.engine, subscribers, self.relay, self.settings.order_store)
 
-    def run_command(self, command: Command, context: MessageContext) -> Any:
-        return command_handlers.execute(command, self.uow(), context)
+    def run_command(
+        self,
+        command: Command,
+        context: MessageContext,
+        before_commit: Callable[[SqlUnitOfWork, Any], None] | None = None,
+    ) -> Any:
+        """``before_commit(uow, result)`` writes in the command's transaction (its reply, say)."""
+        uow = self.uow()
+        hook = None if before_commit is None else partial(before_commit, uow)
+        return command_handlers.execute(command, uow, context, hook)
 
     def purge_done_deliveries(self, older_than: timedelta, batch_size: int = 1000) -> int:
         """Delete done deliveries past retention, one short transaction per batch."""
@@ -113,7 +122,7 @@ def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Co
     )
     runner = DeliveryRunner(
         ledger,
-        partial(SqlUnitOfWork, engine, subscribers, relay),
+        partial(SqlUnitOfWork, engine, subscribers, relay, settings.order_store),
         outbound,
         failure_policy(settings, celery),
         decode_message,

@@ -16,6 +16,7 @@ from app.application.deliveries import DeadLettered, RetryLater
 from app.application.event_handlers.registry import HANDLERS, HandlerSpec
 from app.container import Container
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
+from app.infrastructure.persistence.idempotency import IdempotencyKeys
 from tasks import metrics
 
 RELAY_TASK = "outbox.relay"
@@ -70,6 +71,8 @@ def register_tasks(celery: Celery) -> None:
     @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE, send_events=False)
     def purge_done_deliveries() -> int:
         container = _container()
+        ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
+        IdempotencyKeys(container.engine, ttl).purge_expired()
         return container.purge_done_deliveries(
             timedelta(hours=container.settings.outbox_retention_hours)
         )

@@ -51,6 +51,7 @@ class OrderRow:
     status: str
     items: tuple[LineItem, ...]
     version: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,14 @@ class FakeOrderRepository(_Tracking):
         row = self._tx.order_row(order_id)
         if row is None:
             return None
-        return Order(row.id, row.user_id, row.items, OrderStatus(row.status), version=row.version)
+        return Order(
+            row.id,
+            row.user_id,
+            row.items,
+            OrderStatus(row.status),
+            version=row.version,
+            currency=row.currency,
+        )
 
     def save(self, order: Order) -> None:
         if order.version == order.loaded_version:
@@ -281,7 +289,9 @@ def _user(row: UserRow) -> User:
 
 
 def _order_row(order: Order) -> OrderRow:
-    return OrderRow(order.id, order.user_id, str(order.status), order.items, order.version)
+    return OrderRow(
+        order.id, order.user_id, str(order.status), order.items, order.version, order.currency
+    )
 
 
 class FakeEventStreams:

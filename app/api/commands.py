@@ -1,9 +1,12 @@
 """Command endpoints: validate, run one command, answer from the command's result."""
 
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
-from app.api import responses, schemas
+from flask import Response, jsonify
+
+from app.api import idempotency, responses, schemas
 from app.api.auth import Access
 from app.api.context import container, request_context, resource_ids
 from app.api.openapi import EVENT_POSITION, ApiBlueprint, links
@@ -19,6 +22,7 @@ from app.domain.commands import (
 from app.domain.events import LineItem
 from app.domain.models import Order, User
 from app.domain.money import format_money
+from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
 blueprint = ApiBlueprint(
     "commands",
@@ -28,6 +32,7 @@ blueprint = ApiBlueprint(
     success_headers=[EVENT_POSITION],
     description="Commands: each changes state and records its events in one transaction.",
 )
+idempotency.install(blueprint)
 
 REFUSALS = {
     400: "the body is not valid JSON",
@@ -53,12 +58,41 @@ USER_ID = {"user_id": "$response.body#/user_id"}
 ORDER_ID = {"order_id": "$response.body#/order_id"}
 
 
-def _run(command: Command) -> Any:
-    return container().run_command(command, request_context())
+Reply = tuple[dict[str, Any], int]
 
 
-def _order_status(order: Order) -> dict[str, str]:
-    return {"order_id": order.id, "status": str(order.status)}
+def _run(command: Command, reply: Callable[[Any], Reply]) -> Response:
+    """Run the command; its reply is built (and, with a key, stored) inside its transaction.
+
+    Returns the finished response, so ``@blueprint.response`` documents it without dumping.
+    """
+    built: list[tuple[SqlUnitOfWork, Reply]] = []
+
+    def before_commit(uow: SqlUnitOfWork, result: Any) -> None:
+        body, status = reply(result)
+        idempotency.stage_reply(uow, status, body)
+        built.append((uow, (body, status)))
+
+    container().run_command(command, request_context(), before_commit)
+    uow, (body, status) = built[0]
+    response = jsonify(body)
+    response.status_code = status
+    if uow.committed_position is not None:
+        response.headers[idempotency.EVENT_POSITION] = str(uow.committed_position)
+    return response
+
+
+def _order_status(order: Order) -> Reply:
+    return {"order_id": order.id, "status": str(order.status)}, 200
+
+
+def _created_user(user: User) -> Reply:
+    return {"user_id": user.id, "email": user.email, "name": user.name}, 201
+
+
+def _created_order(order: Order) -> Reply:
+    body = {"order_id": order.id, "status": str(order.status), "total": format_money(order.total)}
+    return body, 201
 
 
 @blueprint.route("/users", methods=["POST"])
@@ -79,10 +113,10 @@ def _order_status(order: Order) -> dict[str, str]:
         },
     )
 )
-def register_user(data: dict[str, Any]) -> dict[str, Any]:
+def register_user(data: dict[str, Any]) -> Response:
     """Register a user"""
-    user: User = _run(RegisterUser(user_id=str(uuid4()), email=data["email"], name=data["name"]))
-    return {"user_id": user.id, "email": user.email, "name": user.name}
+    command = RegisterUser(user_id=str(uuid4()), email=data["email"], name=data["name"])
+    return _run(command, _created_user)
 
 
 @blueprint.route("/orders", methods=["POST"])
@@ -102,13 +136,16 @@ def register_user(data: dict[str, Any]) -> dict[str, Any]:
         CancelOrder={"operationId": "cancel_order", "parameters": ORDER_ID},
     )
 )
-def create_order(data: dict[str, Any]) -> dict[str, Any]:
+def create_order(data: dict[str, Any]) -> Response:
     """Create an order for a user"""
     items = tuple(LineItem(i["sku"], i["quantity"], i["unit_price"]) for i in data["items"])
-    order: Order = _run(
-        CreateOrder(order_id=str(uuid4()), user_id=str(data["user_id"]), items=items)
+    command = CreateOrder(
+        order_id=str(uuid4()),
+        user_id=str(data["user_id"]),
+        items=items,
+        currency=data["currency"],
     )
-    return {"order_id": order.id, "status": str(order.status), "total": format_money(order.total)}
+    return _run(command, _created_order)
 
 
 @blueprint.route("/orders/<order_id>/pay", methods=["POST"])
@@ -116,9 +153,9 @@ def create_order(data: dict[str, Any]) -> dict[str, Any]:
 @blueprint.arguments(schemas.PayOrderSchema)
 @blueprint.response(200, responses.OrderStatusSchema)
 @_refusals((404, "no such order"), (409, "the order cannot be paid in its state"))
-def pay_order(data: dict[str, Any], order_id: str) -> dict[str, str]:
+def pay_order(data: dict[str, Any], order_id: str) -> Response:
     """Pay an order (the amount must be its total)"""
-    return _order_status(_run(ProcessPayment(order_id=order_id, amount=data["amount"])))
+    return _run(ProcessPayment(order_id=order_id, amount=data["amount"]), _order_status)
 
 
 @blueprint.route("/orders/<order_id>/ship", methods=["POST"])
@@ -126,9 +163,9 @@ def pay_order(data: dict[str, Any], order_id: str) -> dict[str, str]:
 @blueprint.arguments(schemas.ShipOrderSchema, location=OPTIONAL_JSON, required=False)
 @blueprint.response(200, responses.OrderStatusSchema)
 @_refusals((404, "no such order"), (409, "the order cannot be shipped in its state"))
-def ship_order(data: dict[str, Any], order_id: str) -> dict[str, str]:
+def ship_order(data: dict[str, Any], order_id: str) -> Response:
     """Ship a paid order (the body may be empty)"""
-    return _order_status(_run(ShipOrder(order_id=order_id)))
+    return _run(ShipOrder(order_id=order_id), _order_status)
 
 
 @blueprint.route("/orders/<order_id>/cancel", methods=["POST"])
@@ -136,6 +173,6 @@ def ship_order(data: dict[str, Any], order_id: str) -> dict[str, str]:
 @blueprint.arguments(schemas.CancelOrderSchema, location=OPTIONAL_JSON, required=False)
 @blueprint.response(200, responses.OrderStatusSchema)
 @_refusals((404, "no such order"), (409, "the order cannot be cancelled in its state"))
-def cancel_order(data: dict[str, Any], order_id: str) -> dict[str, str]:
+def cancel_order(data: dict[str, Any], order_id: str) -> Response:
     """Cancel an order that has not shipped (the body may be empty)"""
-    return _order_status(_run(CancelOrder(order_id=order_id, reason=data["reason"])))
+    return _run(CancelOrder(order_id=order_id, reason=data["reason"]), _order_status)

@@ -12,6 +12,7 @@ def order_summary(summary: OrderSummary) -> dict[str, Any]:
         "user_id": summary.user_id,
         "status": summary.status,
         "total": format_money(summary.total),
+        "currency": summary.currency,
         "items": [
             {"sku": i.sku, "quantity": i.quantity, "unit_price": format_money(i.unit_price)}
             for i in summary.items

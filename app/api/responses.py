@@ -47,6 +47,7 @@ class OrderSummarySchema(Schema):
     user_id = fields.UUID(required=True)
     status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
     total = fields.String(required=True)
+    currency = fields.String(required=True, metadata={"example": "EUR"})
     items = fields.List(fields.Nested(LineItemViewSchema), required=True)
     version = fields.Integer(required=True)
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.domain.money import parse_money
+from app.domain.money import DEFAULT_CURRENCY, parse_money
 
 
 class Money(fields.Field):
@@ -47,6 +47,10 @@ class CreateOrderSchema(Schema):
     user_id = fields.UUID(required=True)
     items = fields.List(
         fields.Nested(LineItemSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
+    currency = fields.String(
+        load_default=DEFAULT_CURRENCY,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like EUR"),
     )
 
 

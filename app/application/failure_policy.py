@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from app.application.errors import PermanentFailure
-from app.domain.errors import InvalidCommand
+from app.domain.errors import InvalidCommand, NotFound
 
 
 class AttemptsExhausted(Exception):
@@ -45,13 +45,14 @@ class FailurePolicy:
     def is_permanent(self, exc: BaseException) -> bool:
         """Permanent: the message or the receiver's verdict will not change on a retry.
 
-        Everything else (connections, timeouts, 5xx, lock and version conflicts, and bugs
-        we do not recognise) is retried up to the handler's attempt limit, then
-        dead-lettered.
+        A domain refusal that names something missing (``NotFound``) or a rule the event
+        breaks (``InvalidCommand``) gives the same answer on every attempt. Everything
+        else (connections, timeouts, 5xx, lock and version conflicts, and bugs we do not
+        recognise) is retried up to the handler's attempt limit, then dead-lettered.
         """
         if isinstance(exc, self.always_transient):
             return False
-        return isinstance(exc, PermanentFailure | InvalidCommand | AttemptsExhausted)
+        return isinstance(exc, PermanentFailure | InvalidCommand | NotFound | AttemptsExhausted)
 
     def attempt_limit(self, handler_limit: int | None) -> int:
         if handler_limit is None:

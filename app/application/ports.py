@@ -78,9 +78,12 @@ class UnitOfWork(abc.ABC):
     receipts: HandlerReceipts
     context: MessageContext
     committed_delivery_ids: list[int]
+    committed_position: int | None
+    """Global position of the last event the commit wrote (None: it wrote none)."""
 
     def __enter__(self) -> "UnitOfWork":
         self.committed_delivery_ids = []
+        self.committed_position = None
         return self
 
     def __exit__(

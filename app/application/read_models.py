@@ -14,6 +14,7 @@ class OrderSummary:
     total: Decimal
     items: tuple[LineItem, ...]
     version: int
+    currency: str
 
 
 @dataclass(frozen=True)

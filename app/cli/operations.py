@@ -1,18 +1,23 @@
 """``flask outbox|projections|events`` commands."""
 
 import json
+import time
 
 import click
 from flask.cli import AppGroup
 
 from app.api.context import container
-from app.application.event_handlers.projections import rebuild_projections
+from app.application.event_handlers.projections import PROJECTIONS
+from app.infrastructure.messaging import schema_snapshot
+from app.infrastructure.persistence.aggregate_check import verify_orders
 from app.infrastructure.persistence.database import read_only
-from app.infrastructure.persistence.traces import trace
+from app.infrastructure.persistence.event_log import EventLog
+from app.infrastructure.persistence.rebuild import ProjectionRebuild, RebuildReport
 
 outbox_cli = AppGroup("outbox", help="Inspect and drive the transactional outbox.")
 projections_cli = AppGroup("projections", help="Maintain the read models.")
 events_cli = AppGroup("events", help="Read the event store.")
+aggregates_cli = AppGroup("aggregates", help="Check the write side against the event store.")
 
 
 @outbox_cli.command("stats")
@@ -29,27 +34,108 @@ def outbox_relay() -> None:
 
 
 @projections_cli.command("rebuild")
-def projections_rebuild() -> None:
-    """Drop the projections and fold them again from the event store, in one transaction."""
-    with container().uow() as uow:
-        orders, users = rebuild_projections(uow)
-        uow.commit()
-    click.echo(f"rebuilt {orders} order summaries and {users} user profiles")
+@click.argument("names", nargs=-1, type=click.Choice(sorted(PROJECTIONS)))
+@click.option(
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Aggregates folded per batch.",
+)
+def projections_rebuild(names: tuple[str, ...], batch_size: int) -> None:
+    """Fold the event store into shadow tables and swap them in, without downtime.
+
+    Live reads and live projection updates go on during the rebuild; the swap is one
+    short transaction. Interrupting it (Ctrl-C) leaves the live projections as they were;
+    run it again to start over. With no NAME, every projection is rebuilt.
+    """
+    engine = container().engine
+    for name in names or sorted(PROJECTIONS):
+        report = _rebuild_with_progress(ProjectionRebuild(engine, PROJECTIONS[name], batch_size))
+        click.echo(
+            f"rebuilt {name}: {report.rows} rows from {report.events} events in "
+            f"{report.seconds:.2f} s ({report.events_per_second:,.0f} events/s); "
+            f"{report.catch_up_rounds} catch-up round(s); swap {report.swap_seconds * 1000:.0f} ms"
+        )
+        if report.undecodable:
+            click.echo(
+                f"  left out {len(report.undecodable)} stream(s) with an undecodable event "
+                f"(as the live projection does): {', '.join(report.undecodable[:10])}",
+                err=True,
+            )
+
+
+def _rebuild_with_progress(rebuild: ProjectionRebuild) -> RebuildReport:
+    began, done = time.perf_counter(), 0
+
+    def rate(_item: object) -> str:
+        elapsed = time.perf_counter() - began
+        return f"{done / elapsed:,.0f} events/s" if elapsed > 0 else ""
+
+    with click.progressbar(
+        length=rebuild.event_count(),
+        label=f"{rebuild.name:<16}",
+        show_eta=True,
+        show_percent=True,
+        item_show_func=rate,
+    ) as bar:
+
+        def advance(events: int) -> None:
+            nonlocal done
+            done += events
+            bar.update(events, events)
+
+        return rebuild.run(advance)
 
 
 @events_cli.command("trace")
 @click.argument("correlation_id")
 def events_trace(correlation_id: str) -> None:
     """One request's whole chain: its events and every handler delivery of each."""
-    with read_only(container().engine).connect() as conn:
-        chain = trace(conn, correlation_id)
-    if not chain:
+    found = EventLog(read_only(container().engine)).trace(correlation_id)
+    if not found:
         raise click.ClickException(f"no events with correlation id {correlation_id}")
-    for event in chain:
+    for event in found:
         click.echo(
-            f"{event.occurred_at.isoformat()} #{event.position} {event.event_type} "
-            f"{event.aggregate_type}/{event.aggregate_id} v{event.aggregate_version} "
-            f"event={event.event_id} caused_by={event.causation_id}"
+            f"{event['occurred_at']} #{event['position']} {event['type']} "
+            f"{event['aggregate_type']}/{event['aggregate_id']} v{event['aggregate_version']} "
+            f"event={event['event_id']} caused_by={event['causation_id']}"
         )
-        for d in event.deliveries:
-            click.echo(f"    {d.handler:<26} {d.status:<10} attempts={d.attempts}")
+        for d in event["deliveries"]:
+            attempts = "-" if d["attempts"] is None else d["attempts"]
+            click.echo(f"    {d['handler']:<26} {d['status']:<10} attempts={attempts}")
+
+
+@events_cli.command("schema")
+@click.option("--write", is_flag=True, help="Add the code's current versions to the snapshot.")
+def events_schema(write: bool) -> None:
+    """Every (event type, schema version)'s payload fields and types, as JSON.
+
+    Without --write, print the snapshot the code implies and exit 1 if the committed file
+    lacks or contradicts it. With --write, add the current versions to the file; a changed
+    payload under an already-recorded version is refused (bump the version, add an upcaster).
+    """
+    committed = schema_snapshot.load()
+    try:
+        wanted = schema_snapshot.merged(committed)
+    except schema_snapshot.SchemaChanged as exc:
+        raise click.ClickException(str(exc)) from None
+    text = schema_snapshot.dump(wanted)
+    if write:
+        schema_snapshot.SNAPSHOT_PATH.write_text(text)
+        click.echo(f"wrote {schema_snapshot.SNAPSHOT_PATH}")
+        return
+    click.echo(text, nl=False)
+    if wanted != committed:
+        raise click.ClickException(f"{schema_snapshot.SNAPSHOT_PATH} is out of date: run --write")
+
+
+@aggregates_cli.command("verify")
+def aggregates_verify() -> None:
+    """Fold every order's events and compare with its stored state; exit 1 on any mismatch."""
+    report = verify_orders(container().engine)
+    for mismatch in report.mismatches:
+        click.echo(mismatch, err=True)
+    click.echo(f"checked {report.checked} order(s), mismatched {report.mismatched}")
+    if report.mismatched:
+        raise SystemExit(1)

@@ -4,6 +4,9 @@ from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e12")
+DEFAULT_CURRENCY = "EUR"
+"""The currency of an order that names none, and of every order stored before
+``order.created`` v2 (the service took euros only until then)."""
 
 
 def parse_money(value: object) -> Decimal:

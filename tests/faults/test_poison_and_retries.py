@@ -15,6 +15,7 @@ from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE
 from app.infrastructure.persistence.tables import events, outbox
 from tests.faults.conftest import Rig
 from tests.faults.workload import drive_all
+from tests.support.db_state import repair_event_payload
 from tests.support.workload import Workload, assert_queries_match
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
@@ -98,18 +99,15 @@ def test_poison_event_and_failing_webhook_then_redrive(rig: Rig) -> None:
 
     # The fix: the receiver recovers, and an operator repairs the poison payload.
     fixed = True
-    with rig.stack.engine.begin() as conn:
-        conn.execute(
-            events.update()
-            .where(events.c.event_id == poison)
-            .values(
-                payload={
-                    "user_id": owner,
-                    "total": "5.00",
-                    "items": [{"sku": "FIXED", "quantity": 1, "unit_price": "5.00"}],
-                }
-            )
-        )
+    repair_event_payload(
+        rig.stack.engine,
+        poison,
+        {
+            "user_id": owner,
+            "total": "5.00",
+            "items": [{"sku": "FIXED", "quantity": 1, "unit_price": "5.00"}],
+        },
+    )
     dry = rig.stack.client.post("/api/dead-letters/retry", json={"dry_run": True}).get_json()
     assert len(dry["matched"]) == expected_dead and dry["retried"] == []
     result = rig.stack.cli("dead-letters", "retry", "--all")

@@ -41,8 +41,18 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
 
 
 @pytest.fixture
-def app(make_app: AppFactory) -> Flask:
-    return make_app()
+def app(make_app: AppFactory, request: pytest.FixtureRequest) -> Flask:
+    """``indirect`` parametrization may pass settings, e.g. ``{"ORDER_STORE": "events"}``."""
+    return make_app(**getattr(request, "param", {}))
+
+
+@pytest.fixture
+def verify_aggregates(app: Flask) -> Iterator[None]:
+    """After the test: every order's state must equal the fold of its events."""
+    yield
+    result = app.test_cli_runner().invoke(args=["aggregates", "verify"])
+    assert result.exit_code == 0, result.output
+    assert ", mismatched 0" in result.output
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from app.infrastructure.messaging import schema_snapshot
 from app.infrastructure.persistence.tables import order_summaries, user_profiles
 from tests.support.inprocess import Api, container
 
@@ -36,7 +37,8 @@ def test_projections_rebuild_gives_identical_projections(app: Flask, api: Api) -
     assert len(live[0]) == 12 and len(live[1]) == 3
     result = app.test_cli_runner().invoke(args=["projections", "rebuild"])
     assert result.exit_code == 0, result.output
-    assert "rebuilt 12 order summaries and 3 user profiles" in result.output
+    assert "rebuilt order_summaries: 12 rows from " in result.output
+    assert "rebuilt user_profiles: 3 rows from " in result.output
     assert _projections(app) == live
 
 
@@ -97,3 +99,10 @@ def test_outbox_stats_command_prints_the_api_figures(
         k: v for k, v in served.items() if k != "oldest_pending_age_seconds"
     }
     assert printed["done"] == 7
+
+
+def test_events_schema_prints_the_committed_snapshot(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["events", "schema"])
+    assert result.exit_code == 0, result.output
+    assert result.output == schema_snapshot.dump(schema_snapshot.load())
+    assert '"currency": "string"' in result.output

@@ -7,8 +7,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.inprocess.order_stores import ON_BOTH_ORDER_STORES
 from tests.support.inprocess import Api, row_counts, unfinished_deliveries
 from tests.support.refusals import NoWrites, assert_payment_refused, assert_refused
+
+pytestmark = ON_BOTH_ORDER_STORES
 
 UNKNOWN = "2f0d7d0e-6f0a-4c4e-9d7a-2d9f1c3b4a5e"
 ITEM = {"sku": "book", "quantity": 1, "unit_price": "9.99"}

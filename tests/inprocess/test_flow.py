@@ -15,8 +15,11 @@ from flask import Flask
 
 from app.infrastructure.messaging.envelope import Envelope
 from app.infrastructure.persistence.tables import events
+from tests.inprocess.order_stores import ON_BOTH_ORDER_STORES
 from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
 from tests.support.inprocess import Api, AppFactory, container, unfinished_deliveries
+
+pytestmark = ON_BOTH_ORDER_STORES
 
 
 def _events(app: Flask, correlation_id: str | None = None) -> list[Any]:

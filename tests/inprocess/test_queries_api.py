@@ -25,6 +25,7 @@ def test_get_order_returns_the_projection(
             {"sku": "pen", "quantity": 3, "unit_price": "1.99"},
         ],
         "version": 1,
+        "currency": "EUR",
     }
 
 
@@ -147,3 +148,30 @@ def test_healthz(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.is_json
     assert response.headers["X-Correlation-ID"]
+
+
+@pytest.mark.parametrize("value", ["", "-1", "1.5", "abc", "\u00b2", "9" * 20, str(2**63)])
+def test_a_malformed_min_position_is_422(client: FlaskClient, value: str) -> None:
+    response = client.get(
+        "/api/orders/8b1f9a52-0000-4000-8000-000000000000",
+        headers={"X-Min-Position": value.encode().decode("latin-1")},
+    )
+    assert response.status_code == 422
+    assert "X-Min-Position" in response.get_json()["fields"]
+
+
+def test_commands_answer_with_their_last_event_position(client: FlaskClient, api: Api) -> None:
+    user = client.post("/api/users", json={"email": "p@example.com", "name": "P"})
+    assert user.headers["X-Event-Position"] == "1"
+    order = client.post(
+        "/api/orders",
+        json={
+            "user_id": user.get_json()["user_id"],
+            "items": [{"sku": "a", "quantity": 1, "unit_price": "1.00"}],
+        },
+    )
+    assert order.headers["X-Event-Position"] == "2"
+    paid = client.post(f"/api/orders/{order.get_json()['order_id']}/pay", json={"amount": "1"})
+    assert paid.headers["X-Event-Position"] == "3"  # the reaction's award comes after it
+    served = client.get(f"/api/users/{user.get_json()['user_id']}", headers={"X-Min-Position": "4"})
+    assert served.status_code == 200 and served.get_json()["loyalty_points"] == 1

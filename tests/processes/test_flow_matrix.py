@@ -46,6 +46,7 @@ def test_fifty_orders_end_exactly_as_sent(make_stack: MakeStack, db: str, broker
     assert_deterministic_events(workload, events)
     assert_queries_match(stack.client, workload)
     assert_rebuild_reproduces_live_projections(stack)
+    assert_orders_equal_their_events(stack)
     assert_emails_sent(stack, workload)
     assert_loyalty_chains(workload, events)
 
@@ -71,6 +72,12 @@ def assert_rebuild_reproduces_live_projections(stack: Stack) -> None:
     assert result.exit_code == 0, result.output
     rebuilt = table_rows(stack.engine, order_summaries), table_rows(stack.engine, user_profiles)
     assert rebuilt == live
+
+
+def assert_orders_equal_their_events(stack: Stack) -> None:
+    result = stack.cli("aggregates", "verify")
+    assert result.exit_code == 0, result.output
+    assert ", mismatched 0" in result.output
 
 
 def assert_emails_sent(stack: Stack, workload: Workload) -> None:

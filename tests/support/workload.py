@@ -125,6 +125,7 @@ class Workload:
             "total": str(order.total),
             "items": order.expected_items(),
             "version": order.version,
+            "currency": "EUR",
         }
 
     def expected_emails(self) -> Counter[str]:

@@ -42,6 +42,7 @@ SAMPLE_EVENTS: tuple[DomainEvent, ...] = (
         user_id=USER,
         items=ITEMS,
         total=Decimal("25.99"),
+        currency="EUR",
     ),
     PaymentProcessed(
         aggregate_id=ORDER,

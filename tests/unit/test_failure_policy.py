@@ -43,6 +43,7 @@ def retry_countdown(attempt: int, *, base: float, cap: float) -> int:
         UnknownEventType("order.teleported"),
         UnsupportedSchemaVersion("order.created v99"),
         InvalidCommand("quantity must be positive", field="quantity"),
+        NotFound("user u-1 has no contact details"),
     ],
     ids=lambda e: type(e).__name__,
 )
@@ -58,7 +59,6 @@ def test_permanent_failures_go_straight_to_dead_letter(exc: Exception) -> None:
         sa.exc.DBAPIError("SELECT 1", {}, Exception("connection reset")),
         SoftTimeLimitExceeded(),
         ConcurrencyConflict("order o-1 moved on to version 3"),
-        NotFound("user u-1 has no contact details"),
         KeyError("sku"),
         ConnectionError("refused"),
         TimeoutError(),

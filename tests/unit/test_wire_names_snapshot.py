@@ -28,7 +28,7 @@ TASK_NAMES = [
 
 EVENT_TYPES = {
     ("order.cancelled", 1),
-    ("order.created", 1),
+    ("order.created", 2),
     ("order.payment_processed", 1),
     ("order.shipped", 1),
     ("user.loyalty_points_awarded", 1),

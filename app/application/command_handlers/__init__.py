@@ -35,14 +35,24 @@ def handle(command: commands.Command, uow: UnitOfWork) -> Any:
     return COMMAND_HANDLERS[type(command)](command, uow)
 
 
-def execute(command: commands.Command, uow: UnitOfWork, context: MessageContext) -> Any:
+def execute(
+    command: commands.Command,
+    uow: UnitOfWork,
+    context: MessageContext,
+    before_commit: Callable[[Any], None] | None = None,
+) -> Any:
     """Run one command in its own transaction and commit it; returns the handler's result.
 
-    After this returns, ``uow.committed_delivery_ids`` lists the outbox rows just written.
+    ``before_commit(result)`` runs inside the transaction, after the handler succeeded: what
+    it writes through the unit of work commits with the command or not at all. After this
+    returns, ``uow.committed_delivery_ids`` lists the outbox rows just written and
+    ``uow.committed_position`` the last event's global position.
     """
     with uow:
         uow.context = context
         result = handle(command, uow)
+        if before_commit is not None:
+            before_commit(result)
         uow.commit()
     return result
 

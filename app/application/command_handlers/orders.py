@@ -14,7 +14,7 @@ def _existing_order(uow: UnitOfWork, order_id: str) -> Order:
 def create_order(command: CreateOrder, uow: UnitOfWork) -> Order:
     if not uow.users.exists(command.user_id):
         raise NotFound(f"user {command.user_id} does not exist")
-    order = Order.create(command.order_id, command.user_id, command.items)
+    order = Order.create(command.order_id, command.user_id, command.items, command.currency)
     uow.orders.add(order)
     return order
 

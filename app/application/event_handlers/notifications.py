@@ -50,7 +50,7 @@ def send_order_confirmation(message: EventMessage, out: Outbound, key: str) -> N
         out,
         key,
         f"Order {event.aggregate_id} confirmed",
-        f"we received your order:\n{lines}\nTotal: {event.total}",
+        f"we received your order:\n{lines}\nTotal: {event.total} {event.currency}",
     )
 
 

@@ -5,7 +5,8 @@ projection indifferent to delivery order and duplicates, and makes a rebuild run
 very same code as live updates.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from app.application.messages import EventMessage
@@ -44,6 +45,7 @@ def fold_order_summary(events: Sequence[DomainEvent]) -> OrderSummary | None:
         total=created.total,
         items=created.items,
         version=events[-1].aggregate_version,
+        currency=created.currency,
     )
 
 
@@ -76,21 +78,27 @@ def project_user_profile(message: EventMessage, uow: UnitOfWork) -> None:
         uow.projections.upsert_user_profile(profile)
 
 
-def rebuild_projections(uow: UnitOfWork) -> tuple[int, int]:
-    """Throw the read models away and fold them again from the event store."""
-    uow.projections.clear()
-    orders = users = 0
-    for order_id in uow.events.aggregate_ids("order"):
-        summary = fold_order_summary(uow.events.load_stream(order_id))
-        if summary is not None:
-            uow.projections.upsert_order_summary(summary)
-            orders += 1
-    for user_id in uow.events.aggregate_ids("user"):
-        profile = fold_user_profile(uow.events.load_stream(user_id))
-        if profile is not None:
-            uow.projections.upsert_user_profile(profile)
-            users += 1
-    return orders, users
+@dataclass(frozen=True)
+class Projection:
+    """One read model: the stream fold behind it and the handler that keeps it live.
+
+    A rebuild folds every stream of ``aggregate_type`` with ``fold``, the very function
+    the live ``handler`` runs, so a rebuilt projection equals the live one.
+    """
+
+    name: str
+    handler: str
+    aggregate_type: str
+    fold: Callable[[Sequence[DomainEvent]], OrderSummary | UserProfile | None]
+
+
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p
+    for p in (
+        Projection("order_summaries", "project_order_summary", "order", fold_order_summary),
+        Projection("user_profiles", "project_user_profile", "user", fold_user_profile),
+    )
+}
 
 
 def loyalty_points_for(amount: Decimal) -> int:

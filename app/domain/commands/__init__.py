@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.domain.events import LineItem
+from app.domain.money import DEFAULT_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class CreateOrder(Command):
     order_id: str
     user_id: str
     items: tuple[LineItem, ...]
+    currency: str = DEFAULT_CURRENCY
 
 
 @dataclass(frozen=True)

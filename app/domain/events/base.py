@@ -5,6 +5,7 @@ names: never derive them from module or class names, never reuse an old one.
 """
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,11 @@ from uuid import uuid4
 from app.domain.money import format_money
 
 _METADATA_FIELDS = frozenset({"aggregate_id", "aggregate_version", "event_id", "occurred_at"})
+
+
+def metadata_fields() -> frozenset[str]:
+    """The envelope's own fields, which every event has and no payload carries."""
+    return _METADATA_FIELDS
 
 
 def new_id() -> str:
@@ -74,9 +80,15 @@ def _encode(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _field_types(cls: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """Type hints and field names of a dataclass, resolved once (resolving is slow)."""
+    return typing.get_type_hints(cls), frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def _decode_fields(cls: type, data: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)} - skip
+    hints, fields = _field_types(cls)
+    names = fields - skip
     unknown = set(data) - names
     missing = {n for n in names if n not in data}
     if unknown or missing:

@@ -26,10 +26,14 @@ class OrderEvent(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OrderCreated(OrderEvent):
+    """Version 2 added ``currency`` (ISO 4217); an upcaster reads version 1 as euros."""
+
     event_type = "order.created"
+    schema_version = 2
 
     items: tuple[LineItem, ...]
     total: Decimal
+    currency: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,6 +31,8 @@ def envelope_from_row(row: Any) -> Envelope:
 class SqlEventStreams:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+        self.last_position: int | None = None
+        """The global position of the last event ``append`` wrote."""
 
     def load_stream(self, aggregate_id: str) -> list[DomainEvent]:
         rows = self._conn.execute(
@@ -70,7 +72,10 @@ class SqlEventStreams:
             row["occurred_at"] = event.occurred_at
             rows.append(row)
         try:
-            self._conn.execute(events.insert(), rows)
+            positions = self._conn.execute(
+                events.insert().returning(events.c.position), rows
+            ).scalars()
+            self.last_position = max(positions)
         except sa.exc.IntegrityError:
             raise ConcurrencyConflict("the aggregate was changed by another request") from None
         return envelopes

@@ -15,53 +15,60 @@ from app.infrastructure.persistence.tables import order_summaries, user_profiles
 SPENDING_STATUSES = ("paid", "shipped")
 
 
+def order_summary_row(summary: OrderSummary) -> dict[str, Any]:
+    return {
+        "order_id": summary.order_id,
+        "user_id": summary.user_id,
+        "status": summary.status,
+        "total_cents": to_cents(summary.total),
+        "items": [
+            {"sku": i.sku, "quantity": i.quantity, "unit_price": format_money(i.unit_price)}
+            for i in summary.items
+        ],
+        "version": summary.version,
+        "currency": summary.currency,
+    }
+
+
+def user_profile_row(profile: UserProfile) -> dict[str, Any]:
+    return {
+        "user_id": profile.user_id,
+        "email": profile.email,
+        "name": profile.name,
+        "loyalty_points": profile.loyalty_points,
+        "version": profile.version,
+    }
+
+
+def upsert_newer(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows, or update those whose stored version is older; one statement."""
+    if not rows:
+        return
+    (key,) = [column.name for column in table.primary_key.columns]
+    statement = upsert(conn, table)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={name: statement.excluded[name] for name in rows[0] if name != key},
+            where=table.c.version < statement.excluded.version,
+        ),
+        rows,
+    )
+
+
 class SqlProjectionWriter:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
     def upsert_order_summary(self, summary: OrderSummary) -> None:
-        self._upsert_newer(
-            order_summaries,
-            "order_id",
-            {
-                "order_id": summary.order_id,
-                "user_id": summary.user_id,
-                "status": summary.status,
-                "total_cents": to_cents(summary.total),
-                "items": [
-                    {"sku": i.sku, "quantity": i.quantity, "unit_price": format_money(i.unit_price)}
-                    for i in summary.items
-                ],
-                "version": summary.version,
-            },
-        )
+        upsert_newer(self._conn, order_summaries, [order_summary_row(summary)])
 
     def upsert_user_profile(self, profile: UserProfile) -> None:
-        self._upsert_newer(
-            user_profiles,
-            "user_id",
-            {
-                "user_id": profile.user_id,
-                "email": profile.email,
-                "name": profile.name,
-                "loyalty_points": profile.loyalty_points,
-                "version": profile.version,
-            },
-        )
+        upsert_newer(self._conn, user_profiles, [user_profile_row(profile)])
 
     def clear(self) -> None:
         self._conn.execute(order_summaries.delete())
         self._conn.execute(user_profiles.delete())
-
-    def _upsert_newer(self, table: sa.Table, key: str, row: dict[str, Any]) -> None:
-        statement = upsert(self._conn, table).values(**row)
-        self._conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[key],
-                set_={name: statement.excluded[name] for name in row if name != key},
-                where=table.c.version < statement.excluded.version,
-            )
-        )
 
 
 def _summary(row: Any) -> OrderSummary:
@@ -75,6 +82,7 @@ def _summary(row: Any) -> OrderSummary:
             for i in row.items
         ),
         version=row.version,
+        currency=row.currency,
     )
 
 

@@ -1,10 +1,30 @@
 """Handler receipts: the idempotency record written in the handler's own transaction."""
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.infrastructure.persistence import outbox
-from app.infrastructure.persistence.sql import upsert, utcnow
-from app.infrastructure.persistence.tables import handler_receipts
+from app.infrastructure.persistence.sql import utcnow
+from app.infrastructure.persistence.tables import Timestamp, handler_receipts
+
+
+def _claim(insert: Any) -> Any:
+    return (
+        insert(handler_receipts)
+        .values(
+            event_id=sa.bindparam("event_id"),
+            handler=sa.bindparam("handler"),
+            applied_at=sa.bindparam("applied_at", type_=Timestamp),
+        )
+        .on_conflict_do_nothing()
+        .returning(handler_receipts.c.event_id)
+    )
+
+
+_CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
+"""Built once per dialect (see the outbox's statements for why)."""
 
 
 class SqlHandlerReceipts:
@@ -14,10 +34,8 @@ class SqlHandlerReceipts:
     def claim(self, event_id: str, handler: str) -> bool:
         """Insert the receipt first thing, so a concurrent duplicate waits on it and then skips."""
         inserted = self._conn.execute(
-            upsert(self._conn, handler_receipts)
-            .values(event_id=event_id, handler=handler, applied_at=utcnow())
-            .on_conflict_do_nothing()
-            .returning(handler_receipts.c.event_id)
+            _CLAIM[self._conn.dialect.name],
+            {"event_id": event_id, "handler": handler, "applied_at": utcnow()},
         ).first()
         # RETURNING, not rowcount: psycopg 3 under SQLAlchemy 2.1 reports -1 here.
         return inserted is not None

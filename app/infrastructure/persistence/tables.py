@@ -39,6 +39,7 @@ orders = sa.Table(
     sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="EUR"),
 )
 
 order_items = sa.Table(
@@ -142,6 +143,7 @@ order_summaries = sa.Table(
     sa.Column("total_cents", sa.BigInteger, nullable=False),
     sa.Column("items", Json, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="EUR"),
 )
 
 user_profiles = sa.Table(
@@ -152,6 +154,21 @@ user_profiles = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("loyalty_points", sa.Integer, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    # in_flight while the first request runs (``claim`` names it), then done.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("claim", sa.String(36), nullable=True),
+    sa.Column("claimed_at", Timestamp, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("response", Json, nullable=True),
+    sa.Column("event_position", sa.BigInteger, nullable=True),
+    sa.Column("expires_at", Timestamp, nullable=False, index=True),
 )
 
 dead_letters = sa.Table(

@@ -11,10 +11,15 @@ from app.application.messages import MessageContext
 from app.application.ports import UnitOfWork
 from app.infrastructure.persistence import outbox
 from app.infrastructure.persistence.event_store import SqlEventStreams
+from app.infrastructure.persistence.idempotency import IdempotencyRecord
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 from app.infrastructure.persistence.read_models import SqlProjectionWriter
 from app.infrastructure.persistence.receipts import SqlHandlerReceipts
-from app.infrastructure.persistence.repositories import SqlOrderRepository, SqlUserRepository
+from app.infrastructure.persistence.repositories import (
+    EventSourcedOrderRepository,
+    SqlOrderRepository,
+    SqlUserRepository,
+)
 
 
 class ImmediateDispatch(Protocol):
@@ -37,10 +42,13 @@ class SqlUnitOfWork(UnitOfWork):
         engine: sa.Engine,
         subscribers: Callable[[str], list[str]],
         dispatch: ImmediateDispatch | None = None,
+        order_store: str = "state",
     ) -> None:
+        """``order_store``: ``state`` loads orders from their rows, ``events`` folds them."""
         self._engine = engine
         self._subscribers = subscribers
         self._dispatch = dispatch
+        self._order_store = order_store
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
 
@@ -48,10 +56,15 @@ class SqlUnitOfWork(UnitOfWork):
         self._conn = self._engine.connect()
         self._tx = self._conn.begin()
         self.users = SqlUserRepository(self._conn)
-        self.orders = SqlOrderRepository(self._conn)
         self.events = self._streams = SqlEventStreams(self._conn)
+        self.orders = (
+            EventSourcedOrderRepository(self._conn, self._streams)
+            if self._order_store == "events"
+            else SqlOrderRepository(self._conn)
+        )
         self.projections = SqlProjectionWriter(self._conn)
         self.receipts = SqlHandlerReceipts(self._conn)
+        self.idempotency = IdempotencyRecord(self._conn)
         root = str(uuid4())
         self.context = MessageContext(correlation_id=root, causation_id=root)
         return super().__enter__()
@@ -64,7 +77,9 @@ class SqlUnitOfWork(UnitOfWork):
         envelopes = self._streams.append(new_events, self.context)
         lease = self._dispatch.dispatch_lease() if self._dispatch and envelopes else None
         deliveries = outbox.append(self._conn, envelopes, self._subscribers, dispatch_lease=lease)
+        self.idempotency.write(self._streams.last_position)
         self._tx.commit()
+        self.committed_position = self._streams.last_position
         for aggregate in touched:
             aggregate.pending_events.clear()
             aggregate.loaded_version = aggregate.version

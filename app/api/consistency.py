@@ -1,0 +1,47 @@
+"""Read-your-writes: a query sent with ``X-Min-Position: <n>`` answers once every
+projection serving it has applied every event up to ``n`` (what a command's
+``X-Event-Position`` said), or 503 ``projection_lagging`` with ``Retry-After`` after
+READ_YOUR_WRITES_TIMEOUT_MS."""
+
+import re
+from collections.abc import Mapping
+
+from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
+
+from app.api.context import container
+from app.api.errors import error_response
+from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
+from app.infrastructure.persistence.database import read_only
+
+HEADER = "X-Min-Position"
+RETRY_AFTER_SECONDS = 1
+_POSITION = re.compile(r"^[0-9]{1,19}$")
+MAX_POSITION = 2**63 - 1
+
+
+def install(blueprint: Blueprint, served_by: Mapping[str, tuple[str, ...]]) -> None:
+    """``served_by``: view function name -> the projection handlers its answer reads."""
+
+    @blueprint.before_request
+    def _wait_for_projections() -> ResponseReturnValue | None:
+        raw = request.headers.get(HEADER)
+        if raw is None or request.endpoint is None:
+            return None
+        if not _POSITION.match(raw) or int(raw) > MAX_POSITION:
+            message = "must be a global event position (a non-negative integer)"
+            return error_response(
+                422, "validation_failed", f"{HEADER} {message}", {HEADER: [message]}
+            )
+        handlers = served_by[request.endpoint.rpartition(".")[2]]
+        settings = container().settings
+        checkpoints = ProjectionCheckpoints(read_only(container().engine))
+        if checkpoints.wait(int(raw), handlers, settings.read_your_writes_timeout_ms / 1000):
+            return None
+        response, status = error_response(
+            503,
+            "projection_lagging",
+            f"the projections have not applied position {raw} yet; retry shortly",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, status

@@ -1,0 +1,118 @@
+"""``Idempotency-Key`` on POST commands: a retried request runs once.
+
+The first request with a key claims it and runs; its reply is stored in the command's own
+transaction (a 4xx refusal right after it; a 5xx is not stored, so a retry runs again).
+A repeat with the same key, path and body gets the stored status and body with
+``Idempotent-Replayed: true`` and writes nothing; the same key with another path or
+body is 422 ``idempotency_key_reused``; a repeat while the first still runs is 409
+``idempotency_key_in_flight``. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS.
+"""
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from app.api.context import container
+from app.api.errors import error_response
+from app.infrastructure.persistence.idempotency import (
+    Claimed,
+    IdempotencyKeys,
+    InFlight,
+    Replay,
+    Reused,
+)
+from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+EVENT_POSITION = "X-Event-Position"
+_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def install(blueprint: Blueprint) -> None:
+    """Honour ``Idempotency-Key`` on every POST of ``blueprint``."""
+    blueprint.before_request(_claim)
+    blueprint.after_request(_settle)
+
+
+def stage_reply(uow: SqlUnitOfWork, status_code: int, body: Any) -> None:
+    """Called inside the command's transaction: its reply commits with it."""
+    claimed: Claimed | None = g.get("idempotency_claim")
+    if claimed is not None:
+        uow.idempotency.stage(claimed, status_code, body)
+        g.idempotency_staged = True
+
+
+def _keys() -> IdempotencyKeys:
+    settings = container().settings
+    return IdempotencyKeys(container().engine, timedelta(hours=settings.idempotency_key_ttl_hours))
+
+
+def request_fingerprint() -> str:
+    """Method, path and body; a JSON body is compared by content, not by its spacing."""
+    body = request.get_data()
+    try:
+        parsed = json.loads(body) if body else None
+        canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        canonical = body
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def _claim() -> Any:
+    key = request.headers.get(HEADER)
+    if request.method != "POST" or key is None:
+        return None
+    if not _VALID.match(key):
+        return error_response(
+            422,
+            "validation_failed",
+            f"{HEADER} must be 1 to 255 visible ASCII characters",
+            {HEADER: ["must be 1 to 255 visible ASCII characters"]},
+        )
+    outcome = _keys().claim(key, request_fingerprint())
+    if isinstance(outcome, Claimed):
+        g.idempotency_claim = outcome
+        return None
+    if isinstance(outcome, Reused):
+        return error_response(
+            422,
+            "idempotency_key_reused",
+            f"{HEADER} {key!r} was first used with another path or body",
+        )
+    if isinstance(outcome, InFlight):
+        return error_response(
+            409,
+            "idempotency_key_in_flight",
+            f"the first request with {HEADER} {key!r} has not finished; retry shortly",
+        )
+    return _replay(outcome)
+
+
+def _replay(stored: Replay) -> Response:
+    response = jsonify(stored.body)
+    response.status_code = stored.status_code
+    response.headers[REPLAYED] = "true"
+    if stored.event_position is not None:
+        response.headers[EVENT_POSITION] = str(stored.event_position)
+    return response
+
+
+def _settle(response: Response) -> Response:
+    claimed: Claimed | None = g.pop("idempotency_claim", None)
+    if claimed is None:
+        return response
+    committed = g.pop("idempotency_staged", False) and response.status_code < 400
+    if committed:
+        return response
+    if response.status_code >= 500:
+        _keys().release(claimed)
+    else:
+        _keys().store_refusal(claimed, response.status_code, response.get_json(silent=True))
+    return response

@@ -1,0 +1,79 @@
+"""Projection checkpoints: how far through the global event order a projection has got.
+
+Deliveries complete out of order, so a projection's checkpoint is the highest position
+*below which every one of its deliveries is done*: one less than the position of its
+oldest unfinished delivery (or the store's last position when none is unfinished). A
+dead delivery holds the checkpoint back until it is re-driven: the projection really
+has not applied that event.
+"""
+
+import time
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.infrastructure.persistence.tables import events, outbox
+
+NOTIFY_CHANNEL = "outbox_done"
+"""PostgreSQL: the migrations' trigger notifies it whenever a delivery becomes done."""
+POLL_SECONDS = 0.02
+RECHECK_SECONDS = 0.5
+"""PostgreSQL: re-check this often even without a notification (a belt to the braces)."""
+
+
+def _first_unfinished(handlers: Collection[str]) -> sa.Select[Any]:
+    return (
+        sa.select(sa.func.min(events.c.position))
+        .select_from(outbox.join(events, events.c.event_id == outbox.c.event_id))
+        .where(outbox.c.handler.in_(handlers), outbox.c.status != "done")
+    )
+
+
+class ProjectionCheckpoints:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def checkpoint(self, handlers: Collection[str]) -> int:
+        """The highest position up to which every delivery to ``handlers`` is done."""
+        with self._engine.connect() as conn:
+            return self._checkpoint(conn, handlers)
+
+    def wait(self, position: int, handlers: Collection[str], timeout: float) -> bool:
+        """Wait until ``handlers`` applied every event up to ``position``; False on timeout."""
+        deadline = time.monotonic() + timeout
+        if self._engine.dialect.name == "postgresql":
+            return self._wait_notified(position, handlers, deadline)
+        while True:
+            if self.checkpoint(handlers) >= position:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(POLL_SECONDS, remaining))
+
+    def _wait_notified(self, position: int, handlers: Collection[str], deadline: float) -> bool:
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"LISTEN {NOTIFY_CHANNEL}")
+            try:
+                listener = conn.connection.driver_connection
+                assert listener is not None
+                while self._checkpoint(conn, handlers) < position:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    for _ in listener.notifies(
+                        timeout=min(remaining, RECHECK_SECONDS), stop_after=1
+                    ):
+                        pass
+                return True
+            finally:
+                conn.exec_driver_sql(f"UNLISTEN {NOTIFY_CHANNEL}")
+
+    @staticmethod
+    def _checkpoint(conn: sa.Connection, handlers: Collection[str]) -> int:
+        first = conn.execute(_first_unfinished(handlers)).scalar_one()
+        if first is not None:
+            return int(first) - 1
+        last = conn.execute(sa.select(sa.func.max(events.c.position))).scalar_one()
+        return int(last or 0)

@@ -1,0 +1,124 @@
+"""The event store as operators read it: filtered pages, one event, one request's trace.
+
+Payloads are upcast to the current schema version, as handlers and rebuilds see them;
+each event comes with the state of its deliveries. A delivery that was applied and whose
+outbox row retention has since deleted (its handler receipt remains) is reported with
+status ``purged`` instead of being left out.
+"""
+
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.application.errors import UnprocessableMessage
+from app.infrastructure.messaging.upcasters import upcast_to_current
+from app.infrastructure.persistence.sql import as_utc
+from app.infrastructure.persistence.tables import events, handler_receipts, outbox
+
+PURGED = "purged"
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    aggregate_type: str | None = None
+    aggregate_id: str | None = None
+    correlation_id: str | None = None
+    event_type: str | None = None
+    after: int = 0
+
+    def condition(self) -> sa.ColumnElement[bool]:
+        clauses = [events.c.position > self.after]
+        for column, value in (
+            (events.c.aggregate_type, self.aggregate_type),
+            (events.c.aggregate_id, self.aggregate_id),
+            (events.c.correlation_id, self.correlation_id),
+            (events.c.event_type, self.event_type),
+        ):
+            if value is not None:
+                clauses.append(column == value)
+        return sa.and_(*clauses)
+
+
+def event_view(row: Any) -> dict[str, Any]:
+    """One stored event, its payload read at the current schema version when it can be."""
+    version, payload = row.schema_version, row.payload
+    # An unknown type or version, or a payload no upcaster reads, is shown as stored.
+    with suppress(UnprocessableMessage, LookupError, TypeError, ValueError):
+        version, payload = upcast_to_current(row.event_type, row.schema_version, row.payload)
+    return {
+        "position": row.position,
+        "event_id": row.event_id,
+        "type": row.event_type,
+        "version": version,
+        "aggregate_type": row.aggregate_type,
+        "aggregate_id": row.aggregate_id,
+        "aggregate_version": row.aggregate_version,
+        "occurred_at": as_utc(row.occurred_at).isoformat(),
+        "correlation_id": row.correlation_id,
+        "causation_id": row.causation_id,
+        "payload": payload,
+    }
+
+
+class EventLog:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def search(self, where: EventFilter, *, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+        """A page in position order, and the position to continue after (None: no more)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(events)
+                .where(where.condition())
+                .order_by(events.c.position)
+                .limit(limit + 1)
+            ).all()
+        items = [event_view(row) for row in rows[:limit]]
+        return items, (items[-1]["position"] if len(rows) > limit else None)
+
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(events).where(events.c.event_id == event_id)).first()
+            return None if row is None else self._with_deliveries(conn, [row])[0]
+
+    def trace(self, correlation_id: str) -> list[dict[str, Any]]:
+        """Every event of one request's causal chain, handler-caused ones included."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(events)
+                .where(events.c.correlation_id == correlation_id)
+                .order_by(events.c.position)
+            ).all()
+            return self._with_deliveries(conn, rows)
+
+    def _with_deliveries(self, conn: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        ids = [row.event_id for row in rows]
+        stored: dict[str, list[dict[str, Any]]] = {event_id: [] for event_id in ids}
+        for d in conn.execute(
+            sa.select(outbox.c.event_id, outbox.c.handler, outbox.c.status)
+            .add_columns(outbox.c.attempts, outbox.c.last_error)
+            .where(outbox.c.event_id.in_(ids))
+            .order_by(outbox.c.id)
+        ):
+            stored[d.event_id].append(
+                {
+                    "handler": d.handler,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                }
+            )
+        for event_id, handler in conn.execute(
+            sa.select(handler_receipts.c.event_id, handler_receipts.c.handler)
+            .where(handler_receipts.c.event_id.in_(ids))
+            .order_by(handler_receipts.c.applied_at)
+        ):
+            if all(d["handler"] != handler for d in stored[event_id]):
+                stored[event_id].append(
+                    {"handler": handler, "status": PURGED, "attempts": None, "last_error": None}
+                )
+        views = [{**event_view(row), "deliveries": stored[row.event_id]} for row in rows]
+        return views

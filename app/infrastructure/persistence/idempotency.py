@@ -1,0 +1,166 @@
+"""Idempotency keys of POST commands: claimed before the command runs, completed with the
+command's reply inside the command's own transaction.
+
+A claim is a short transaction of its own, so a repeat that arrives while the first
+request still runs finds it (``InFlight``) on every database. The reply is written by
+``IdempotencyRecord`` in the same transaction as the command's state and events: a
+command that committed always has its reply stored, one that did not has none. A claim
+whose request died without answering is taken over after ``IN_FLIGHT_LEASE``.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import sqlalchemy as sa
+
+from app.domain.errors import Conflict
+from app.infrastructure.persistence.sql import upsert, utcnow
+from app.infrastructure.persistence.tables import idempotency_keys
+
+IN_FLIGHT = "in_flight"
+DONE = "done"
+IN_FLIGHT_LEASE = timedelta(minutes=2)
+"""Longer than any request may run (gunicorn's worker timeout is 30 s)."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    key: str
+    claim: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: Any
+    event_position: int | None
+
+
+class Reused:
+    """The key was first sent with another path or body."""
+
+
+class InFlight:
+    """The first request with this key has not answered yet."""
+
+
+ClaimOutcome = Claimed | Replay | Reused | InFlight
+
+
+class IdempotencyKeys:
+    def __init__(self, engine: sa.Engine, ttl: timedelta) -> None:
+        self._engine = engine
+        self._ttl = ttl
+
+    def claim(self, key: str, fingerprint: str) -> ClaimOutcome:
+        now, claim = utcnow(), str(uuid4())
+        fresh = {
+            "fingerprint": fingerprint,
+            "status": IN_FLIGHT,
+            "claim": claim,
+            "claimed_at": now,
+            "status_code": None,
+            "response": None,
+            "event_position": None,
+            "expires_at": now + self._ttl,
+        }
+        table = idempotency_keys
+        with self._engine.begin() as conn:
+            inserted = conn.execute(
+                upsert(conn, table)
+                .values(key=key, **fresh)
+                .on_conflict_do_nothing()
+                .returning(table.c.key)
+            ).first()
+            if inserted is None:
+                inserted = conn.execute(
+                    table.update()
+                    .where(
+                        table.c.key == key,
+                        sa.or_(
+                            table.c.expires_at <= now,
+                            sa.and_(
+                                table.c.status == IN_FLIGHT,
+                                table.c.claimed_at < now - IN_FLIGHT_LEASE,
+                                table.c.fingerprint == fingerprint,
+                            ),
+                        ),
+                    )
+                    .values(**fresh)
+                    .returning(table.c.key)
+                ).first()
+            if inserted is not None:
+                return Claimed(key, claim)
+            row = conn.execute(sa.select(table).where(table.c.key == key)).one()
+        if row.fingerprint != fingerprint:
+            return Reused()
+        if row.status == IN_FLIGHT:
+            return InFlight()
+        return Replay(row.status_code, row.response, row.event_position)
+
+    def store_refusal(self, claimed: Claimed, status_code: int, body: Any) -> None:
+        """Keep a 4xx reply (the command wrote nothing), in a transaction of its own."""
+        with self._engine.begin() as conn:
+            _complete(conn, claimed, status_code, body, None)
+
+    def release(self, claimed: Claimed) -> None:
+        """Forget the claim of a request that failed (5xx): a retry may run it again."""
+        table = idempotency_keys
+        with self._engine.begin() as conn:
+            conn.execute(
+                table.delete().where(table.c.key == claimed.key, table.c.claim == claimed.claim)
+            )
+
+    def purge_expired(self, batch_size: int = 1000) -> int:
+        """Delete expired keys, one short transaction per batch."""
+        table, total = idempotency_keys, 0
+        while True:
+            with self._engine.begin() as conn:
+                batch = (
+                    sa.select(table.c.key)
+                    .where(table.c.expires_at <= utcnow())
+                    .limit(batch_size)
+                    .scalar_subquery()
+                )
+                deleted = len(
+                    conn.execute(
+                        table.delete().where(table.c.key.in_(batch)).returning(table.c.key)
+                    ).all()
+                )
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+
+class IdempotencyRecord:
+    """The reply of the running command, written by the unit of work just before it commits."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self._staged: tuple[Claimed, int, Any] | None = None
+
+    def stage(self, claimed: Claimed, status_code: int, body: Any) -> None:
+        self._staged = (claimed, status_code, body)
+
+    def write(self, event_position: int | None) -> None:
+        if self._staged is not None:
+            claimed, status_code, body = self._staged
+            _complete(self._conn, claimed, status_code, body, event_position)
+
+
+def _complete(
+    conn: sa.Connection, claimed: Claimed, status_code: int, body: Any, position: int | None
+) -> None:
+    table = idempotency_keys
+    completed = conn.execute(
+        table.update()
+        .where(table.c.key == claimed.key, table.c.claim == claimed.claim)
+        .values(
+            status=DONE, claim=None, status_code=status_code, response=body, event_position=position
+        )
+        .returning(table.c.key)
+    ).first()
+    if completed is None:
+        raise Conflict(f"idempotency key {claimed.key!r} was taken over by a later request")

