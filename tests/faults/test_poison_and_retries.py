@@ -6,16 +6,15 @@ the dead-letter rows stay as history.
 """
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE
-from app.infrastructure.persistence.tables import events, outbox
+from app.infrastructure.persistence.tables import events
 from tests.faults.conftest import Rig
 from tests.faults.workload import drive_all
-from tests.support.db_state import repair_event_payload
+from tests.support.db_state import repair_event_payload, store_raw_event
 from tests.support.workload import Workload, assert_queries_match
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
@@ -23,7 +22,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
 def insert_poison_order(rig: Rig, user_id: str) -> str:
     """An ``order.created`` whose payload no handler can decode (``items`` missing)."""
-    order_id, event_id, now = str(uuid.uuid4()), str(uuid.uuid4()), datetime.now(UTC)
+    order_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
     subscribers = (
         "project_order_summary",
         "send_order_confirmation",
@@ -31,32 +30,13 @@ def insert_poison_order(rig: Rig, user_id: str) -> str:
         "forward_to_webhooks",
     )
     with rig.stack.engine.begin() as conn:
-        conn.execute(
-            events.insert().values(
-                event_id=event_id,
-                event_type="order.created",
-                schema_version=1,
-                aggregate_type="order",
-                aggregate_id=order_id,
-                aggregate_version=1,
-                payload={"user_id": user_id, "total": "5.00"},
-                correlation_id="poison",
-                causation_id="poison",
-                occurred_at=now,
-            )
-        )
-        conn.execute(
-            outbox.insert(),
-            [
-                {
-                    "event_id": event_id,
-                    "handler": h,
-                    "status": "pending",
-                    "available_at": now,
-                    "created_at": now,
-                }
-                for h in subscribers
-            ],
+        store_raw_event(
+            conn,
+            event_id=event_id,
+            aggregate_id=order_id,
+            payload={"user_id": user_id, "total": "5.00"},
+            handlers=subscribers,
+            correlation_id="poison",
         )
     return event_id
 

@@ -3,14 +3,13 @@ by real handlers on a real worker, by the HTTP events API and by a rebuild; new 
 are stored as v2."""
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from app.application.event_handlers.registry import subscribers
-from app.infrastructure.persistence.tables import events, order_items, orders, outbox
-from tests.support.db_state import stored_events
+from app.infrastructure.persistence.tables import events, order_items, orders
+from tests.support.db_state import store_raw_event, stored_events
 from tests.support.fixtures import MakeStack
 from tests.support.stack import Stack
 
@@ -25,7 +24,7 @@ V1_PAYLOAD_ITEMS = [{"sku": "old-book", "quantity": 2, "unit_price": "7.50"}]
 
 def insert_v1_order(stack: Stack, user_id: str) -> str:
     """What a deployment from before v2 wrote: state rows, the v1 event, its deliveries."""
-    order_id, event_id, now = str(uuid.uuid4()), str(uuid.uuid4()), datetime.now(UTC)
+    order_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
     with stack.engine.begin() as conn:
         conn.execute(
             orders.insert().values(id=order_id, user_id=user_id, status="created", version=1)
@@ -35,32 +34,13 @@ def insert_v1_order(stack: Stack, user_id: str) -> str:
                 order_id=order_id, line_no=1, sku="old-book", quantity=2, unit_price_cents=750
             )
         )
-        conn.execute(
-            events.insert().values(
-                event_id=event_id,
-                event_type="order.created",
-                schema_version=1,
-                aggregate_type="order",
-                aggregate_id=order_id,
-                aggregate_version=1,
-                payload={"user_id": user_id, "items": V1_PAYLOAD_ITEMS, "total": "15.00"},
-                correlation_id="legacy-order",
-                causation_id="legacy-order",
-                occurred_at=now,
-            )
-        )
-        conn.execute(
-            outbox.insert(),
-            [
-                {
-                    "event_id": event_id,
-                    "handler": handler,
-                    "status": "pending",
-                    "available_at": now,
-                    "created_at": now,
-                }
-                for handler in subscribers("order.created")
-            ],
+        store_raw_event(
+            conn,
+            event_id=event_id,
+            aggregate_id=order_id,
+            payload={"user_id": user_id, "items": V1_PAYLOAD_ITEMS, "total": "15.00"},
+            handlers=subscribers("order.created"),
+            correlation_id="legacy-order",
         )
     return order_id
 

@@ -1,11 +1,13 @@
 """Reading database state in assertions: whole tables, the event store, row counts."""
 
 from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from app.infrastructure.persistence.tables import events
+from app.infrastructure.persistence.tables import events, outbox
 
 
 def table_rows(engine: sa.Engine, table: sa.Table) -> list[dict[str, Any]]:
@@ -57,3 +59,46 @@ def repair_event_payload(engine: sa.Engine, event_id: str, payload: dict[str, An
             conn.exec_driver_sql("ALTER TABLE events ENABLE TRIGGER USER")
         for _name, sql in triggers:
             conn.exec_driver_sql(sql)
+
+
+def store_raw_event(
+    conn: sa.Connection,
+    *,
+    event_id: str,
+    aggregate_id: str,
+    payload: dict[str, Any],
+    handlers: Iterable[str],
+    correlation_id: str,
+    event_type: str = "order.created",
+    schema_version: int = 1,
+) -> None:
+    """An event row as some earlier (or broken) writer stored it, with a pending delivery
+    per handler: what the code under test must cope with, written around it."""
+    now = datetime.now(UTC)
+    conn.execute(
+        events.insert().values(
+            event_id=event_id,
+            event_type=event_type,
+            schema_version=schema_version,
+            aggregate_type=event_type.split(".", 1)[0],
+            aggregate_id=aggregate_id,
+            aggregate_version=1,
+            payload=payload,
+            correlation_id=correlation_id,
+            causation_id=correlation_id,
+            occurred_at=now,
+        )
+    )
+    conn.execute(
+        outbox.insert(),
+        [
+            {
+                "event_id": event_id,
+                "handler": handler,
+                "status": "pending",
+                "available_at": now,
+                "created_at": now,
+            }
+            for handler in handlers
+        ],
+    )
