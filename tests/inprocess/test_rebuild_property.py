@@ -1,5 +1,6 @@
 """Property: after any workload of commands, a rebuild gives exactly the live projections."""
 
+import uuid
 from typing import Any
 
 from flask import Flask
@@ -28,8 +29,12 @@ def run(app: Flask, steps: list[tuple[Any, ...]]) -> None:
     for step in steps:
         if step[0] == "register":
             n = len(users)
-            body = {"email": f"p{n}.{id(steps)}@example.com", "name": f"P{n}"}
-            users.append(client.post("/api/users", json=body).get_json()["user_id"])
+            # Every example shares the app: a fresh address per registration, or a later
+            # example collides with an earlier one's user (id() of a list gets reused).
+            body = {"email": f"p{n}.{uuid.uuid4().hex}@example.com", "name": f"P{n}"}
+            registered = client.post("/api/users", json=body)
+            assert registered.status_code == 201, registered.get_data(as_text=True)
+            users.append(registered.get_json()["user_id"])
         elif step[0] == "create" and users:
             body = {"user_id": users[step[1] % len(users)], "items": step[2]}
             orders.append(client.post("/api/orders", json=body).get_json())
