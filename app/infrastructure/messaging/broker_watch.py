@@ -41,6 +41,7 @@ class BrokerWatch:
         One queue declaration per call; the database is asked only when the canary is gone.
         """
         with self._celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
             channel = connection.default_channel
             queue = self._queue(channel)
             _name, messages, _consumers = queue.queue_declare()

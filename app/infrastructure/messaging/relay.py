@@ -106,7 +106,16 @@ class OutboxRelay:
 
     def _recover_lost_messages(self) -> int:
         """A broker that came back empty lost every queued message: publish those again."""
-        if self._watch is None or not self._watch.broker_lost_messages():
+        if self._watch is None:
+            return 0
+        try:
+            lost = self._watch.broker_lost_messages()
+        except Exception as exc:
+            # The broker is unreachable: nothing to learn now, and the sweep's publish
+            # fails fast and hands its rows back. Never let the check hang or fail the sweep.
+            log.warning("could not check the broker's canary: %s", exc)
+            return 0
+        if not lost:
             return 0
         with self._engine.begin() as conn:
             count = outbox.republish_unstarted(conn)
