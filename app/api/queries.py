@@ -1,14 +1,18 @@
 """Query endpoints: read projections only."""
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TypeVar
 
 from flask import abort
 
-from app.api import consistency, presenters, responses
+from app.api import consistency, responses
 from app.api.auth import Access
 from app.api.context import container, resource_ids
 from app.api.openapi import ApiBlueprint
 from app.application import queries
+from app.application.read_models import OrderSummary, UserProfileView
+
+Found = TypeVar("Found")
 
 blueprint = ApiBlueprint(
     "queries",
@@ -33,12 +37,9 @@ LAGGING = "projection_lagging: not at X-Min-Position in time (Retry-After)"
 @blueprint.response(200, responses.OrderSummarySchema)
 @blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
 @blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)
-def get_order(order_id: str) -> dict[str, Any]:
+def get_order(order_id: str) -> OrderSummary:
     """One order, as projected"""
-    summary = queries.get_order(container().queries, order_id)
-    if summary is None:
-        abort(404, description=f"order {order_id} does not exist (or is not projected yet)")
-    return presenters.order_summary(summary)
+    return _projected(queries.get_order(container().queries, order_id), f"order {order_id}")
 
 
 @blueprint.route("/users/<user_id>")
@@ -46,12 +47,9 @@ def get_order(order_id: str) -> dict[str, Any]:
 @blueprint.response(200, responses.UserProfileSchema)
 @blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
 @blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)
-def get_user(user_id: str) -> dict[str, Any]:
+def get_user(user_id: str) -> UserProfileView:
     """One user's profile: orders, spending, loyalty points"""
-    profile = queries.get_user(container().queries, user_id)
-    if profile is None:
-        abort(404, description=f"user {user_id} does not exist (or is not projected yet)")
-    return presenters.user_profile(profile)
+    return _projected(queries.get_user(container().queries, user_id), f"user {user_id}")
 
 
 @blueprint.route("/users/<user_id>/orders")
@@ -59,9 +57,13 @@ def get_user(user_id: str) -> dict[str, Any]:
 @blueprint.response(200, responses.OrderSummarySchema(many=True))
 @blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
 @blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)
-def list_user_orders(user_id: str) -> list[dict[str, Any]]:
+def list_user_orders(user_id: str) -> Sequence[OrderSummary]:
     """A user's orders"""
-    orders = queries.list_user_orders(container().queries, user_id)
-    if orders is None:
-        abort(404, description=f"user {user_id} does not exist (or is not projected yet)")
-    return [presenters.order_summary(o) for o in orders]
+    return _projected(queries.list_user_orders(container().queries, user_id), f"user {user_id}")
+
+
+def _projected(found: Found | None, what: str) -> Found:
+    """The read model, or 404: it does not exist, or its projection has not caught up yet."""
+    if found is None:
+        abort(404, description=f"{what} does not exist (or is not projected yet)")
+    return found

@@ -1,10 +1,24 @@
-"""Response schemas: views return plain data, flask-smorest dumps and documents it with these."""
+"""Response schemas: views return plain data or read models; flask-smorest dumps and documents
+them with these."""
+
+from decimal import Decimal
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from app.application.ports import DeliveryStatus
+from app.domain.money import format_money
 
 ORDER_STATUSES = ["created", "paid", "shipped", "cancelled"]
+
+
+class Money(fields.String):
+    """A ``Decimal`` amount dumped as its decimal string ("12.50"): never a float."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, Decimal):
+            value = format_money(value)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class ErrorSchema(Schema):
@@ -39,14 +53,14 @@ class OrderStatusSchema(Schema):
 class LineItemViewSchema(Schema):
     sku = fields.String(required=True)
     quantity = fields.Integer(required=True)
-    unit_price = fields.String(required=True, metadata={"example": "12.50"})
+    unit_price = Money(required=True, metadata={"example": "12.50"})
 
 
 class OrderSummarySchema(Schema):
     order_id = fields.UUID(required=True)
     user_id = fields.UUID(required=True)
     status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
-    total = fields.String(required=True)
+    total = Money(required=True)
     currency = fields.String(required=True, metadata={"example": "EUR"})
     items = fields.List(fields.Nested(LineItemViewSchema), required=True)
     version = fields.Integer(required=True)
@@ -57,7 +71,7 @@ class UserProfileSchema(Schema):
     email = fields.String(required=True)
     name = fields.String(required=True)
     order_count = fields.Integer(required=True)
-    total_spent = fields.String(required=True)
+    total_spent = Money(required=True)
     loyalty_points = fields.Integer(required=True)
 
 
