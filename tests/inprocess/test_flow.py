@@ -4,19 +4,17 @@ import hashlib
 import hmac
 import json
 import mailbox
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from app.infrastructure.messaging.envelope import Envelope
 from app.infrastructure.persistence.tables import events
 from tests.inprocess.order_stores import ON_BOTH_ORDER_STORES
-from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
+from tests.support.http_receiver import HttpReceiver
 from tests.support.inprocess import Api, AppFactory, container, unfinished_deliveries
 
 pytestmark = ON_BOTH_ORDER_STORES
@@ -134,12 +132,6 @@ def test_emails_land_in_the_instance_maildir(
     }
     event_ids = {e.event_id for e in _events(app)}
     assert {key.split(":", 1)[0] for key in keys} <= event_ids
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    with http_receiver(answer_by_path) as r:
-        yield r
 
 
 def test_webhooks_and_slack_receive_every_event_signed(

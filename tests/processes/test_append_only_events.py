@@ -1,14 +1,10 @@
 """The event store is append-only at the database level: the triggers the migrations add
 refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL), whoever sends them."""
 
-import uuid
-from datetime import UTC, datetime
-
 import pytest
 import sqlalchemy as sa
 
-from app.infrastructure.persistence.tables import events
-from tests.support.db_state import repair_event_payload, stored_events
+from tests.support.db_state import repair_event_payload, store_raw_event, stored_events
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
 
 pytestmark = pytest.mark.processes
@@ -16,23 +12,14 @@ per_database = pytest.mark.parametrize("db", DATABASE_KINDS)
 
 
 def insert_event(engine: sa.Engine) -> str:
-    event_id = str(uuid.uuid4())
     with engine.begin() as conn:
-        conn.execute(
-            events.insert().values(
-                event_id=event_id,
-                event_type="user.registered",
-                schema_version=2,
-                aggregate_type="user",
-                aggregate_id=str(uuid.uuid4()),
-                aggregate_version=1,
-                payload={"email": "ada@example.com", "name": "Ada"},
-                correlation_id="c-1",
-                causation_id="c-1",
-                occurred_at=datetime.now(UTC),
-            )
+        return store_raw_event(
+            conn,
+            event_type="user.registered",
+            schema_version=2,
+            payload={"email": "ada@example.com", "name": "Ada"},
+            correlation_id="c-1",
         )
-    return event_id
 
 
 @per_database

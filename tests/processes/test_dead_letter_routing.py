@@ -7,7 +7,6 @@ deliveries (a handler name nobody registers any more) are dead-lettered by the r
 without being published, and the rest of their batch goes through.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import dead_letters, outbox
 from tests.support.db_state import table_rows
 from tests.support.fixtures import STACK_COMBOS, STACK_IDS, MakeStack
-from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
+from tests.support.http_receiver import HttpReceiver, failing_integrations
 from tests.support.outbox import status_counts
 from tests.support.relays import seed_pending_deliveries
 from tests.support.stack import Stack
@@ -31,12 +30,6 @@ EXPECTED_DEAD = {
     ("forward_to_webhooks", "order.created"): ("PermanentFailure", 1),
     ("notify_sales_channel", "order.created"): ("TransientFailure", 2),
 }
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    with http_receiver(answer_by_path) as r:
-        yield r
 
 
 def drain_dead_letter_queue(stack: Stack) -> list[dict[str, Any]]:
@@ -57,11 +50,7 @@ def test_a_dead_delivery_is_copied_to_the_dead_letter_queue_once(
     stack = make_stack(
         db,
         broker,
-        webhook_urls=receiver.url("/status/400"),
-        webhook_secret="s",
-        slack_webhook_url=receiver.url("/status/503"),
-        outbox_max_attempts=2,
-        outbox_retry_backoff_seconds=1,
+        **failing_integrations(receiver),
     )
     stack.start_celery()
     user = stack.client.post("/api/users", json={"email": "dl@example.com", "name": "Dee"})

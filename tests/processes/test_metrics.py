@@ -5,7 +5,6 @@ process, whichever gunicorn worker answers the scrape), so every count they show
 added up from other processes' files: multiprocess mode at work.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -18,7 +17,7 @@ from app.application.event_handlers.registry import HANDLERS
 from app.infrastructure.persistence.tables import dead_letters, outbox
 from tests.support.db_state import table_rows
 from tests.support.fixtures import MakeStack
-from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
+from tests.support.http_receiver import HttpReceiver, failing_integrations
 from tests.support.services import free_port
 from tests.support.waiting import wait_until
 
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.processes
 TOKEN = "metrics-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HANDLER_NAMES = {spec.name for spec in HANDLERS}
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    with http_receiver(answer_by_path) as r:
-        yield r
 
 
 def samples(text: str) -> list[Sample]:
@@ -65,11 +58,7 @@ def test_worker_and_web_metrics_after_a_real_flow(
     stack = make_stack(
         db,
         broker,
-        webhook_urls=receiver.url("/status/400"),
-        webhook_secret="s",
-        slack_webhook_url=receiver.url("/status/503"),
-        outbox_max_attempts=2,
-        outbox_retry_backoff_seconds=1,
+        **failing_integrations(receiver),
         admin_token=TOKEN,
     )
     worker_dir = tmp_path / "worker-metrics"

@@ -3,9 +3,7 @@
 short polls on SQLite) and never answers from before that write, or says 503."""
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +11,7 @@ import sqlalchemy as sa
 
 from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
 from app.infrastructure.persistence.tables import events, outbox
+from tests.support.db_state import store_raw_event
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine, MakeStack
 from tests.support.stack import Stack
 
@@ -107,35 +106,16 @@ def test_the_checkpoint_is_the_position_below_the_oldest_unfinished_delivery(
     make_database: MakeDatabase, make_engine: MakeEngine, db: str
 ) -> None:
     engine = make_engine(make_database(db))
-    now = datetime.now(UTC)
     with engine.begin() as conn:
         for n in range(1, 5):
-            event_id = str(uuid.uuid4())
-            conn.execute(
-                events.insert().values(
-                    event_id=event_id,
-                    event_type="order.shipped",
-                    schema_version=1,
-                    aggregate_type="order",
-                    aggregate_id=str(uuid.uuid4()),
-                    aggregate_version=1,
-                    payload={"user_id": "u"},
-                    correlation_id="c",
-                    causation_id="c",
-                    occurred_at=now,
-                )
+            both = ("project_order_summary", "forward_to_webhooks")
+            store_raw_event(
+                conn,
+                event_type="order.shipped",
+                payload={"user_id": "u"},
+                handlers=both,
+                done=both[1:] if n == 2 else both,
             )
-            for handler in ("project_order_summary", "forward_to_webhooks"):
-                done = handler == "forward_to_webhooks" or n != 2
-                conn.execute(
-                    outbox.insert().values(
-                        event_id=event_id,
-                        handler=handler,
-                        status="done" if done else "pending",
-                        available_at=now,
-                        created_at=now,
-                    )
-                )
     checkpoints = ProjectionCheckpoints(engine)
 
     assert checkpoints.checkpoint(["project_order_summary"]) == 1  # 3 and 4 are done, 2 is not

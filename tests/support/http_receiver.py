@@ -130,3 +130,16 @@ def http_receiver(respond: Respond = answer_ok) -> Iterator[HttpReceiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def failing_integrations(receiver: HttpReceiver) -> dict[str, object]:
+    """Stack settings under which outbound calls fail: webhooks for good (400), Slack for now
+    (503) until its delivery runs out of 2 attempts, 1 s apart. Pair with ``answer_by_path``.
+    """
+    return {
+        "webhook_urls": receiver.url("/status/400"),
+        "webhook_secret": "s",
+        "slack_webhook_url": receiver.url("/status/503"),
+        "outbox_max_attempts": 2,
+        "outbox_retry_backoff_seconds": 1,
+    }
