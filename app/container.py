@@ -21,7 +21,7 @@ from app.config import Settings
 from app.domain.commands import Command
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT
-from app.infrastructure.messaging.envelope import decode_message
+from app.infrastructure.messaging.codec import decode_message
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender

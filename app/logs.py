@@ -1,28 +1,34 @@
 """Log lines as JSON (``LOG_FORMAT=json``), carrying the ids of what is being handled.
 
-The ids (``correlation_id``, ``causation_id``, ``event_id``, ``handler``, ``delivery_id``)
-live in a context variable: the request middleware binds them for a request, the Celery
-task signals for a task. ``ContextFilter`` copies whatever is bound onto each record, and
-the JSON formatter writes every record as one object on one line.
+The ids live in a context variable: the request middleware binds the request's
+``MessageContext``, the Celery task signals the one its envelope names, with the task's
+``event_id``, ``handler`` and ``delivery_id``. Records carry the context as
+``correlation_id`` and ``causation_id``. ``ContextFilter`` copies whatever is bound onto
+each record, and the JSON formatter writes every record as one object on one line.
 """
 
 import logging
 import sys
 from collections.abc import Iterable
 from contextvars import ContextVar
+from dataclasses import asdict
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
+from app.application.messages import MessageContext
 from app.config import Settings
 
-CONTEXT_FIELDS = ("correlation_id", "causation_id", "event_id", "handler", "delivery_id")
+TASK_FIELDS = ("event_id", "handler", "delivery_id")
 _context: ContextVar[dict[str, Any] | None] = ContextVar("outboxflow_log_context", default=None)
 
 
-def bind(**ids: Any) -> None:
-    """Attach ``ids`` (None values are left out) to every record logged from here on."""
-    _context.set({k: v for k, v in ids.items() if k in CONTEXT_FIELDS and v is not None})
+def bind(context: MessageContext | None, **ids: Any) -> None:
+    """Attach ``context`` and the ``TASK_FIELDS`` among ``ids`` (None values are left out)
+    to every record logged from here on."""
+    bound = {} if context is None else asdict(context)
+    bound.update((k, v) for k, v in ids.items() if k in TASK_FIELDS and v is not None)
+    _context.set(bound)
 
 
 def clear() -> None:

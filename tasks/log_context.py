@@ -2,8 +2,9 @@
 
 Celery sets up logging itself (after the app is built), so the JSON formatter is applied in
 its ``after_setup_*logger`` signals, and the worker's text banner is switched off. Each
-handler task binds ``correlation_id``, ``causation_id``, ``event_id`` (from the envelope),
-``handler`` and ``delivery_id`` for the records logged while it runs.
+handler task binds the message context its envelope carries (``correlation_id``,
+``causation_id``), the envelope's ``event_id``, and its ``handler`` and ``delivery_id`` for
+the records logged while it runs.
 """
 
 from typing import Any
@@ -20,9 +21,9 @@ from celery.signals import (
 from app import logs
 from app.application.event_handlers.registry import HANDLERS
 from app.config import Settings
+from app.infrastructure.messaging.codec import context_of
 
 HANDLER_BY_TASK = {spec.task_name: spec.name for spec in HANDLERS}
-ENVELOPE_IDS = ("correlation_id", "causation_id", "event_id")
 
 
 def install(settings: Settings) -> None:
@@ -46,28 +47,28 @@ def _no_banner(instance: Any = None, **_: Any) -> None:
         instance.quiet = True
 
 
-def task_ids(task: Task, kwargs: Any) -> dict[str, Any]:
-    """The ids a task's message names; anything missing or malformed is left out."""
+def bind_task_ids(task: Task, kwargs: Any) -> None:
+    """Bind the ids a task's message names; anything missing or malformed is left out."""
     kwargs = kwargs if isinstance(kwargs, dict) else {}
     envelope = kwargs.get("envelope")
-    envelope = envelope if isinstance(envelope, dict) else {}
-    ids: dict[str, Any] = {
-        name: envelope[name] for name in ENVELOPE_IDS if isinstance(envelope.get(name), str)
-    }
+    ids: dict[str, Any] = {}
+    event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
+    if isinstance(event_id, str):
+        ids["event_id"] = event_id
     delivery_id = kwargs.get("delivery_id")
     if isinstance(delivery_id, int) and not isinstance(delivery_id, bool):
         ids["delivery_id"] = delivery_id
     handler = HANDLER_BY_TASK.get(getattr(task, "name", None) or "")
     if handler:
         ids["handler"] = handler
-    return ids
+    logs.bind(context_of(envelope), **ids)
 
 
 def _bind_task(task: Task | None = None, kwargs: Any = None, **_: Any) -> None:
     if task is None:
         logs.clear()
     else:
-        logs.bind(**task_ids(task, kwargs))
+        bind_task_ids(task, kwargs)
 
 
 def _unbind_task(**_: Any) -> None:

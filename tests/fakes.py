@@ -27,7 +27,6 @@ from app.application.ports import Outbound, UnitOfWork
 from app.application.read_models import OrderSummary, UserProfile, UserProfileView
 from app.domain.errors import ConcurrencyConflict, EmailTaken
 from app.domain.events import DomainEvent, LineItem
-from app.domain.events.base import new_id
 from app.domain.models import Order, OrderStatus, User, normalize_email
 from app.domain.models.aggregate import Aggregate
 
@@ -164,7 +163,7 @@ class _Transaction:
             db.events.append(
                 StoredEvent(
                     len(db.events) + 1,
-                    EventMessage(event, context.correlation_id, context.causation_id),
+                    EventMessage(event, context),
                 )
             )
             for handler in db.subscribers(event.event_type):
@@ -365,8 +364,6 @@ class FakeUnitOfWork(UnitOfWork):
 
     def __enter__(self) -> UnitOfWork:
         self._begin()
-        root = new_id()
-        self.context = MessageContext(correlation_id=root, causation_id=root)
         self.committed = self.rolled_back = False
         return super().__enter__()
 
@@ -378,11 +375,11 @@ class FakeUnitOfWork(UnitOfWork):
         self.projections = FakeProjectionWriter(tx)
         self.receipts = FakeHandlerReceipts(tx)
 
-    def commit(self) -> None:
+    def commit(self, context: MessageContext) -> None:
         assert self._tx is not None, "commit outside 'with uow:'"
         touched = [*self.users.seen, *self.orders.seen]
         new_events = [event for aggregate in touched for event in aggregate.pending_events]
-        self.committed_delivery_ids = self._tx.commit(new_events, self.context)
+        self.committed_delivery_ids = self._tx.commit(new_events, context)
         for aggregate in touched:
             aggregate.pending_events.clear()
             aggregate.loaded_version = aggregate.version

@@ -8,7 +8,8 @@ from flask import Response, jsonify
 
 from app.api import idempotency, responses, schemas
 from app.api.auth import Access
-from app.api.context import container, request_context, resource_ids
+from app.api.context import container, resource_ids
+from app.api.correlation import request_context
 from app.api.openapi import EVENT_POSITION, ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
 from app.domain.commands import (

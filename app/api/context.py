@@ -1,13 +1,12 @@
-"""Access to the per-process container and the request's message context."""
+"""Access to the per-process container, and the resource ids a request names."""
 
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from flask import abort, current_app, g
+from flask import abort, current_app
 
-from app.application.messages import MessageContext
 from app.container import Container
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -15,11 +14,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def container() -> Container:
     return cast(Container, current_app.extensions["outboxflow"])
-
-
-def request_context() -> MessageContext:
-    """A request's commands are the root of their chain: causation is the request itself."""
-    return MessageContext(correlation_id=g.correlation_id, causation_id=g.correlation_id)
 
 
 def resource_id(value: str, what: str) -> str:

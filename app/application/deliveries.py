@@ -71,20 +71,21 @@ def apply_delivery(
     """Run the handler for one delivery; ``applied`` is False when it already had been.
 
     ``applied_before`` says whether an external handler already called out for this
-    event, when the caller knows (None: a unit of work is opened to ask).
+    event, when the caller knows (None: a unit of work is opened to ask). Every commit
+    carries the context this event causes, so a reaction's events name it as their cause.
     Raises whatever the handler raises; the caller decides between retry and dead letter.
     """
     event_id = message.event.event_id
+    caused = message.caused_context()
     if spec.transactional is not None:
         with uow_factory() as uow:
-            uow.context = message.caused_context()
             if not uow.receipts.claim(event_id, spec.name):
                 uow.receipts.mark_delivery_done(delivery_id)
-                uow.commit()
+                uow.commit(caused)
                 return DeliveryOutcome(applied=False)
             spec.transactional(message, uow)
             uow.receipts.mark_delivery_done(delivery_id)
-            uow.commit()
+            uow.commit(caused)
         return DeliveryOutcome(applied=True, new_delivery_ids=uow.committed_delivery_ids)
 
     assert spec.external is not None
@@ -96,13 +97,13 @@ def apply_delivery(
     if duplicate:
         with uow_factory() as uow:
             uow.receipts.mark_delivery_done(delivery_id)
-            uow.commit()
+            uow.commit(caused)
         return DeliveryOutcome(applied=False)
     spec.external(message, outbound, idempotency_key(event_id, spec.name))
     with uow_factory() as uow:
         uow.receipts.claim(event_id, spec.name)
         uow.receipts.mark_delivery_done(delivery_id)
-        uow.commit()
+        uow.commit(caused)
     return DeliveryOutcome(applied=True)
 
 
@@ -177,8 +178,8 @@ class DeliveryRunner:
             message.event.event_id,
             delivery_id,
             attempt.number,
-            message.correlation_id,
-            message.causation_id,
+            message.context.correlation_id,
+            message.context.causation_id,
         )
         return Done(applied=result.applied)
 

@@ -7,10 +7,19 @@ from app.domain.events import DomainEvent
 
 @dataclass(frozen=True)
 class MessageContext:
-    """Correlation ties one request's whole chain together; causation names the direct cause."""
+    """Correlation ties one request's whole chain together; causation names the direct cause.
+
+    One value carries both from the request (or the event a handler reacts to) through the
+    command's commit, the stored events, the envelope, the task and its log records.
+    """
 
     correlation_id: str
     causation_id: str
+
+    @classmethod
+    def root(cls, correlation_id: str) -> "MessageContext":
+        """The start of a chain (a request): it is its own cause."""
+        return cls(correlation_id, correlation_id)
 
 
 @dataclass(frozen=True)
@@ -18,9 +27,8 @@ class EventMessage:
     """A stored event as an event handler receives it."""
 
     event: DomainEvent
-    correlation_id: str
-    causation_id: str
+    context: MessageContext
 
     def caused_context(self) -> MessageContext:
         """Context for commands a handler issues in reaction to this event."""
-        return MessageContext(self.correlation_id, self.event.event_id)
+        return MessageContext(self.context.correlation_id, self.event.event_id)

@@ -67,8 +67,9 @@ class HandlerReceipts(Protocol):
 class UnitOfWork(abc.ABC):
     """One database transaction. Only ``commit`` makes anything durable.
 
-    ``commit`` writes the events recorded by every aggregate touched, and one outbox
-    delivery per event and subscribed handler, in the same transaction as the state.
+    ``commit(context)`` writes the events recorded by every aggregate touched, stamped with
+    the context of the command or reaction that caused them, and one outbox delivery per
+    event and subscribed handler, in the same transaction as the state.
     """
 
     users: UserRepository
@@ -76,7 +77,6 @@ class UnitOfWork(abc.ABC):
     events: EventStreams
     projections: ProjectionWriter
     receipts: HandlerReceipts
-    context: MessageContext
     committed_delivery_ids: list[int]
     committed_position: int | None
     """Global position of the last event the commit wrote (None: it wrote none)."""
@@ -95,7 +95,7 @@ class UnitOfWork(abc.ABC):
         self.rollback()
 
     @abc.abstractmethod
-    def commit(self) -> None: ...
+    def commit(self, context: MessageContext) -> None: ...
 
     @abc.abstractmethod
     def rollback(self) -> None: ...

@@ -23,7 +23,7 @@ from app.application.failure_policy import AttemptsExhausted
 from app.application.messages import EventMessage
 from app.container import Container
 from app.domain.errors import InvalidCommand
-from app.infrastructure.messaging.envelope import decode_message
+from app.infrastructure.messaging.codec import decode_message
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import dead_letters, events, handler_receipts, outbox

@@ -120,7 +120,6 @@ def test_nothing_is_visible_before_commit_and_leaving_without_commit_discards(
 ) -> None:
     before = backend.committed()
     with backend.uow() as uow:
-        uow.context = CONTEXT
         command_handlers.handle(RegisterUser(user_id=USER, email="a@b.io", name="A"), uow)
         uow.receipts.claim("some-event", "some_handler")
         uow.projections.upsert_user_profile(UserProfile(USER, "a@b.io", "A", 0, 1))
@@ -157,9 +156,8 @@ def test_saving_a_stale_aggregate_conflicts_and_writes_nothing(backend: Backend)
     before = backend.committed()
     stale.cancel("too late")
     with pytest.raises(ConcurrencyConflict), backend.uow() as uow:
-        uow.context = CONTEXT
         uow.orders.save(stale)
-        uow.commit()
+        uow.commit(CONTEXT)
     assert backend.committed() == before
 
 
@@ -168,7 +166,7 @@ def test_receipts_are_claimed_once(backend: Backend) -> None:
         assert uow.receipts.claim("e1", "h")
         assert not uow.receipts.claim("e1", "h")
         assert uow.receipts.claim("e1", "other")
-        uow.commit()
+        uow.commit(CONTEXT)
     with backend.uow() as uow:
         assert uow.receipts.already_applied("e1", "h")
         assert not uow.receipts.claim("e1", "h")
@@ -182,7 +180,7 @@ def test_mark_delivery_done_commits_with_the_unit_of_work(backend: Backend) -> N
     assert backend.delivery_status(delivery_id) == "pending"
     with backend.uow() as uow:
         uow.receipts.mark_delivery_done(delivery_id)
-        uow.commit()
+        uow.commit(CONTEXT)
     assert backend.delivery_status(delivery_id) == "done"
 
 
@@ -190,7 +188,7 @@ def test_projection_upserts_keep_the_newest_version(backend: Backend) -> None:
     for version, points in ((3, 30), (2, 20), (4, 40), (4, 99)):
         with backend.uow() as uow:
             uow.projections.upsert_user_profile(UserProfile(USER, "a@b.io", "A", points, version))
-            uow.commit()
+            uow.commit(CONTEXT)
     profile = backend.queries.user_profile(USER)
     assert profile is not None
     assert profile.loyalty_points == 40
@@ -199,11 +197,11 @@ def test_projection_upserts_keep_the_newest_version(backend: Backend) -> None:
 def test_clear_then_upsert_replaces_everything(backend: Backend) -> None:
     with backend.uow() as uow:
         uow.projections.upsert_user_profile(UserProfile(USER, "a@b.io", "A", 5, 9))
-        uow.commit()
+        uow.commit(CONTEXT)
     with backend.uow() as uow:
         uow.projections.clear()
         uow.projections.upsert_user_profile(UserProfile(USER, "a@b.io", "A", 1, 1))
-        uow.commit()
+        uow.commit(CONTEXT)
     profile = backend.queries.user_profile(USER)
     assert profile is not None
     assert profile.loyalty_points == 1

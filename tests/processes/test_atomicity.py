@@ -13,6 +13,7 @@ from threading import Barrier
 import pytest
 import sqlalchemy as sa
 
+from app.application.messages import MessageContext
 from app.domain.errors import ConcurrencyConflict
 from app.infrastructure.persistence.tables import events, order_items, orders, outbox, users
 from tests.support.db_state import count_rows, stored_events, table_rows
@@ -103,7 +104,7 @@ def test_stale_write_is_a_conflict_and_writes_nothing(stack: Stack) -> None:
     stale.cancel("written from a stale read")
     with pytest.raises(ConcurrencyConflict), container.uow() as uow:
         uow.orders.save(stale)
-        uow.commit()
+        uow.commit(MessageContext.root("stale-write"))
 
     assert snapshot(stack) == before
     assert [e["event_type"] for e in stored_events(stack.engine)][-1] == "order.shipped"

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.application.event_handlers.registry import subscribers
-from app.application.messages import EventMessage
+from app.application.messages import EventMessage, MessageContext
 from app.domain.events import UserRegistered
-from app.infrastructure.messaging.envelope import Envelope
+from app.infrastructure.messaging.codec import Envelope
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import events, outbox
@@ -34,10 +34,8 @@ def seed_pending_deliveries(engine: sa.Engine, event_count: int) -> list[int]:
             email=f"seed{n}@example.com",
             name=f"Seed {n}",
         )
-        correlation = str(uuid.uuid4())
-        row = Envelope.of(EventMessage(event, correlation, correlation)).to_dict()
-        row["occurred_at"] = event.occurred_at
-        event_rows.append(row)
+        message = EventMessage(event, MessageContext.root(str(uuid.uuid4())))
+        event_rows.append(Envelope.of(message).to_columns())
         delivery_rows.extend(
             {
                 "event_id": event.event_id,

@@ -32,9 +32,8 @@ def run(db: FakeDatabase) -> Run:
     """Execute one command in its own committed unit of work, as a request does."""
 
     def _run(command: Command, context: MessageContext | None = None) -> Any:
-        root = new_id()
         return command_handlers.execute(
-            command, FakeUnitOfWork(db), context or MessageContext(root, root)
+            command, FakeUnitOfWork(db), context or MessageContext.root(new_id())
         )
 
     return _run

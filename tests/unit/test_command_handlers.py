@@ -43,7 +43,7 @@ def test_register_user_commits_the_event_and_its_deliveries(db: FakeDatabase, ru
     assert db.users["u1"].email == "ada@example.com"
     [message] = db.messages()
     assert message.event.event_type == "user.registered"
-    assert (message.correlation_id, message.causation_id) == ("req-42", "req-42")
+    assert (message.context.correlation_id, message.context.causation_id) == ("req-42", "req-42")
     assert sorted(db.deliveries_of(message.event.event_id)) == sorted(
         subscribers("user.registered")
     )
@@ -72,7 +72,7 @@ def test_create_order_for_an_existing_user(db: FakeDatabase, run: Run, user: Use
     assert (order.id, order.total, order.version) == ("o1", Decimal("25.00"), 1)
     [message] = db.messages("order.created")
     assert message.event.total == Decimal("25.00")  # type: ignore[attr-defined]
-    assert message.correlation_id == "req-42"
+    assert message.context.correlation_id == "req-42"
 
 
 def test_create_order_for_an_unknown_user_is_not_found(db: FakeDatabase, run: Run) -> None:
@@ -188,13 +188,12 @@ def test_concurrent_commands_on_one_aggregate_conflict_and_the_loser_writes_noth
 ) -> None:
     first, second = FakeUnitOfWork(db), FakeUnitOfWork(db)
     with first, second:
-        first.context = second.context = CONTEXT
         command_handlers.handle(ProcessPayment(order_id=order.id, amount=Decimal("30.97")), first)
         command_handlers.handle(CancelOrder(order_id=order.id, reason="race"), second)
-        first.commit()
+        first.commit(CONTEXT)
         before = db.row_counts()
         with pytest.raises(ConcurrencyConflict):
-            second.commit()
+            second.commit(CONTEXT)
     assert db.row_counts() == before
     assert db.orders[order.id].status == "paid"
     assert [m.event.event_type for m in db.messages() if m.event.aggregate_id == order.id] == [
@@ -218,7 +217,6 @@ def test_nothing_is_visible_before_commit_and_a_rollback_discards(
 ) -> None:
     before = db.row_counts()
     with FakeUnitOfWork(db) as uow:
-        uow.context = CONTEXT
         command_handlers.handle(CancelOrder(order_id=order.id, reason="x"), uow)
         with FakeUnitOfWork(db) as other:
             seen = other.orders.get(order.id)

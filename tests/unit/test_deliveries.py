@@ -4,12 +4,13 @@ from decimal import Decimal
 
 import pytest
 
+from app.application import command_handlers
 from app.application.deliveries import apply_delivery, idempotency_key
 from app.application.event_handlers.registry import HANDLERS_BY_NAME, HandlerSpec
 from app.application.messages import EventMessage
 from app.application.ports import Outbound, UnitOfWork
 from app.application.read_models import UserProfile
-from app.domain.commands import ProcessPayment
+from app.domain.commands import AwardLoyaltyPoints, ProcessPayment
 from app.domain.models import Order, User
 from tests.fakes import FakeDatabase, FakeOutbound, FakeUnitOfWork, uow_factory
 from tests.unit.conftest import Run
@@ -118,15 +119,18 @@ def test_a_failing_external_handler_records_nothing(
     assert db.deliveries[delivery_id].status == "pending"
 
 
-def test_transactional_handler_runs_with_the_caused_context(
+def test_what_a_transactional_handler_records_commits_with_the_caused_context(
     db: FakeDatabase, out: FakeOutbound, user: User
 ) -> None:
-    seen: list[tuple[str, str]] = []
+    def award(message: EventMessage, uow: UnitOfWork) -> None:
+        command = AwardLoyaltyPoints(user_id=user.id, order_id="o-1", points=5)
+        command_handlers.handle(command, uow)
 
-    def spy(message: EventMessage, uow: UnitOfWork) -> None:
-        seen.append((uow.context.correlation_id, uow.context.causation_id))
-
-    spec = HandlerSpec("spy", frozenset({"user.registered"}), "q", transactional=spy)
+    spec = HandlerSpec("spy", frozenset({"user.registered"}), "q", transactional=award)
     message = _message(db, "user.registered")
     apply_delivery(spec, message, 1, lambda: FakeUnitOfWork(db), out.outbound())
-    assert seen == [(message.correlation_id, message.event.event_id)]
+    [awarded] = db.messages("user.loyalty_points_awarded")
+    assert (awarded.context.correlation_id, awarded.context.causation_id) == (
+        message.context.correlation_id,
+        message.event.event_id,
+    )

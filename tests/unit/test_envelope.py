@@ -9,9 +9,9 @@ from app.application.errors import (
     UnprocessableMessage,
     UnsupportedSchemaVersion,
 )
-from app.application.messages import EventMessage
+from app.application.messages import EventMessage, MessageContext
 from app.domain.events import UserRegistered
-from app.infrastructure.messaging.envelope import Envelope
+from app.infrastructure.messaging.codec import Envelope
 from tests.unit.samples import SAMPLE_EVENTS, USER
 
 FIELDS = {
@@ -29,13 +29,13 @@ FIELDS = {
 
 
 def _envelope(index: int = 0) -> dict[str, Any]:
-    message = EventMessage(SAMPLE_EVENTS[index], "corr-1", "cause-1")
+    message = EventMessage(SAMPLE_EVENTS[index], MessageContext("corr-1", "cause-1"))
     return Envelope.of(message).to_dict()
 
 
 @pytest.mark.parametrize("event", SAMPLE_EVENTS, ids=lambda e: e.event_type)
 def test_envelope_round_trips_every_event(event: Any) -> None:
-    message = EventMessage(event, "corr-1", "cause-1")
+    message = EventMessage(event, MessageContext("corr-1", "cause-1"))
     wire = json.loads(Envelope.of(message).to_json())
     assert set(wire) == FIELDS
     assert (wire["event_type"], wire["schema_version"]) == (event.event_type, event.schema_version)

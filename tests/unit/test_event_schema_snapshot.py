@@ -2,7 +2,7 @@
 code's current versions match it, and every older version upcasts to the current one.
 
 If a test here fails you changed an event's fields: bump its ``schema_version``, register
-an upcaster from the previous version in ``upcasters.py``, then run
+an upcaster from the previous version in ``app/infrastructure/messaging/codec.py``, then run
 ``flask --app app events schema --write`` (which only ever adds versions).
 """
 
@@ -14,7 +14,7 @@ import pytest
 from app.domain.events import EVENT_CLASSES
 from app.domain.events.schema import payload_schema
 from app.infrastructure.messaging import schema_snapshot
-from app.infrastructure.messaging.upcasters import UPCASTERS, upcast
+from app.infrastructure.messaging.codec import UPCASTERS, upcast
 
 SNAPSHOT = schema_snapshot.load()
 SAMPLES = {"string": "s", "integer": 1, "boolean": True, "decimal": "1.00"}

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from app.application.errors import PermanentFailure, TransientFailure
-from app.application.messages import EventMessage
-from app.infrastructure.messaging.envelope import Envelope
+from app.application.messages import EventMessage, MessageContext
+from app.infrastructure.messaging.codec import Envelope
 from app.infrastructure.notifications.http import post
 from app.infrastructure.notifications.slack import SlackWebhookNotifier
 from app.infrastructure.notifications.webhooks import (
@@ -79,7 +79,7 @@ def test_a_refused_connection_is_transient() -> None:
 
 
 def _message(index: int = 3) -> EventMessage:
-    return EventMessage(SAMPLE_EVENTS[index], "corr-7", "cause-7")
+    return EventMessage(SAMPLE_EVENTS[index], MessageContext("corr-7", "cause-7"))
 
 
 def test_webhook_body_is_the_envelope_signed_with_hmac_sha256(receiver: HttpReceiver) -> None:

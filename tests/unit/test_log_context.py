@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from app import logs
-from tasks.log_context import task_ids
+from app.application.messages import MessageContext
+from tasks.log_context import bind_task_ids
 
 ENVELOPE = {
     "event_id": "9877f3f2-fdc1-4d0b-8819-3c019cd748af",
@@ -20,6 +21,15 @@ ENVELOPE = {
 
 def _task(name: str) -> Any:
     return SimpleNamespace(name=name)
+
+
+def task_ids(task: Any, kwargs: Any) -> dict[str, Any]:
+    """What the task signal binds for a task's log records."""
+    bind_task_ids(task, kwargs)
+    try:
+        return logs.bound()
+    finally:
+        logs.clear()
 
 
 def test_a_handler_task_names_every_id() -> None:
@@ -47,7 +57,7 @@ def test_the_relay_has_no_handler() -> None:
 
 def test_json_lines_carry_the_bound_ids() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("there",), None)
-    logs.bind(correlation_id="req-2", handler="h", delivery_id=3, unknown="dropped")
+    logs.bind(MessageContext.root("req-2"), handler="h", delivery_id=3, unknown="dropped")
     try:
         assert logs.ContextFilter().filter(record)
     finally:

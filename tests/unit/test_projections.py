@@ -9,6 +9,7 @@ from app.application.event_handlers.projections import (
     fold_user_profile,
     loyalty_points_for,
 )
+from app.application.messages import MessageContext
 from app.application.read_models import OrderSummary, UserProfile
 from app.domain.commands import (
     CancelOrder,
@@ -137,7 +138,7 @@ def test_upserts_never_replace_a_newer_version(db: FakeDatabase) -> None:
         for profile in (first, second):
             with FakeUnitOfWork(db) as uow:
                 uow.projections.upsert_user_profile(profile)
-                uow.commit()
+                uow.commit(MessageContext.root("upserts"))
         assert db.user_profiles["u"] == newer
 
 

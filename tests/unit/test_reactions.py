@@ -5,7 +5,7 @@ import pytest
 
 from app.application.deliveries import apply_delivery
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
-from app.application.messages import EventMessage
+from app.application.messages import EventMessage, MessageContext
 from app.domain.commands import CancelOrder, ProcessPayment
 from app.domain.errors import NotFound
 from app.domain.models import Order, User
@@ -34,8 +34,8 @@ def test_payment_awards_points_once_with_the_payments_trace(
     [award] = db.messages("user.loyalty_points_awarded")
     assert award.event.points == 30  # type: ignore[attr-defined]
     assert award.event.aggregate_id == user.id
-    assert award.correlation_id == payment.correlation_id
-    assert award.causation_id == payment.event.event_id
+    assert award.context.correlation_id == payment.context.correlation_id
+    assert award.context.causation_id == payment.event.event_id
     assert db.users[user.id].loyalty_points == 30
     assert db.deliveries_of(award.event.event_id), "the award event gets its own deliveries"
 
@@ -76,8 +76,8 @@ def test_cancelling_a_paid_order_revokes_what_was_awarded(
     [cancelled] = db.messages("order.cancelled")
     [revoked] = db.messages("user.loyalty_points_revoked")
     assert (revoked.event.points, revoked.event.balance) == (30, 0)  # type: ignore[attr-defined]
-    assert revoked.causation_id == cancelled.event.event_id
-    assert revoked.correlation_id == cancelled.correlation_id
+    assert revoked.context.causation_id == cancelled.event.event_id
+    assert revoked.context.correlation_id == cancelled.context.correlation_id
     assert db.users[user.id].loyalty_points == 0
 
 
@@ -117,6 +117,6 @@ def test_a_reaction_that_fails_leaves_no_receipt_and_no_effect(
 
 
 def test_a_caused_context_keeps_the_correlation_and_names_the_event_as_cause() -> None:
-    message = EventMessage(SAMPLE_EVENTS[4], "corr", "cause")
+    message = EventMessage(SAMPLE_EVENTS[4], MessageContext("corr", "cause"))
     context = message.caused_context()
     assert (context.correlation_id, context.causation_id) == ("corr", SAMPLE_EVENTS[4].event_id)

@@ -43,17 +43,17 @@ def execute(
 ) -> Any:
     """Run one command in its own transaction and commit it; returns the handler's result.
 
+    Its events are stored with ``context``, the trace of whoever issued the command.
     ``before_commit(result)`` runs inside the transaction, after the handler succeeded: what
     it writes through the unit of work commits with the command or not at all. After this
     returns, ``uow.committed_delivery_ids`` lists the outbox rows just written and
     ``uow.committed_position`` the last event's global position.
     """
     with uow:
-        uow.context = context
         result = handle(command, uow)
         if before_commit is not None:
             before_commit(result)
-        uow.commit()
+        uow.commit(context)
     return result
 
 

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 
 from app.application.messages import EventMessage
-from app.infrastructure.messaging.envelope import Envelope
+from app.infrastructure.messaging.codec import Envelope
 from app.infrastructure.notifications.http import post
 
 SIGNATURE_HEADER = "X-Outboxflow-Signature"

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.application.errors import UnprocessableMessage
-from app.infrastructure.messaging.upcasters import upcast_to_current
+from app.infrastructure.messaging.codec import upcast_to_current
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import events, handler_receipts, outbox
 

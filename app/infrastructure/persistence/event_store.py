@@ -8,24 +8,14 @@ import sqlalchemy as sa
 from app.application.messages import EventMessage, MessageContext
 from app.domain.errors import ConcurrencyConflict
 from app.domain.events import DomainEvent
-from app.infrastructure.messaging.envelope import Envelope
+from app.infrastructure.messaging.codec import Envelope
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import events
 
 
 def envelope_from_row(row: Any) -> Envelope:
-    return Envelope(
-        event_id=row.event_id,
-        event_type=row.event_type,
-        schema_version=row.schema_version,
-        aggregate_type=row.aggregate_type,
-        aggregate_id=row.aggregate_id,
-        aggregate_version=row.aggregate_version,
-        occurred_at=as_utc(row.occurred_at).isoformat(),
-        correlation_id=row.correlation_id,
-        causation_id=row.causation_id,
-        payload=row.payload,
-    )
+    """An ``events`` row as its envelope: the columns are the envelope's fields."""
+    return Envelope.from_columns({**row._mapping, "occurred_at": as_utc(row.occurred_at)})
 
 
 class SqlEventStreams:
@@ -60,17 +50,10 @@ class SqlEventStreams:
         A second writer of the same aggregate version fails the unique constraint: the
         whole transaction is then lost, and the command reports a concurrency conflict.
         """
-        envelopes = [
-            Envelope.of(EventMessage(e, context.correlation_id, context.causation_id))
-            for e in new_events
-        ]
+        envelopes = [Envelope.of(EventMessage(event, context)) for event in new_events]
         if not envelopes:
             return []
-        rows = []
-        for event, envelope in zip(new_events, envelopes, strict=True):
-            row = envelope.to_dict()
-            row["occurred_at"] = event.occurred_at
-            rows.append(row)
+        rows = [envelope.to_columns() for envelope in envelopes]
         try:
             positions = self._conn.execute(
                 events.insert().returning(events.c.position), rows

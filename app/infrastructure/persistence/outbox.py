@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.application.ports import DeliveryStatus
-from app.infrastructure.messaging.envelope import Envelope
+from app.infrastructure.messaging.codec import Envelope
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import (

@@ -3,7 +3,6 @@
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
-from uuid import uuid4
 
 import sqlalchemy as sa
 
@@ -65,16 +64,15 @@ class SqlUnitOfWork(UnitOfWork):
         self.projections = SqlProjectionWriter(self._conn)
         self.receipts = SqlHandlerReceipts(self._conn)
         self.idempotency = IdempotencyRecord(self._conn)
-        root = str(uuid4())
-        self.context = MessageContext(correlation_id=root, causation_id=root)
         return super().__enter__()
 
-    def commit(self) -> None:
-        """Write the recorded events and their deliveries with the state, then publish."""
+    def commit(self, context: MessageContext) -> None:
+        """Write the recorded events (stamped with ``context``) and their deliveries with
+        the state, then publish."""
         assert self._tx is not None and self._conn is not None, "commit outside 'with uow:'"
         touched = [*self.users.seen, *self.orders.seen]
         new_events = [event for aggregate in touched for event in aggregate.pending_events]
-        envelopes = self._streams.append(new_events, self.context)
+        envelopes = self._streams.append(new_events, context)
         lease = self._dispatch.dispatch_lease() if self._dispatch and envelopes else None
         deliveries = outbox.append(self._conn, envelopes, self._subscribers, dispatch_lease=lease)
         self.idempotency.write(self._streams.last_position)
