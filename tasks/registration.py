@@ -13,7 +13,8 @@ from celery.exceptions import Reject
 from flask import current_app
 
 from app.application.deliveries import DeadLettered, RetryLater
-from app.application.event_handlers.registry import HANDLERS, HandlerSpec
+from app.application.event_handlers.registry import HANDLERS
+from app.application.event_handlers.specs import HandlerSpec
 from app.container import Container
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
 from app.infrastructure.persistence.idempotency import IdempotencyKeys

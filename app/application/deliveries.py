@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.application.errors import CorruptMessage, StoreUnavailable
-from app.application.event_handlers.registry import HANDLERS_BY_NAME, HandlerSpec
+from app.application.event_handlers.registry import HANDLERS_BY_NAME
+from app.application.event_handlers.specs import HandlerSpec
 from app.application.failure_policy import AttemptsExhausted, FailurePolicy, GiveUp
 from app.application.messages import EventMessage
 from app.application.ports import (

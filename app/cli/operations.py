@@ -109,11 +109,13 @@ def events_trace(correlation_id: str) -> None:
 @events_cli.command("schema")
 @click.option("--write", is_flag=True, help="Add the code's current versions to the snapshot.")
 def events_schema(write: bool) -> None:
-    """Every (event type, schema version)'s payload fields and types, as JSON.
+    """Every wire name as JSON: each (event type, schema version)'s payload fields and types,
+    handler task names with their queues, and each event type's subscribers.
 
     Without --write, print the snapshot the code implies and exit 1 if the committed file
-    lacks or contradicts it. With --write, add the current versions to the file; a changed
-    payload under an already-recorded version is refused (bump the version, add an upcaster).
+    lacks or contradicts it. With --write, add the current versions to the file and replace
+    the names; a changed payload under an already-recorded version is refused (bump the
+    version, add an upcaster).
     """
     committed = schema_snapshot.load()
     try:

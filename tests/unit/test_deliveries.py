@@ -6,7 +6,8 @@ import pytest
 
 from app.application import command_handlers
 from app.application.deliveries import apply_delivery, idempotency_key
-from app.application.event_handlers.registry import HANDLERS_BY_NAME, HandlerSpec
+from app.application.event_handlers.registry import HANDLERS_BY_NAME
+from app.application.event_handlers.specs import HandlerSpec
 from app.application.messages import EventMessage
 from app.application.ports import Outbound, UnitOfWork
 from app.application.read_models import UserProfile

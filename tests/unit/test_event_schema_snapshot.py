@@ -3,11 +3,11 @@ code's current versions match it, and every older version upcasts to the current
 
 If a test here fails you changed an event's fields: bump its ``schema_version``, register
 an upcaster from the previous version in ``app/infrastructure/messaging/codec.py``, then run
-``flask --app app events schema --write`` (which only ever adds versions).
+``flask --app app events schema --write`` (which only ever adds versions). The snapshot's
+other wire names are checked in ``test_wire_names_snapshot.py``.
 """
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -15,18 +15,10 @@ from app.domain.events import EVENT_CLASSES
 from app.domain.events.schema import payload_schema
 from app.infrastructure.messaging import schema_snapshot
 from app.infrastructure.messaging.codec import UPCASTERS, upcast
+from tests.unit.samples import sample
 
-SNAPSHOT = schema_snapshot.load()
-SAMPLES = {"string": "s", "integer": 1, "boolean": True, "decimal": "1.00"}
-
-
-def sample(schema: Any) -> Any:
-    """A payload value of the given schema, valid for the strict decoder."""
-    if isinstance(schema, list):
-        return [sample(schema[0])]
-    if isinstance(schema, dict):
-        return {name: sample(kind) for name, kind in schema.items()}
-    return SAMPLES[schema]
+WHOLE = schema_snapshot.load()
+SNAPSHOT = WHOLE["events"]
 
 
 def old_versions() -> list[tuple[str, int]]:
@@ -42,7 +34,10 @@ def old_versions() -> list[tuple[str, int]]:
 def test_the_current_payload_is_the_snapshotted_one(event_type: str) -> None:
     cls = EVENT_CLASSES[event_type]
     recorded = SNAPSHOT.get(event_type, {}).get(str(cls.schema_version))
-    assert recorded is not None, f"{event_type} v{cls.schema_version} is not in the snapshot"
+    assert recorded is not None, (
+        f"{event_type} v{cls.schema_version} is not in the snapshot: "
+        "run `flask --app app events schema --write`"
+    )
     assert payload_schema(cls) == recorded, (
         f"{event_type} v{cls.schema_version} changed without a version bump and an upcaster"
     )
@@ -83,10 +78,10 @@ def test_a_payload_changed_under_a_recorded_version_is_refused() -> None:
     tampered = {t: dict(v) for t, v in SNAPSHOT.items()}
     tampered["order.shipped"]["1"] = {"user_id": "string", "carrier": "string"}
     with pytest.raises(schema_snapshot.SchemaChanged, match=r"order.shipped v1 payload changed"):
-        schema_snapshot.merged(tampered)
+        schema_snapshot.merged({**WHOLE, "events": tampered})
 
 
 def test_writing_adds_versions_and_never_drops_old_ones() -> None:
     without_current = {t: dict(v) for t, v in SNAPSHOT.items()}
     del without_current["order.created"]["2"]
-    assert schema_snapshot.merged(without_current) == SNAPSHOT
+    assert schema_snapshot.merged({**WHOLE, "events": without_current}) == WHOLE

@@ -1,81 +1,23 @@
 """Wire names are a contract: renaming one orphans queued tasks and stored events.
 
-These literals are deliberately written out. If a test here fails, you renamed or added
-a task, handler or event: add an upcaster or keep the old name, then update the snapshot.
+The names live in one generated file, ``app/infrastructure/messaging/wire_contract.json``.
+If a test here fails you added, renamed or removed a task, handler, queue, subscription or
+event type: keep the old name (or add an upcaster), run ``flask --app app events schema
+--write`` and commit the file, so the change is seen in review.
 """
 
 from celery import Celery
 
-from app.application.event_handlers.registry import HANDLERS
+from app.application.event_handlers.registry import HANDLERS, HANDLERS_BY_NAME
 from app.domain.events import EVENT_CLASSES
+from app.infrastructure.messaging import schema_snapshot
 from tasks.registration import register_tasks
 
-TASK_NAMES = [
-    "handlers.award_loyalty_points",
-    "handlers.forward_to_webhooks",
-    "handlers.notify_sales_channel",
-    "handlers.project_order_summary",
-    "handlers.project_user_profile",
-    "handlers.revoke_loyalty_points",
-    "handlers.send_cancellation_notice",
-    "handlers.send_order_confirmation",
-    "handlers.send_payment_receipt",
-    "handlers.send_shipping_notice",
-    "handlers.send_welcome_email",
-    "outbox.purge_done",
-    "outbox.relay",
-]
+SNAPSHOT = schema_snapshot.load()
+REWRITE = "out of date: run `flask --app app events schema --write` and commit the file"
 
-EVENT_TYPES = {
-    ("order.cancelled", 1),
-    ("order.created", 2),
-    ("order.payment_processed", 1),
-    ("order.shipped", 1),
-    ("user.loyalty_points_awarded", 1),
-    ("user.loyalty_points_revoked", 1),
-    ("user.registered", 2),
-}
-
-SUBSCRIPTIONS = {
-    "order.cancelled": [
-        "forward_to_webhooks",
-        "project_order_summary",
-        "revoke_loyalty_points",
-        "send_cancellation_notice",
-    ],
-    "order.created": [
-        "forward_to_webhooks",
-        "notify_sales_channel",
-        "project_order_summary",
-        "send_order_confirmation",
-    ],
-    "order.payment_processed": [
-        "award_loyalty_points",
-        "forward_to_webhooks",
-        "project_order_summary",
-        "send_payment_receipt",
-    ],
-    "order.shipped": ["forward_to_webhooks", "project_order_summary", "send_shipping_notice"],
-    "user.loyalty_points_awarded": ["forward_to_webhooks", "project_user_profile"],
-    "user.loyalty_points_revoked": ["forward_to_webhooks", "project_user_profile"],
-    "user.registered": ["forward_to_webhooks", "project_user_profile", "send_welcome_email"],
-}
-
-TASK_QUEUES = {
-    "handlers.award_loyalty_points": "reactions",
-    "handlers.forward_to_webhooks": "integrations",
-    "handlers.notify_sales_channel": "notifications",
-    "handlers.project_order_summary": "projections",
-    "handlers.project_user_profile": "projections",
-    "handlers.revoke_loyalty_points": "reactions",
-    "handlers.send_cancellation_notice": "notifications",
-    "handlers.send_order_confirmation": "notifications",
-    "handlers.send_payment_receipt": "notifications",
-    "handlers.send_shipping_notice": "notifications",
-    "handlers.send_welcome_email": "notifications",
-    "outbox.purge_done": "outbox",
-    "outbox.relay": "outbox",
-}
+MAINTENANCE_TASKS = {"outbox.purge_done": "outbox", "outbox.relay": "outbox"}
+"""Not per handler, so not generated: written out here."""
 
 
 def _celery_with_tasks() -> Celery:
@@ -84,25 +26,30 @@ def _celery_with_tasks() -> Celery:
     return celery
 
 
-def test_task_names() -> None:
-    celery = _celery_with_tasks()
-    names = sorted(name for name in celery.tasks if not name.startswith("celery."))
-    assert names == TASK_NAMES
-
-
-def test_every_handler_has_its_task() -> None:
-    assert {spec.task_name for spec in HANDLERS} == {
-        name for name in TASK_NAMES if name.startswith("handlers.")
+def _registered(celery: Celery) -> dict[str, str | None]:
+    return {
+        name: task.queue for name, task in celery.tasks.items() if not name.startswith("celery.")
     }
 
 
-def test_task_queues() -> None:
-    celery = _celery_with_tasks()
-    assert {name: celery.tasks[name].queue for name in TASK_NAMES} == TASK_QUEUES
+def test_the_snapshot_is_what_the_code_defines() -> None:
+    assert schema_snapshot.merged(SNAPSHOT) == SNAPSHOT, (
+        f"{schema_snapshot.SNAPSHOT_PATH} is {REWRITE}"
+    )
 
 
-def test_event_types_and_schema_versions() -> None:
-    assert {(name, cls.schema_version) for name, cls in EVENT_CLASSES.items()} == EVENT_TYPES
+def test_task_names_and_queues() -> None:
+    expected = {**SNAPSHOT["handler_tasks"], **MAINTENANCE_TASKS}
+    assert _registered(_celery_with_tasks()) == expected, f"task names: {REWRITE}"
+
+
+def test_every_handler_has_its_task_and_a_name_of_its_own() -> None:
+    assert len(HANDLERS_BY_NAME) == len(HANDLERS), "two handlers share a name"
+    assert {spec.task_name for spec in HANDLERS} == set(SNAPSHOT["handler_tasks"])
+
+
+def test_event_types() -> None:
+    assert set(EVENT_CLASSES) == set(SNAPSHOT["events"]), f"event types: {REWRITE}"
     assert all(cls.event_type == name for name, cls in EVENT_CLASSES.items())
 
 
@@ -111,10 +58,10 @@ def test_subscriptions() -> None:
         event_type: sorted(spec.name for spec in HANDLERS if event_type in spec.event_types)
         for event_type in EVENT_CLASSES
     }
-    assert actual == SUBSCRIPTIONS
+    assert actual == SNAPSHOT["subscriptions"], f"subscriptions: {REWRITE}"
 
 
 def test_register_tasks_twice_is_harmless() -> None:
     celery = _celery_with_tasks()
     register_tasks(celery)
-    assert sorted(n for n in celery.tasks if not n.startswith("celery.")) == TASK_NAMES
+    assert _registered(celery) == {**SNAPSHOT["handler_tasks"], **MAINTENANCE_TASKS}

@@ -4,6 +4,7 @@ These talk to the outside world, so they run outside any database transaction an
 repeat; every send carries the same idempotency key on every attempt.
 """
 
+from app.application.event_handlers.specs import HandlerSpec, external_handler
 from app.application.messages import EventMessage
 from app.application.ports import Outbound
 from app.domain.errors import NotFound
@@ -95,3 +96,29 @@ def notify_sales_channel(message: EventMessage, out: Outbound, key: str) -> None
         text=f"New order {event.aggregate_id}: {len(event.items)} line(s), total {event.total}",
         idempotency_key=key,
     )
+
+
+HANDLERS: tuple[HandlerSpec, ...] = (
+    external_handler(
+        "send_welcome_email", {"user.registered"}, send_welcome_email, "notifications"
+    ),
+    external_handler(
+        "send_order_confirmation", {"order.created"}, send_order_confirmation, "notifications"
+    ),
+    external_handler(
+        "send_payment_receipt", {"order.payment_processed"}, send_payment_receipt, "notifications"
+    ),
+    external_handler(
+        "send_shipping_notice", {"order.shipped"}, send_shipping_notice, "notifications"
+    ),
+    external_handler(
+        "send_cancellation_notice", {"order.cancelled"}, send_cancellation_notice, "notifications"
+    ),
+    external_handler(
+        "notify_sales_channel",
+        {"order.created"},
+        notify_sales_channel,
+        "notifications",
+        max_attempts=3,  # a sales-channel ping that is hours late is noise, not news
+    ),
+)

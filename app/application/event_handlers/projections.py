@@ -9,6 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from app.application.event_handlers.specs import (
+    ORDER_EVENTS,
+    USER_EVENTS,
+    HandlerSpec,
+    database_handler,
+)
 from app.application.messages import EventMessage
 from app.application.ports import UnitOfWork
 from app.application.read_models import OrderSummary, UserProfile
@@ -16,36 +22,27 @@ from app.domain.events import (
     DomainEvent,
     LoyaltyPointsAwarded,
     LoyaltyPointsRevoked,
-    OrderCancelled,
     OrderCreated,
-    OrderShipped,
-    PaymentProcessed,
     UserRegistered,
 )
-
-_ORDER_STATUS_AFTER: dict[type[DomainEvent], str] = {
-    OrderCreated: "created",
-    PaymentProcessed: "paid",
-    OrderShipped: "shipped",
-    OrderCancelled: "cancelled",
-}
+from app.domain.models import Order
 
 
 def fold_order_summary(events: Sequence[DomainEvent]) -> OrderSummary | None:
-    created = next((e for e in events if isinstance(e, OrderCreated)), None)
-    if created is None:
+    """The order's summary; its status is the one the Order aggregate's own fold reaches."""
+    order = Order.from_events(events)
+    if order is None:
         return None
-    status = "created"
-    for event in events:
-        status = _ORDER_STATUS_AFTER.get(type(event), status)
+    created = events[0]
+    assert isinstance(created, OrderCreated)
     return OrderSummary(
-        order_id=created.aggregate_id,
-        user_id=created.user_id,
-        status=status,
+        order_id=order.id,
+        user_id=order.user_id,
+        status=order.status.value,
         total=created.total,
-        items=created.items,
-        version=events[-1].aggregate_version,
-        currency=created.currency,
+        items=order.items,
+        version=order.version,
+        currency=order.currency,
     )
 
 
@@ -104,3 +101,9 @@ PROJECTIONS: dict[str, Projection] = {
 def loyalty_points_for(amount: Decimal) -> int:
     """One point per whole unit paid."""
     return int(amount)
+
+
+HANDLERS: tuple[HandlerSpec, ...] = (
+    database_handler("project_order_summary", ORDER_EVENTS, project_order_summary, "projections"),
+    database_handler("project_user_profile", USER_EVENTS, project_user_profile, "projections"),
+)

@@ -2,6 +2,7 @@
 
 from app.application import command_handlers
 from app.application.event_handlers.projections import loyalty_points_for
+from app.application.event_handlers.specs import HandlerSpec, database_handler
 from app.application.messages import EventMessage
 from app.application.ports import UnitOfWork
 from app.domain.commands import AwardLoyaltyPoints, RevokeLoyaltyPoints
@@ -34,3 +35,13 @@ def revoke_loyalty_points(message: EventMessage, uow: UnitOfWork) -> None:
     command_handlers.handle(
         RevokeLoyaltyPoints(user_id=event.user_id, order_id=event.aggregate_id), uow
     )
+
+
+HANDLERS: tuple[HandlerSpec, ...] = (
+    database_handler(
+        "award_loyalty_points", {"order.payment_processed"}, award_loyalty_points, "reactions"
+    ),
+    database_handler(
+        "revoke_loyalty_points", {"order.cancelled"}, revoke_loyalty_points, "reactions"
+    ),
+)

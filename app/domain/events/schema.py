@@ -1,7 +1,7 @@
 """The payload schema of an event class: field names and JSON types, nested for line items.
 
 A stored event's payload must keep meaning what it meant when it was written, so each
-(type, version)'s schema is snapshotted (``app/infrastructure/messaging/payload_schemas.json``,
+(type, version)'s schema is snapshotted (``app/infrastructure/messaging/wire_contract.json``,
 written by ``flask events schema --write``) and a test compares the code against it.
 """
 

@@ -1,0 +1,62 @@
+"""What a handler module declares about each of its handlers: a ``HandlerSpec``.
+
+Each handler module ends with its own ``HANDLERS`` tuple built with ``external_handler``
+or ``database_handler``; ``registry.py`` joins those tuples into the one explicit list.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from app.application.messages import EventMessage
+from app.application.ports import Outbound, UnitOfWork
+from app.domain.events import EVENT_CLASSES, OrderEvent, UserEvent
+
+TransactionalHandler = Callable[[EventMessage, UnitOfWork], None]
+ExternalHandler = Callable[[EventMessage, Outbound, str], None]
+
+ORDER_EVENTS = frozenset(t for t, c in EVENT_CLASSES.items() if issubclass(c, OrderEvent))
+USER_EVENTS = frozenset(t for t, c in EVENT_CLASSES.items() if issubclass(c, UserEvent))
+ALL_EVENTS = frozenset(EVENT_CLASSES)
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One subscriber. Exactly one of ``transactional`` / ``external`` is set.
+
+    ``name`` is the handler's stable identity: the Celery task name (``handlers.<name>``),
+    the idempotency key and the metric label. Renaming one orphans its pending deliveries.
+
+    Transactional handlers write only to our database, inside the same transaction as
+    their receipt, so their effect happens exactly once. External handlers call the
+    outside world first and record the receipt afterwards: at least once, same key.
+    """
+
+    name: str
+    event_types: frozenset[str]
+    queue: str
+    transactional: TransactionalHandler | None = None
+    external: ExternalHandler | None = None
+    max_attempts: int | None = None
+    """Give up sooner than OUTBOX_MAX_ATTEMPTS (which stays the ceiling); None: no sooner."""
+
+    @property
+    def task_name(self) -> str:
+        return f"handlers.{self.name}"
+
+
+def external_handler(
+    name: str,
+    types: Iterable[str],
+    fn: ExternalHandler,
+    queue: str,
+    max_attempts: int | None = None,
+) -> HandlerSpec:
+    """A handler that talks to the outside world: at least once, passing the key on."""
+    return HandlerSpec(name, frozenset(types), queue, external=fn, max_attempts=max_attempts)
+
+
+def database_handler(
+    name: str, types: Iterable[str], fn: TransactionalHandler, queue: str
+) -> HandlerSpec:
+    """A handler that only writes our database: exactly once, in its receipt's transaction."""
+    return HandlerSpec(name, frozenset(types), queue, transactional=fn)
