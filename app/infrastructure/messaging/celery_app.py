@@ -73,6 +73,8 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
         broker_transport_options=_transport_options(settings),
         task_queues=_queues(),
         task_always_eager=settings.task_always_eager,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
         beat_schedule={
             "outbox-relay": {
                 "task": "outbox.relay",
