@@ -8,13 +8,13 @@ from uuid import UUID
 from flask import abort, current_app, g
 
 from app.application.messages import MessageContext
-from app.container import Container
+from app.container import Container, container_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def container() -> Container:
-    return cast(Container, current_app.extensions["outboxflow"])
+    return container_of(current_app)
 
 
 def request_context() -> MessageContext:
