@@ -1,11 +1,9 @@
-"""Celery settings shared by every process (web publisher, worker, beat, Flower).
+"""The static Celery delivery baseline shared by every process (web, worker, beat, Flower).
 
-Values that differ per deployment come from the environment; the rest is the delivery
-baseline outboxflow relies on (see README "Failure handling"). Broker URLs are applied
-by the app factory from the same environment, so tests can point a process elsewhere.
+Only what never differs per deployment lives here (see README "Failure handling").
+Everything a deployment sets (broker URLs, time limits, the beat schedule) comes from
+``Settings`` and is applied over this baseline by ``build_celery``.
 """
-
-import os
 
 # Delivery guarantees: ack only after the handler ran; a lost worker puts the message back.
 task_acks_late = True
@@ -13,10 +11,6 @@ task_reject_on_worker_lost = True
 task_acks_on_failure = False
 task_acks_on_timeout = True
 worker_prefetch_multiplier = 1
-task_soft_time_limit = int(os.environ.get("TASK_SOFT_TIME_LIMIT") or "30")
-task_time_limit = int(os.environ.get("TASK_TIME_LIMIT") or "60")
-if task_soft_time_limit >= task_time_limit:
-    raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
 
 # Connections: survive a broker that starts late or restarts; never lose a publish silently.
 broker_connection_retry_on_startup = True

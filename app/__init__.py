@@ -3,10 +3,14 @@
 import logging
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING, Unpack
 
 from flask import Flask
 
-from app.config import Settings, StartupRefused
+from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.bootstrap import Adapters
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -14,45 +18,33 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the Flask app, its Celery app and the container. Connects to nothing yet.
+def create_app(settings: Settings | None = None, **overrides: Unpack["Adapters"]) -> Flask:
+    """The web (and ``flask`` CLI) app: ``bootstrap``'s Flask app with the HTTP API and commands.
 
+    Connects to nothing yet. ``overrides`` replace named adapters (see ``bootstrap``).
     With ``APP_ENV=production`` and settings unfit for it (no long ADMIN_TOKEN, no
-    SECRET_KEY) it raises ``StartupRefused``: the web server, worker, beat or CLI that
-    called it exits with a one-line reason. Without SECRET_KEY (development only) the
-    session key is random per process: ops-page sign-ins then last as long as the process.
+    SECRET_KEY) it raises ``StartupRefused``: the web server or CLI that called it exits
+    with a one-line reason. Without SECRET_KEY (development only) the session key is
+    random per process: ops-page sign-ins then last as long as the process.
     """
     from flask_migrate import Migrate
 
-    from app import logs
     from app.api import auth, register_api
+    from app.bootstrap import bootstrap
     from app.cli import register_cli
-    from app.container import build_container
-    from app.infrastructure.messaging.celery_app import celery_init_app
-    from app.infrastructure.persistence.database import db, engine_options, tune_engine
+    from app.infrastructure.persistence.database import db
 
-    settings = settings or Settings.from_env()
-    problems = settings.production_problems()
-    if problems:
-        raise StartupRefused(problems)
-    logs.configure(settings)
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    container = bootstrap(settings, **overrides)
+    settings = container.settings
+    app = container.flask_app
     app.config.update(
-        SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    db.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
-    celery = celery_init_app(app, settings)
-    with app.app_context():
-        tune_engine(db.engine)
-        app.extensions["outboxflow"] = build_container(settings, db.engine, celery)
     register_api(app)
     register_cli(app)
     for line in auth.open_endpoints_report(app):

@@ -1,4 +1,4 @@
-"""Settings, read from the environment once, in the app factory (never at import)."""
+"""Settings, read from the environment once, when a process bootstraps (never at import)."""
 
 import os
 from collections.abc import Mapping
@@ -51,6 +51,10 @@ class Settings:
     read_your_writes_timeout_ms: int = 2000
     order_store: str = "state"
     task_always_eager: bool = False
+    task_soft_time_limit: int = 30
+    """Seconds before a task gets ``SoftTimeLimitExceeded`` (retried like any failure)."""
+    task_time_limit: int = 60
+    """Seconds before the worker kills a task's process; above the soft limit."""
     worker_metrics_listen: str = ""
     """``host:port`` where a worker serves its pool's metrics; empty: no exporter."""
 
@@ -80,6 +84,8 @@ class Settings:
             )
         if settings.order_store not in ("state", "events"):
             raise ValueError(f"ORDER_STORE must be state or events, got {settings.order_store!r}")
+        if settings.task_soft_time_limit >= settings.task_time_limit:
+            raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
         return settings
 
     @property

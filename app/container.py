@@ -1,4 +1,7 @@
-"""The composition root: the one place that wires adapters to the application."""
+"""What one process holds (engine, Celery app, adapters, relay, runner) and how code reaches it.
+
+``app.bootstrap`` builds it; ``container_of`` finds it from the process's Flask app.
+"""
 
 import logging
 from collections.abc import Callable
@@ -9,40 +12,37 @@ from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery
-from celery.exceptions import SoftTimeLimitExceeded
+from flask import Flask
 
 from app.application import command_handlers
 from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.registry import subscribers
-from app.application.failure_policy import FailurePolicy
 from app.application.messages import MessageContext
-from app.application.ports import ChatNotifier, EmailSender, Outbound
+from app.application.ports import Outbound
 from app.config import Settings
 from app.domain.commands import Command
-from app.infrastructure.messaging.broker_watch import BrokerWatch
-from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT
-from app.infrastructure.messaging.codec import decode_message
-from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
-from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
-from app.infrastructure.notifications.slack import LoggingChatNotifier, SlackWebhookNotifier
-from app.infrastructure.notifications.webhooks import SignedWebhookSender
 from app.infrastructure.persistence import outbox
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
-from app.infrastructure.persistence.directory import SqlUserDirectory
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
+EXTENSION = "outboxflow"
+"""The key under ``Flask.extensions`` where ``bootstrap`` leaves the container."""
+
 
 @dataclass
 class Container:
+    """One process's objects, built once by ``bootstrap``; code reaches it via ``container_of``."""
+
     settings: Settings
     engine: sa.Engine
     celery: Celery
+    flask_app: Flask
     relay: OutboxRelay
     runner: DeliveryRunner
     ledger: SqlDeliveryLedger
@@ -84,73 +84,16 @@ class Container:
             return outbox.stats(conn)
 
 
-def build_container(settings: Settings, engine: sa.Engine, celery: Celery) -> Container:
-    email: EmailSender = (
-        SmtpEmailSender(settings.smtp_url)
-        if settings.smtp_url
-        else MaildirEmailSender(settings.instance_dir / "maildir")
-    )
-    chat: ChatNotifier = (
-        SlackWebhookNotifier(settings.slack_webhook_url)
-        if settings.slack_webhook_url
-        else LoggingChatNotifier()
-    )
-    publisher = CeleryPublisher(
-        celery, native_dead_lettering=settings.celery_broker_url.startswith(("amqp", "pyamqp"))
-    )
-    ledger = SqlDeliveryLedger(engine, publisher.copy_to_dead_letter_queue)
-    relay = OutboxRelay(
-        engine,
-        publisher,
-        ledger,
-        None
-        if settings.task_always_eager
-        else BrokerWatch(
-            celery,
-            engine,
-            broker=f"{settings.celery_broker_url}|{settings.broker_key_prefix}",
-        ),
-        batch_size=settings.outbox_relay_batch,
-        claim_lease=timedelta(seconds=settings.outbox_claim_lease_seconds),
-        redelivery_after=timedelta(seconds=settings.outbox_redelivery_seconds),
-    )
-    outbound = Outbound(
-        email=email,
-        chat=chat,
-        webhooks=SignedWebhookSender(settings.webhook_urls, settings.webhook_secret),
-        directory=SqlUserDirectory(read_only(engine)),
-    )
-    runner = DeliveryRunner(
-        ledger,
-        partial(SqlUnitOfWork, engine, subscribers, relay, settings.order_store),
-        outbound,
-        failure_policy(settings, celery),
-        decode_message,
-    )
-    return Container(
-        settings,
-        engine,
-        celery,
-        relay,
-        runner,
-        ledger,
-        outbound,
-        SqlReadModelQueries(read_only(engine)),
-        DeadLetterStore(engine),
-    )
+def container_of(app: Flask) -> Container:
+    """The container ``bootstrap`` attached to ``app`` (``current_app`` works too).
 
-
-def failure_policy(settings: Settings, celery: Celery) -> FailurePolicy:
-    """Backoff never outlives the Redis visibility timeout (past it the message loops)."""
-    hard_limit = int(celery.conf.task_time_limit or 300)
-    cap = min(
-        settings.outbox_retry_backoff_max_seconds,
-        REDIS_VISIBILITY_TIMEOUT - hard_limit - settings.outbox_lease_margin_seconds,
-    )
-    return FailurePolicy(
-        max_attempts=settings.outbox_max_attempts,
-        backoff_base=settings.outbox_retry_backoff_seconds,
-        backoff_cap=max(1, cap),
-        task_lease=timedelta(seconds=hard_limit + settings.outbox_lease_margin_seconds),
-        always_transient=(SoftTimeLimitExceeded,),
-    )
+    Raises at once, naming the app, when it was not built by ``bootstrap``: a Flask app
+    made some other way has no adapters to hand out.
+    """
+    found = app.extensions.get(EXTENSION)
+    if not isinstance(found, Container):
+        raise RuntimeError(
+            f"Flask app {app.name!r} has no outboxflow container: build it with "
+            "app.bootstrap.bootstrap() or app.create_app()"
+        )
+    return found

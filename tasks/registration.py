@@ -6,7 +6,7 @@ Task names are wire names (``handlers.<handler>``, ``outbox.relay``), never modu
 import logging
 import time
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
@@ -15,7 +15,7 @@ from flask import current_app
 from app.application.deliveries import DeadLettered, RetryLater
 from app.application.event_handlers.registry import HANDLERS
 from app.application.event_handlers.specs import HandlerSpec
-from app.container import Container
+from app.container import Container, container_of
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
 from app.infrastructure.persistence.idempotency import IdempotencyKeys
 from tasks import metrics
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def _container() -> Container:
-    return cast(Container, current_app.extensions["outboxflow"])
+    return container_of(current_app)
 
 
 def _handler_task(celery: Celery, spec: HandlerSpec) -> Task:

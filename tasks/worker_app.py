@@ -1,14 +1,14 @@
-"""One Flask app and one Celery app per worker/beat/flower process."""
+"""One Flask app and one Celery app per worker/beat/flower process, built by ``bootstrap``."""
 
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from celery import Celery
 from celery.signals import beat_init, worker_process_init
 from flask import Flask
 
-from app import create_app
-from app.container import Container
+from app.bootstrap import bootstrap
+from app.container import container_of
 from tasks import log_context, metrics, quiet_relay_logs
 from tasks.registration import register_tasks
 from tasks.signals import install_dead_letter_signals
@@ -16,14 +16,15 @@ from tasks.signals import install_dead_letter_signals
 
 @cache
 def build_worker() -> tuple[Flask, Celery]:
-    flask_app = create_app()
-    celery: Celery = flask_app.extensions["celery"]
+    """The process's container with the Celery side installed on it: tasks, signals, metrics."""
+    container = bootstrap()
+    flask_app, celery = container.flask_app, container.celery
     register_tasks(celery)
     install_dead_letter_signals(flask_app)
     celery.conf.worker_consumer = "tasks.consumer:DeadLetteringConsumer"
     quiet_relay_logs.install()
     metrics.install()
-    log_context.install(cast(Container, flask_app.extensions["outboxflow"]).settings)
+    log_context.install(container.settings)
     return flask_app, celery
 
 
@@ -35,7 +36,7 @@ def build_worker_celery() -> Celery:
 def _fresh_connections_after_fork(**_: object) -> None:
     """A forked pool child must not reuse the parent's pooled database connections."""
     flask_app, _celery = build_worker()
-    cast(Container, flask_app.extensions["outboxflow"]).engine.dispose(close=False)
+    container_of(flask_app).engine.dispose(close=False)
 
 
 @beat_init.connect

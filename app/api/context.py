@@ -7,13 +7,13 @@ from uuid import UUID
 
 from flask import abort, current_app
 
-from app.container import Container
+from app.container import Container, container_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def container() -> Container:
-    return cast(Container, current_app.extensions["outboxflow"])
+    return container_of(current_app)
 
 
 def resource_id(value: str, what: str) -> str:

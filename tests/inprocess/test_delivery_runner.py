@@ -21,7 +21,7 @@ from app.application.deliveries import DeadLettered, DeliveryRunner, Done, Retry
 from app.application.errors import PermanentFailure, StoreUnavailable, TransientFailure
 from app.application.failure_policy import AttemptsExhausted
 from app.application.messages import EventMessage
-from app.container import Container
+from app.container import Container, container_of
 from app.domain.errors import InvalidCommand
 from app.infrastructure.messaging.codec import decode_message
 from app.infrastructure.persistence.event_store import envelope_from_row
@@ -61,7 +61,7 @@ def app(make_runner_app: MakeRunnerApp) -> Flask:
 
 
 def _container(app: Flask) -> Container:
-    return cast(Container, app.extensions["outboxflow"])
+    return container_of(app)
 
 
 def _runner(app: Flask, webhooks: ScriptedWebhooks) -> DeliveryRunner:

@@ -12,31 +12,36 @@ tiers are for that.
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.bootstrap import Adapters
 from app.config import Settings
-from app.container import Container
+from app.container import Container, container_of
 from tasks.registration import register_tasks
 from tests.support.databases import copy_migrated_sqlite
-from tests.support.outbox import container_of
 
 AppFactory = Callable[..., Flask]
 
 
 def build_app(
-    instance_dir: Path, env: dict[str, str] | None = None, *, eager: bool = True
+    instance_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    eager: bool = True,
+    **adapters: Unpack[Adapters],
 ) -> Flask:
     """The app on a migrated SQLite file in ``instance_dir``, publishing to ``memory://``.
 
     The file is a copy of the schema ``flask db upgrade`` built once for the session.
 
     ``eager`` runs the Celery tasks inline (registered, errors propagated); otherwise
-    commands only publish, and a test drives the deliveries itself.
+    commands only publish, and a test drives the deliveries itself. ``adapters`` replace
+    the named ones (a fake email sender, say), as ``bootstrap`` does.
     """
     database = instance_dir / "db.sqlite"
     copy_migrated_sqlite(database)
@@ -46,7 +51,7 @@ def build_app(
         instance_dir=instance_dir,
         database_url=f"sqlite:///{database}",
     )
-    app = create_app(settings)
+    app = create_app(settings, **adapters)
     if eager:
         celery = app.extensions["celery"]
         register_tasks(celery)

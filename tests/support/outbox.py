@@ -1,21 +1,17 @@
 """Reading the outbox from a test: status counts, stuck rows, and waiting until it drains."""
 
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 
 from app.application.ports import DeliveryStatus
-from app.container import Container
+from app.container import container_of
 from app.infrastructure.persistence.tables import outbox
 from tests.support.waiting import wait_until
 
 ACTIVE = tuple(DeliveryStatus.unfinished())
-
-
-def container_of(app: Flask) -> Container:
-    return cast(Container, app.extensions["outboxflow"])
 
 
 def status_counts(engine: sa.Engine) -> dict[str, int]:

@@ -17,8 +17,8 @@ from app.application.errors import (
     UnsupportedSchemaVersion,
 )
 from app.application.failure_policy import FailurePolicy
+from app.bootstrap import failure_policy
 from app.config import Settings
-from app.container import failure_policy
 from app.domain.errors import ConcurrencyConflict, InvalidCommand, NotFound
 from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT
 

@@ -115,6 +115,33 @@ def test_unparseable_numbers_are_refused(name: str, raw: str, tmp_path: Path) ->
         Settings.from_env(env={name: raw}, instance_dir=tmp_path)
 
 
+def test_task_time_limits_default_to_thirty_and_sixty_seconds(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env={"TASK_SOFT_TIME_LIMIT": "", "TASK_TIME_LIMIT": ""}, instance_dir=tmp_path
+    )
+    assert (settings.task_soft_time_limit, settings.task_time_limit) == (30, 60)
+
+
+def test_task_time_limits_are_read(tmp_path: Path) -> None:
+    env = {"TASK_SOFT_TIME_LIMIT": "50", "TASK_TIME_LIMIT": "90"}
+    settings = Settings.from_env(env=env, instance_dir=tmp_path)
+    assert (settings.task_soft_time_limit, settings.task_time_limit) == (50, 90)
+
+
+@pytest.mark.parametrize(("soft", "hard"), [("60", "60"), ("70", "60"), ("", "20")])
+def test_the_soft_time_limit_must_be_below_the_hard_one(
+    soft: str, hard: str, tmp_path: Path
+) -> None:
+    env = {"TASK_SOFT_TIME_LIMIT": soft, "TASK_TIME_LIMIT": hard}
+    with pytest.raises(ValueError, match=r"^TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT$"):
+        Settings.from_env(env=env, instance_dir=tmp_path)
+
+
+def test_a_time_limit_that_is_not_a_whole_number_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="TASK_TIME_LIMIT must be int, got '1m'"):
+        Settings.from_env(env={"TASK_TIME_LIMIT": "1m"}, instance_dir=tmp_path)
+
+
 def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = Settings.from_env(env={}, instance_dir=tmp_path)
     with pytest.raises(AttributeError):

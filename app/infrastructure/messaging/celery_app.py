@@ -1,10 +1,11 @@
-"""Build the Celery app for a Flask app: one per process, configured from Settings."""
+"""The Celery app: one per process, configured from Settings over ``celeryconfig``."""
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
 from kombu import Exchange, Queue
 
 from app.application.event_handlers.registry import HANDLER_QUEUES
@@ -57,15 +58,21 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     return {}
 
 
-def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
-    """Every task runs inside an app context of the process's one Flask app."""
+def build_celery(
+    settings: Settings, task_context: Callable[[], AbstractContextManager[Any]]
+) -> Celery:
+    """Every task runs inside ``task_context()`` (the process's Flask app context).
 
-    class FlaskTask(Task):
+    ``celeryconfig`` holds the delivery baseline; everything a deployment sets comes from
+    ``settings``. Nothing connects until the first publish or the worker's start.
+    """
+
+    class ContextTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            with flask_app.app_context():
+            with task_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery("outboxflow", task_cls=FlaskTask)
+    celery = Celery("outboxflow", task_cls=ContextTask)
     celery.config_from_object("celeryconfig")
     celery.conf.update(
         broker_url=settings.celery_broker_url,
@@ -73,6 +80,8 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
         broker_transport_options=_transport_options(settings),
         task_queues=_queues(),
         task_always_eager=settings.task_always_eager,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
         beat_schedule={
             "outbox-relay": {
                 "task": "outbox.relay",
@@ -91,7 +100,6 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
         beat_schedule_filename=str(settings.instance_dir / "celerybeat-schedule"),
     )
     celery.set_default()
-    flask_app.extensions["celery"] = celery
     return celery
 
 

@@ -1,0 +1,178 @@
+"""The composition root: the one place that builds a process's objects from Settings.
+
+The web app (``create_app``), the Celery worker, beat and Flower (``tasks.worker_app``) and
+the tests all start here. Nothing connects: the engine and the broker connect on first use.
+"""
+
+from datetime import timedelta
+from functools import partial
+from typing import TypedDict, Unpack
+
+import sqlalchemy as sa
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+from flask import Flask
+
+from app import logs
+from app.application.deliveries import DeliveryRunner
+from app.application.event_handlers.registry import subscribers
+from app.application.failure_policy import FailurePolicy
+from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSender
+from app.config import Settings, StartupRefused
+from app.container import EXTENSION, Container
+from app.infrastructure.messaging.broker_watch import BrokerWatch
+from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT, build_celery
+from app.infrastructure.messaging.codec import decode_message
+from app.infrastructure.messaging.publisher import CeleryPublisher
+from app.infrastructure.messaging.relay import OutboxRelay
+from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
+from app.infrastructure.notifications.slack import LoggingChatNotifier, SlackWebhookNotifier
+from app.infrastructure.notifications.webhooks import SignedWebhookSender
+from app.infrastructure.persistence.database import db, engine_options, read_only, tune_engine
+from app.infrastructure.persistence.dead_letters import DeadLetterStore
+from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
+from app.infrastructure.persistence.directory import SqlUserDirectory
+from app.infrastructure.persistence.read_models import SqlReadModelQueries
+from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
+
+
+class Adapters(TypedDict, total=False):
+    """The adapters a caller (a test, mostly) may hand in instead of the ones Settings pick."""
+
+    email: EmailSender
+    chat: ChatNotifier
+    webhooks: WebhookSender
+    publisher: CeleryPublisher
+
+
+def bootstrap(settings: Settings | None = None, **overrides: Unpack[Adapters]) -> Container:
+    """Build one process: its Flask app, engine, Celery app, adapters, relay and runner.
+
+    ``settings`` default to the environment's. With ``APP_ENV=production`` and settings
+    unfit for it, raises ``StartupRefused`` before building anything. The container is
+    left on the Flask app, where ``container_of`` finds it; every Celery task runs in
+    that app's context.
+    """
+    unknown = overrides.keys() - Adapters.__optional_keys__
+    if unknown:
+        raise TypeError(
+            f"bootstrap() has no adapter named {', '.join(sorted(unknown))}; "
+            f"it replaces only {', '.join(sorted(Adapters.__optional_keys__))}"
+        )
+    settings = settings or Settings.from_env()
+    problems = settings.production_problems()
+    if problems:
+        raise StartupRefused(problems)
+    logs.configure(settings)
+    flask_app = _flask_app(settings)
+    celery = build_celery(settings, flask_app.app_context)
+    flask_app.extensions["celery"] = celery
+    with flask_app.app_context():
+        engine = db.engine
+    tune_engine(engine)
+    container = _wire(settings, engine, celery, flask_app, overrides)
+    flask_app.extensions[EXTENSION] = container
+    return container
+
+
+def _flask_app(settings: Settings) -> Flask:
+    """The Flask app every process has: it owns the engine, and tasks run in its context."""
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    # Named after the package, as `Flask(__name__)` in app/__init__.py would be: same root path.
+    app = Flask("app", instance_path=str(settings.instance_dir))
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+    )
+    db.init_app(app)
+    return app
+
+
+def _wire(
+    settings: Settings, engine: sa.Engine, celery: Celery, flask_app: Flask, overrides: Adapters
+) -> Container:
+    publisher = overrides.get("publisher")
+    if publisher is None:
+        publisher = CeleryPublisher(
+            celery,
+            native_dead_lettering=settings.celery_broker_url.startswith(("amqp", "pyamqp")),
+        )
+    ledger = SqlDeliveryLedger(engine, publisher.copy_to_dead_letter_queue)
+    relay = OutboxRelay(
+        engine,
+        publisher,
+        ledger,
+        None
+        if settings.task_always_eager
+        else BrokerWatch(
+            celery,
+            engine,
+            broker=f"{settings.celery_broker_url}|{settings.broker_key_prefix}",
+        ),
+        batch_size=settings.outbox_relay_batch,
+        claim_lease=timedelta(seconds=settings.outbox_claim_lease_seconds),
+        redelivery_after=timedelta(seconds=settings.outbox_redelivery_seconds),
+    )
+    outbound = _outbound(settings, engine, overrides)
+    runner = DeliveryRunner(
+        ledger,
+        partial(SqlUnitOfWork, engine, subscribers, relay, settings.order_store),
+        outbound,
+        failure_policy(settings, celery),
+        decode_message,
+    )
+    return Container(
+        settings,
+        engine,
+        celery,
+        flask_app,
+        relay,
+        runner,
+        ledger,
+        outbound,
+        SqlReadModelQueries(read_only(engine)),
+        DeadLetterStore(engine),
+    )
+
+
+def _outbound(settings: Settings, engine: sa.Engine, overrides: Adapters) -> Outbound:
+    """The handlers' way out: SMTP or a maildir, Slack or the log, signed webhooks."""
+    email = overrides.get("email")
+    if email is None:
+        email = (
+            SmtpEmailSender(settings.smtp_url)
+            if settings.smtp_url
+            else MaildirEmailSender(settings.instance_dir / "maildir")
+        )
+    chat = overrides.get("chat")
+    if chat is None:
+        chat = (
+            SlackWebhookNotifier(settings.slack_webhook_url)
+            if settings.slack_webhook_url
+            else LoggingChatNotifier()
+        )
+    webhooks = overrides.get("webhooks")
+    if webhooks is None:
+        webhooks = SignedWebhookSender(settings.webhook_urls, settings.webhook_secret)
+    return Outbound(
+        email=email,
+        chat=chat,
+        webhooks=webhooks,
+        directory=SqlUserDirectory(read_only(engine)),
+    )
+
+
+def failure_policy(settings: Settings, celery: Celery) -> FailurePolicy:
+    """Backoff never outlives the Redis visibility timeout (past it the message loops)."""
+    hard_limit = int(celery.conf.task_time_limit or 300)
+    cap = min(
+        settings.outbox_retry_backoff_max_seconds,
+        REDIS_VISIBILITY_TIMEOUT - hard_limit - settings.outbox_lease_margin_seconds,
+    )
+    return FailurePolicy(
+        max_attempts=settings.outbox_max_attempts,
+        backoff_base=settings.outbox_retry_backoff_seconds,
+        backoff_cap=max(1, cap),
+        task_lease=timedelta(seconds=hard_limit + settings.outbox_lease_margin_seconds),
+        always_transient=(SoftTimeLimitExceeded,),
+    )
