@@ -6,10 +6,13 @@ gone from a broker that had one, every dispatched delivery no worker has started
 published again at once.
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import redis
 
-from app.infrastructure.messaging.broker_watch import CANARY_QUEUE
+from app.infrastructure.messaging.broker_watch import CANARY_QUEUE, BrokerWatch
 from tests.support.stack import Stack
 
 pytestmark = [
@@ -65,3 +68,30 @@ def test_a_lost_canary_publishes_every_unstarted_delivery_again(stack: Stack) ->
     assert _queued(stack) == 2 * dispatched
     assert stack.queue_depths([CANARY_QUEUE])[CANARY_QUEUE] == 1
     assert stack.container.relay.sweep().republished_after_broker_loss == 0
+
+
+RELAYS = 6
+
+
+def _checked_side_by_side(stack: Stack) -> list[bool]:
+    """``RELAYS`` relays of one deployment check the canary at the same moment."""
+    start = threading.Barrier(RELAYS)
+
+    def check(_: int) -> bool:
+        watch = BrokerWatch(stack.celery, stack.engine, broker="side-by-side")
+        start.wait(timeout=30)
+        return watch.broker_lost_messages()
+
+    with ThreadPoolExecutor(RELAYS) as pool:
+        return list(pool.map(check, range(RELAYS)))
+
+
+def test_relays_side_by_side_place_one_canary_and_recover_a_loss_once(stack: Stack) -> None:
+    assert _checked_side_by_side(stack) == [False] * RELAYS, "a new broker looked lost"
+    assert stack.queue_depths([CANARY_QUEUE])[CANARY_QUEUE] == 1
+
+    _lose_the_canary(stack)
+    answers = _checked_side_by_side(stack)
+
+    assert answers.count(True) == 1, f"the loss was recovered {answers.count(True)} times"
+    assert stack.queue_depths([CANARY_QUEUE])[CANARY_QUEUE] == 1

@@ -14,7 +14,7 @@ import hashlib
 
 import sqlalchemy as sa
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu import Connection, Exchange, Queue
 
 from app.infrastructure.persistence.sql import upsert, utcnow
 from app.infrastructure.persistence.tables import broker_canaries
@@ -38,36 +38,61 @@ class BrokerWatch:
     def broker_lost_messages(self) -> bool:
         """True when a canary this deployment placed is missing; then a new one is placed.
 
-        One queue declaration per call; the database is asked only when the canary is gone.
+        One queue declaration while the canary is there (every sweep). When it is missing,
+        relays running side by side take turns on the broker's row: the first places the
+        next canary and answers True, the others find it placed and answer False, so a lost
+        broker is recovered once and a new one never looks lost.
         """
         with self._celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
-            channel = connection.default_channel
-            queue = self._queue(channel)
-            _name, messages, _consumers = queue.queue_declare()
-            if messages:
+            queue = self._queue(connection.default_channel)
+            if self._canary_present(queue):
                 return False
-            queue.exchange.declare()
-            queue.queue_bind()
-            with connection.Producer(channel) as producer:
-                producer.publish(
-                    {"canary": True},
-                    exchange=queue.exchange,
-                    routing_key=CANARY_QUEUE,
-                    serializer="json",
-                    delivery_mode=2,
-                )
-        return self._placed_before()
+            with self._engine.begin() as conn:
+                placed_before = self._take_turn(conn)
+                if self._canary_present(queue):
+                    return False
+                self._place_canary(connection, queue)
+            return placed_before
 
-    def _placed_before(self) -> bool:
-        with self._engine.begin() as conn:
-            known = conn.execute(
-                sa.select(broker_canaries.c.broker).where(broker_canaries.c.broker == self._broker)
-            ).first()
-            placed = upsert(conn, broker_canaries).values(broker=self._broker, placed_at=utcnow())
-            conn.execute(
-                placed.on_conflict_do_update(
-                    index_elements=["broker"], set_={"placed_at": placed.excluded.placed_at}
-                )
+    @staticmethod
+    def _canary_present(queue: Queue) -> bool:
+        _name, messages, _consumers = queue.queue_declare()
+        return bool(messages)
+
+    def _take_turn(self, conn: sa.Connection) -> bool:
+        """Lock this broker's row (waiting for a relay that holds it); True if it existed.
+
+        The UPDATE takes the row lock on PostgreSQL and the write lock on SQLite; a first
+        sighting inserts the row, and a concurrent first sighting waits on that insert.
+        """
+        now = utcnow()
+        touched = conn.execute(
+            broker_canaries.update()
+            .where(broker_canaries.c.broker == self._broker)
+            .values(placed_at=now)
+        ).rowcount
+        if touched:
+            return True
+        first = upsert(conn, broker_canaries).values(broker=self._broker, placed_at=now)
+        conn.execute(first.on_conflict_do_nothing(index_elements=["broker"]))
+        return False
+
+    @staticmethod
+    def _place_canary(connection: Connection, queue: Queue) -> None:
+        """Publish the canary; return once the queue counts it, before the row is committed.
+
+        The declaration after the publish goes over the same channel, so the broker answers
+        it after routing the canary: the next relay to take its turn finds it.
+        """
+        queue.exchange.declare()
+        queue.queue_bind()
+        with connection.Producer(queue.channel) as producer:
+            producer.publish(
+                {"canary": True},
+                exchange=queue.exchange,
+                routing_key=CANARY_QUEUE,
+                serializer="json",
+                delivery_mode=2,
             )
-        return known is not None
+        BrokerWatch._canary_present(queue)
