@@ -36,7 +36,7 @@ def run_relay_drain(
     """No worker and no beat; done deliveries are turned back to pending; ``flask outbox relay``
     publishes them. The rate counts rows leaving ``pending`` between the first batch and the
     last (when the first batch already took them all, it counts from the CLI's launch plus
-    its start-up time)."""
+    its start-up time, or from the launch when that estimate is longer than the run)."""
     stack.stop_worker_and_beat()
     seeded = watch.make_pending(profile.relay_rows)
     stack.progress.say(f"relay drain: {seeded} pending deliveries; running flask outbox relay")
@@ -63,7 +63,10 @@ def run_relay_drain(
     if left > 0:
         per_second = rate(left, now - first_at)
     else:
-        per_second = rate(seeded, now - (launched_at + startup))
+        # The start-up estimate comes from another run of the CLI and can exceed this
+        # whole run; then the launch-to-done time is all there is (a lower bound).
+        net = now - (launched_at + startup)
+        per_second = rate(seeded, net if net > 0 else now - launched_at)
     stack.rig.processes.stop(relay)
     stack.progress.say(f"relay drain: {per_second:.0f} deliveries published/s")
     return {"relay_rows": float(seeded), "relay_drain_per_s": per_second}
