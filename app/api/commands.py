@@ -1,10 +1,12 @@
 """Command endpoints: validate, run one command, answer from the command's result."""
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from flask import Response, jsonify
+from marshmallow import Schema
 
 from app.api import idempotency, responses, schemas
 from app.api.auth import Access
@@ -35,6 +37,8 @@ blueprint = ApiBlueprint(
 )
 idempotency.install(blueprint)
 
+View = TypeVar("View", bound=Callable[..., Response])
+
 REFUSALS = {
     400: "the body is not valid JSON",
     413: "the body is larger than MAX_REQUEST_BYTES",
@@ -42,15 +46,36 @@ REFUSALS = {
 }
 
 
-def _refusals(*extra: tuple[int, str]) -> Any:
-    """``alt_response`` for the refusals every command can answer, plus ``extra``."""
+def _command(
+    rule: str,
+    body: type[Schema],
+    reply: tuple[int, type[Schema]],
+    *refusals: tuple[int, str],
+    body_optional: bool = False,
+    leads_to: dict[str, dict[str, Any]] | None = None,
+) -> Callable[[View], View]:
+    """The decorators every command endpoint stacks, in their order.
 
-    def decorate(view: Any) -> Any:
-        for status, description in [*REFUSALS.items(), *extra]:
+    A POST route; each ``<kind_id>`` in ``rule`` checked as the id of a ``kind`` before the
+    body is read (see ``resource_ids``); the body and reply schemas; the refusals every
+    command can answer plus ``refusals``; and the OpenAPI links ``leads_to`` from the reply.
+    """
+    status, reply_schema = reply
+    ids = {f"{kind}_id": kind for kind in re.findall(r"<(\w+)_id>", rule)}
+    body_location = {"location": OPTIONAL_JSON, "required": False} if body_optional else {}
+
+    def decorate(view: View) -> View:
+        if leads_to:
+            view = blueprint.doc(**links(status, **leads_to))(view)
+        for code, description in [*REFUSALS.items(), *refusals]:
             view = blueprint.alt_response(
-                status, schema=responses.ErrorSchema, description=description
+                code, schema=responses.ErrorSchema, description=description
             )(view)
-        return view
+        view = blueprint.response(status, reply_schema)(view)
+        view = blueprint.arguments(body, **body_location)(view)
+        if ids:
+            view = resource_ids(**ids)(view)
+        return blueprint.route(rule, methods=["POST"])(view)
 
     return decorate
 
@@ -96,23 +121,22 @@ def _created_order(order: Order) -> Reply:
     return body, 201
 
 
-@blueprint.route("/users", methods=["POST"])
-@blueprint.arguments(schemas.RegisterUserSchema)
-@blueprint.response(201, responses.UserCreatedSchema)
-@_refusals((409, "the email is taken"))
-@blueprint.doc(
-    **links(
-        201,
-        GetUser={"operationId": "get_user", "parameters": USER_ID},
-        ListUserOrders={"operationId": "list_user_orders", "parameters": USER_ID},
-        CreateOrder={
+@_command(
+    "/users",
+    schemas.RegisterUserSchema,
+    (201, responses.UserCreatedSchema),
+    (409, "the email is taken"),
+    leads_to={
+        "GetUser": {"operationId": "get_user", "parameters": USER_ID},
+        "ListUserOrders": {"operationId": "list_user_orders", "parameters": USER_ID},
+        "CreateOrder": {
             "operationId": "create_order",
             "requestBody": {
                 "user_id": "$response.body#/user_id",
                 "items": [{"sku": "book", "quantity": 2, "unit_price": "12.50"}],
             },
         },
-    )
+    },
 )
 def register_user(data: dict[str, Any]) -> Response:
     """Register a user"""
@@ -120,22 +144,21 @@ def register_user(data: dict[str, Any]) -> Response:
     return _run(command, _created_user)
 
 
-@blueprint.route("/orders", methods=["POST"])
-@blueprint.arguments(schemas.CreateOrderSchema)
-@blueprint.response(201, responses.OrderCreatedSchema)
-@_refusals((404, "no such user"))
-@blueprint.doc(
-    **links(
-        201,
-        GetOrder={"operationId": "get_order", "parameters": ORDER_ID},
-        PayOrder={
+@_command(
+    "/orders",
+    schemas.CreateOrderSchema,
+    (201, responses.OrderCreatedSchema),
+    (404, "no such user"),
+    leads_to={
+        "GetOrder": {"operationId": "get_order", "parameters": ORDER_ID},
+        "PayOrder": {
             "operationId": "pay_order",
             "parameters": ORDER_ID,
             "requestBody": {"amount": "$response.body#/total"},
         },
-        ShipOrder={"operationId": "ship_order", "parameters": ORDER_ID},
-        CancelOrder={"operationId": "cancel_order", "parameters": ORDER_ID},
-    )
+        "ShipOrder": {"operationId": "ship_order", "parameters": ORDER_ID},
+        "CancelOrder": {"operationId": "cancel_order", "parameters": ORDER_ID},
+    },
 )
 def create_order(data: dict[str, Any]) -> Response:
     """Create an order for a user"""
@@ -149,31 +172,39 @@ def create_order(data: dict[str, Any]) -> Response:
     return _run(command, _created_order)
 
 
-@blueprint.route("/orders/<order_id>/pay", methods=["POST"])
-@resource_ids(order_id="order")
-@blueprint.arguments(schemas.PayOrderSchema)
-@blueprint.response(200, responses.OrderStatusSchema)
-@_refusals((404, "no such order"), (409, "the order cannot be paid in its state"))
+@_command(
+    "/orders/<order_id>/pay",
+    schemas.PayOrderSchema,
+    (200, responses.OrderStatusSchema),
+    (404, "no such order"),
+    (409, "the order cannot be paid in its state"),
+)
 def pay_order(data: dict[str, Any], order_id: str) -> Response:
     """Pay an order (the amount must be its total)"""
     return _run(ProcessPayment(order_id=order_id, amount=data["amount"]), _order_status)
 
 
-@blueprint.route("/orders/<order_id>/ship", methods=["POST"])
-@resource_ids(order_id="order")
-@blueprint.arguments(schemas.ShipOrderSchema, location=OPTIONAL_JSON, required=False)
-@blueprint.response(200, responses.OrderStatusSchema)
-@_refusals((404, "no such order"), (409, "the order cannot be shipped in its state"))
+@_command(
+    "/orders/<order_id>/ship",
+    schemas.ShipOrderSchema,
+    (200, responses.OrderStatusSchema),
+    (404, "no such order"),
+    (409, "the order cannot be shipped in its state"),
+    body_optional=True,
+)
 def ship_order(data: dict[str, Any], order_id: str) -> Response:
     """Ship a paid order (the body may be empty)"""
     return _run(ShipOrder(order_id=order_id), _order_status)
 
 
-@blueprint.route("/orders/<order_id>/cancel", methods=["POST"])
-@resource_ids(order_id="order")
-@blueprint.arguments(schemas.CancelOrderSchema, location=OPTIONAL_JSON, required=False)
-@blueprint.response(200, responses.OrderStatusSchema)
-@_refusals((404, "no such order"), (409, "the order cannot be cancelled in its state"))
+@_command(
+    "/orders/<order_id>/cancel",
+    schemas.CancelOrderSchema,
+    (200, responses.OrderStatusSchema),
+    (404, "no such order"),
+    (409, "the order cannot be cancelled in its state"),
+    body_optional=True,
+)
 def cancel_order(data: dict[str, Any], order_id: str) -> Response:
     """Cancel an order that has not shipped (the body may be empty)"""
     return _run(CancelOrder(order_id=order_id, reason=data["reason"]), _order_status)
