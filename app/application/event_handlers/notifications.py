@@ -46,47 +46,27 @@ def send_order_confirmation(message: EventMessage, out: Outbound, key: str) -> N
     event = message.event
     assert isinstance(event, OrderCreated)
     lines = "\n".join(f"  {i.quantity} x {i.sku} at {i.unit_price}" for i in event.items)
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Order {event.aggregate_id} confirmed",
-        f"we received your order:\n{lines}\nTotal: {event.total} {event.currency}",
-    )
+    body = f"we received your order:\n{lines}\nTotal: {event.total} {event.currency}"
+    _email_customer(message, out, key, f"Order {event.aggregate_id} confirmed", body)
 
 
 def send_payment_receipt(message: EventMessage, out: Outbound, key: str) -> None:
     event = message.event
     assert isinstance(event, PaymentProcessed)
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Receipt for order {event.aggregate_id}",
-        f"we received your payment of {event.amount}.",
-    )
+    body = f"we received your payment of {event.amount}."
+    _email_customer(message, out, key, f"Receipt for order {event.aggregate_id}", body)
 
 
 def send_shipping_notice(message: EventMessage, out: Outbound, key: str) -> None:
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Order {message.event.aggregate_id} shipped",
-        "your order is on its way.",
-    )
+    subject = f"Order {message.event.aggregate_id} shipped"
+    _email_customer(message, out, key, subject, "your order is on its way.")
 
 
 def send_cancellation_notice(message: EventMessage, out: Outbound, key: str) -> None:
     event = message.event
     assert isinstance(event, OrderCancelled)
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Order {event.aggregate_id} cancelled",
-        f"your order was cancelled: {event.reason or 'no reason given'}.",
-    )
+    body = f"your order was cancelled: {event.reason or 'no reason given'}."
+    _email_customer(message, out, key, f"Order {event.aggregate_id} cancelled", body)
 
 
 def notify_sales_channel(message: EventMessage, out: Outbound, key: str) -> None:
