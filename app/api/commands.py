@@ -50,32 +50,36 @@ def _command(
     rule: str,
     body: type[Schema],
     reply: tuple[int, type[Schema]],
-    *refusals: tuple[int, str],
+    *,
     body_optional: bool = False,
-    leads_to: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[View], View]:
-    """The decorators every command endpoint stacks, in their order.
+    """A command endpoint: a POST route, its path ids, the body and the reply schemas.
 
-    A POST route; each ``<kind_id>`` in ``rule`` checked as the id of a ``kind`` before the
-    body is read (see ``resource_ids``); the body and reply schemas; the refusals every
-    command can answer plus ``refusals``; and the OpenAPI links ``leads_to`` from the reply.
+    Each ``<kind_id>`` in ``rule`` is checked as the id of a ``kind`` before the body is
+    read (see ``resource_ids``).
     """
-    status, reply_schema = reply
     ids = {f"{kind}_id": kind for kind in re.findall(r"<(\w+)_id>", rule)}
     body_location = {"location": OPTIONAL_JSON, "required": False} if body_optional else {}
 
     def decorate(view: View) -> View:
-        if leads_to:
-            view = blueprint.doc(**links(status, **leads_to))(view)
-        for code, description in [*REFUSALS.items(), *refusals]:
-            view = blueprint.alt_response(
-                code, schema=responses.ErrorSchema, description=description
-            )(view)
-        view = blueprint.response(status, reply_schema)(view)
+        view = blueprint.response(*reply)(view)
         view = blueprint.arguments(body, **body_location)(view)
         if ids:
             view = resource_ids(**ids)(view)
         return blueprint.route(rule, methods=["POST"])(view)
+
+    return decorate
+
+
+def _refusals(*extra: tuple[int, str]) -> Callable[[View], View]:
+    """``alt_response`` for the refusals every command can answer, plus ``extra``."""
+
+    def decorate(view: View) -> View:
+        for status, description in [*REFUSALS.items(), *extra]:
+            view = blueprint.alt_response(
+                status, schema=responses.ErrorSchema, description=description
+            )(view)
+        return view
 
     return decorate
 
@@ -121,45 +125,43 @@ def _created_order(order: Order) -> Reply:
     return body, 201
 
 
-@_command(
-    "/users",
-    schemas.RegisterUserSchema,
-    (201, responses.UserCreatedSchema),
-    (409, "the email is taken"),
-    leads_to={
-        "GetUser": {"operationId": "get_user", "parameters": USER_ID},
-        "ListUserOrders": {"operationId": "list_user_orders", "parameters": USER_ID},
-        "CreateOrder": {
-            "operationId": "create_order",
-            "requestBody": {
-                "user_id": "$response.body#/user_id",
-                "items": [{"sku": "book", "quantity": 2, "unit_price": "12.50"}],
-            },
+REGISTERED_LEADS_TO = links(
+    201,
+    GetUser={"operationId": "get_user", "parameters": USER_ID},
+    ListUserOrders={"operationId": "list_user_orders", "parameters": USER_ID},
+    CreateOrder={
+        "operationId": "create_order",
+        "requestBody": {
+            "user_id": "$response.body#/user_id",
+            "items": [{"sku": "book", "quantity": 2, "unit_price": "12.50"}],
         },
     },
 )
+CREATED_LEADS_TO = links(
+    201,
+    GetOrder={"operationId": "get_order", "parameters": ORDER_ID},
+    PayOrder={
+        "operationId": "pay_order",
+        "parameters": ORDER_ID,
+        "requestBody": {"amount": "$response.body#/total"},
+    },
+    ShipOrder={"operationId": "ship_order", "parameters": ORDER_ID},
+    CancelOrder={"operationId": "cancel_order", "parameters": ORDER_ID},
+)
+
+
+@_command("/users", schemas.RegisterUserSchema, (201, responses.UserCreatedSchema))
+@_refusals((409, "the email is taken"))
+@blueprint.doc(**REGISTERED_LEADS_TO)
 def register_user(data: dict[str, Any]) -> Response:
     """Register a user"""
     command = RegisterUser(user_id=str(uuid4()), email=data["email"], name=data["name"])
     return _run(command, _created_user)
 
 
-@_command(
-    "/orders",
-    schemas.CreateOrderSchema,
-    (201, responses.OrderCreatedSchema),
-    (404, "no such user"),
-    leads_to={
-        "GetOrder": {"operationId": "get_order", "parameters": ORDER_ID},
-        "PayOrder": {
-            "operationId": "pay_order",
-            "parameters": ORDER_ID,
-            "requestBody": {"amount": "$response.body#/total"},
-        },
-        "ShipOrder": {"operationId": "ship_order", "parameters": ORDER_ID},
-        "CancelOrder": {"operationId": "cancel_order", "parameters": ORDER_ID},
-    },
-)
+@_command("/orders", schemas.CreateOrderSchema, (201, responses.OrderCreatedSchema))
+@_refusals((404, "no such user"))
+@blueprint.doc(**CREATED_LEADS_TO)
 def create_order(data: dict[str, Any]) -> Response:
     """Create an order for a user"""
     items = tuple(LineItem(i["sku"], i["quantity"], i["unit_price"]) for i in data["items"])
@@ -172,13 +174,8 @@ def create_order(data: dict[str, Any]) -> Response:
     return _run(command, _created_order)
 
 
-@_command(
-    "/orders/<order_id>/pay",
-    schemas.PayOrderSchema,
-    (200, responses.OrderStatusSchema),
-    (404, "no such order"),
-    (409, "the order cannot be paid in its state"),
-)
+@_command("/orders/<order_id>/pay", schemas.PayOrderSchema, (200, responses.OrderStatusSchema))
+@_refusals((404, "no such order"), (409, "the order cannot be paid in its state"))
 def pay_order(data: dict[str, Any], order_id: str) -> Response:
     """Pay an order (the amount must be its total)"""
     return _run(ProcessPayment(order_id=order_id, amount=data["amount"]), _order_status)
@@ -188,10 +185,9 @@ def pay_order(data: dict[str, Any], order_id: str) -> Response:
     "/orders/<order_id>/ship",
     schemas.ShipOrderSchema,
     (200, responses.OrderStatusSchema),
-    (404, "no such order"),
-    (409, "the order cannot be shipped in its state"),
     body_optional=True,
 )
+@_refusals((404, "no such order"), (409, "the order cannot be shipped in its state"))
 def ship_order(data: dict[str, Any], order_id: str) -> Response:
     """Ship a paid order (the body may be empty)"""
     return _run(ShipOrder(order_id=order_id), _order_status)
@@ -201,10 +197,9 @@ def ship_order(data: dict[str, Any], order_id: str) -> Response:
     "/orders/<order_id>/cancel",
     schemas.CancelOrderSchema,
     (200, responses.OrderStatusSchema),
-    (404, "no such order"),
-    (409, "the order cannot be cancelled in its state"),
     body_optional=True,
 )
+@_refusals((404, "no such order"), (409, "the order cannot be cancelled in its state"))
 def cancel_order(data: dict[str, Any], order_id: str) -> Response:
     """Cancel an order that has not shipped (the body may be empty)"""
     return _run(CancelOrder(order_id=order_id, reason=data["reason"]), _order_status)
