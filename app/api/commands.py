@@ -1,6 +1,5 @@
 """Command endpoints: validate, run one command, answer from the command's result."""
 
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -10,7 +9,7 @@ from marshmallow import Schema
 
 from app.api import idempotency, responses, schemas
 from app.api.auth import Access
-from app.api.context import container, resource_ids
+from app.api.context import container, rule_ids
 from app.api.correlation import request_context
 from app.api.openapi import EVENT_POSITION, ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
@@ -53,19 +52,13 @@ def _command(
     *,
     body_optional: bool = False,
 ) -> Callable[[View], View]:
-    """A command endpoint: a POST route, its path ids, the body and the reply schemas.
-
-    Each ``<kind_id>`` in ``rule`` is checked as the id of a ``kind`` before the body is
-    read (see ``resource_ids``).
-    """
-    ids = {f"{kind}_id": kind for kind in re.findall(r"<(\w+)_id>", rule)}
+    """A command endpoint: a POST route, its path ids (checked before the body is read),
+    the body and the reply schemas."""
     body_location = {"location": OPTIONAL_JSON, "required": False} if body_optional else {}
 
     def decorate(view: View) -> View:
         view = blueprint.response(*reply)(view)
-        view = blueprint.arguments(body, **body_location)(view)
-        if ids:
-            view = resource_ids(**ids)(view)
+        view = rule_ids(rule)(blueprint.arguments(body, **body_location)(view))
         return blueprint.route(rule, methods=["POST"])(view)
 
     return decorate
