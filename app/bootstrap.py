@@ -26,13 +26,16 @@ from app.infrastructure.messaging.codec import decode_message
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
-from app.infrastructure.notifications.slack import LoggingChatNotifier, SlackWebhookNotifier
-from app.infrastructure.notifications.webhooks import SignedWebhookSender
+from app.infrastructure.notifications.webhooks import (
+    LoggingChatNotifier,
+    SignedWebhookSender,
+    SlackWebhookNotifier,
+)
 from app.infrastructure.persistence.database import db, engine_options, read_only, tune_engine
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
-from app.infrastructure.persistence.directory import SqlUserDirectory
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
+from app.infrastructure.persistence.repositories import SqlUserDirectory
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
 

@@ -3,7 +3,6 @@
 ``app.bootstrap`` builds it; ``container_of`` finds it from the process's Flask app.
 """
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,14 +21,12 @@ from app.application.ports import Outbound
 from app.config import Settings
 from app.domain.commands import Command
 from app.infrastructure.messaging.relay import OutboxRelay
-from app.infrastructure.persistence import outbox
+from app.infrastructure.persistence import backlog, retention
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
-
-log = logging.getLogger(__name__)
 
 EXTENSION = "outboxflow"
 """The key under ``Flask.extensions`` where ``bootstrap`` leaves the container."""
@@ -67,21 +64,11 @@ class Container:
 
     def purge_done_deliveries(self, older_than: timedelta, batch_size: int = 1000) -> int:
         """Delete done deliveries past retention, one short transaction per batch."""
-        total = 0
-        while True:
-            with self.engine.begin() as conn:
-                deleted = outbox.purge_done(conn, older_than=older_than, batch_size=batch_size)
-            total += deleted
-            if deleted < batch_size:
-                if total:
-                    log.info(
-                        "retention: deleted %d done deliveries older than %s", total, older_than
-                    )
-                return total
+        return retention.purge_done_deliveries(self.engine, older_than, batch_size)
 
     def outbox_stats(self) -> dict[str, Any]:
         with read_only(self.engine).connect() as conn:
-            return outbox.stats(conn)
+            return backlog.outbox_stats(conn)
 
 
 def container_of(app: Flask) -> Container:

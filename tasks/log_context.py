@@ -4,9 +4,11 @@ Celery sets up logging itself (after the app is built), so the JSON formatter is
 its ``after_setup_*logger`` signals, and the worker's text banner is switched off. Each
 handler task binds the message context its envelope carries (``correlation_id``,
 ``causation_id``), the envelope's ``event_id``, and its ``handler`` and ``delivery_id`` for
-the records logged while it runs.
+the records logged while it runs. Maintenance tasks run often, so they are logged only
+when they fail.
 """
 
+import logging
 from typing import Any
 
 from celery import Task
@@ -22,8 +24,11 @@ from app import logs
 from app.application.event_handlers.registry import HANDLERS
 from app.config import Settings
 from app.infrastructure.messaging.codec import context_of
+from tasks.registration import RELAY_TASK, RETENTION_TASK
 
 HANDLER_BY_TASK = {spec.task_name: spec.name for spec in HANDLERS}
+MAINTENANCE_TASKS = frozenset({RELAY_TASK, RETENTION_TASK})
+CELERY_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 
 
 def install(settings: Settings) -> None:
@@ -34,6 +39,18 @@ def install(settings: Settings) -> None:
         celeryd_after_setup.connect(_no_banner, weak=False)
     task_prerun.connect(_bind_task, weak=False)
     task_postrun.connect(_unbind_task, weak=False)
+    for name in CELERY_TASK_LOGGERS:
+        logging.getLogger(name).addFilter(DropMaintenanceChatter())
+
+
+class DropMaintenanceChatter(logging.Filter):
+    """Drops Celery's 'received' / 'succeeded' lines for maintenance tasks (not failures)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, dict) or args.get("name") not in MAINTENANCE_TASKS:
+            return True
+        return record.levelno > logging.INFO
 
 
 def _json_handlers(logger: Any = None, **_: Any) -> None:

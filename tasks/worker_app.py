@@ -9,7 +9,7 @@ from flask import Flask
 
 from app.bootstrap import bootstrap
 from app.container import container_of
-from tasks import log_context, metrics, quiet_relay_logs
+from tasks import log_context, metrics
 from tasks.registration import register_tasks
 from tasks.signals import install_dead_letter_signals
 
@@ -22,7 +22,6 @@ def build_worker() -> tuple[Flask, Celery]:
     register_tasks(celery)
     install_dead_letter_signals(flask_app)
     celery.conf.worker_consumer = "tasks.consumer:DeadLetteringConsumer"
-    quiet_relay_logs.install()
     metrics.install()
     log_context.install(container.settings)
     return flask_app, celery

@@ -1,14 +1,15 @@
 """Command endpoints: validate, run one command, answer from the command's result."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from flask import Response, jsonify
+from marshmallow import Schema
 
 from app.api import idempotency, responses, schemas
 from app.api.auth import Access
-from app.api.context import container, resource_ids
+from app.api.context import container, rule_ids
 from app.api.correlation import request_context
 from app.api.openapi import EVENT_POSITION, ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
@@ -35,6 +36,8 @@ blueprint = ApiBlueprint(
 )
 idempotency.install(blueprint)
 
+View = TypeVar("View", bound=Callable[..., Response])
+
 REFUSALS = {
     400: "the body is not valid JSON",
     413: "the body is larger than MAX_REQUEST_BYTES",
@@ -42,10 +45,29 @@ REFUSALS = {
 }
 
 
-def _refusals(*extra: tuple[int, str]) -> Any:
+def _command(
+    rule: str,
+    body: type[Schema],
+    reply: tuple[int, type[Schema]],
+    *,
+    body_optional: bool = False,
+) -> Callable[[View], View]:
+    """A command endpoint: a POST route, its path ids (checked before the body is read),
+    the body and the reply schemas."""
+    body_location = {"location": OPTIONAL_JSON, "required": False} if body_optional else {}
+
+    def decorate(view: View) -> View:
+        view = blueprint.response(*reply)(view)
+        view = rule_ids(rule)(blueprint.arguments(body, **body_location)(view))
+        return blueprint.route(rule, methods=["POST"])(view)
+
+    return decorate
+
+
+def _refusals(*extra: tuple[int, str]) -> Callable[[View], View]:
     """``alt_response`` for the refusals every command can answer, plus ``extra``."""
 
-    def decorate(view: Any) -> Any:
+    def decorate(view: View) -> View:
         for status, description in [*REFUSALS.items(), *extra]:
             view = blueprint.alt_response(
                 status, schema=responses.ErrorSchema, description=description
@@ -96,47 +118,43 @@ def _created_order(order: Order) -> Reply:
     return body, 201
 
 
-@blueprint.route("/users", methods=["POST"])
-@blueprint.arguments(schemas.RegisterUserSchema)
-@blueprint.response(201, responses.UserCreatedSchema)
-@_refusals((409, "the email is taken"))
-@blueprint.doc(
-    **links(
-        201,
-        GetUser={"operationId": "get_user", "parameters": USER_ID},
-        ListUserOrders={"operationId": "list_user_orders", "parameters": USER_ID},
-        CreateOrder={
-            "operationId": "create_order",
-            "requestBody": {
-                "user_id": "$response.body#/user_id",
-                "items": [{"sku": "book", "quantity": 2, "unit_price": "12.50"}],
-            },
+REGISTERED_LEADS_TO = links(
+    201,
+    GetUser={"operationId": "get_user", "parameters": USER_ID},
+    ListUserOrders={"operationId": "list_user_orders", "parameters": USER_ID},
+    CreateOrder={
+        "operationId": "create_order",
+        "requestBody": {
+            "user_id": "$response.body#/user_id",
+            "items": [{"sku": "book", "quantity": 2, "unit_price": "12.50"}],
         },
-    )
+    },
 )
+CREATED_LEADS_TO = links(
+    201,
+    GetOrder={"operationId": "get_order", "parameters": ORDER_ID},
+    PayOrder={
+        "operationId": "pay_order",
+        "parameters": ORDER_ID,
+        "requestBody": {"amount": "$response.body#/total"},
+    },
+    ShipOrder={"operationId": "ship_order", "parameters": ORDER_ID},
+    CancelOrder={"operationId": "cancel_order", "parameters": ORDER_ID},
+)
+
+
+@_command("/users", schemas.RegisterUserSchema, (201, responses.UserCreatedSchema))
+@_refusals((409, "the email is taken"))
+@blueprint.doc(**REGISTERED_LEADS_TO)
 def register_user(data: dict[str, Any]) -> Response:
     """Register a user"""
     command = RegisterUser(user_id=str(uuid4()), email=data["email"], name=data["name"])
     return _run(command, _created_user)
 
 
-@blueprint.route("/orders", methods=["POST"])
-@blueprint.arguments(schemas.CreateOrderSchema)
-@blueprint.response(201, responses.OrderCreatedSchema)
+@_command("/orders", schemas.CreateOrderSchema, (201, responses.OrderCreatedSchema))
 @_refusals((404, "no such user"))
-@blueprint.doc(
-    **links(
-        201,
-        GetOrder={"operationId": "get_order", "parameters": ORDER_ID},
-        PayOrder={
-            "operationId": "pay_order",
-            "parameters": ORDER_ID,
-            "requestBody": {"amount": "$response.body#/total"},
-        },
-        ShipOrder={"operationId": "ship_order", "parameters": ORDER_ID},
-        CancelOrder={"operationId": "cancel_order", "parameters": ORDER_ID},
-    )
-)
+@blueprint.doc(**CREATED_LEADS_TO)
 def create_order(data: dict[str, Any]) -> Response:
     """Create an order for a user"""
     items = tuple(LineItem(i["sku"], i["quantity"], i["unit_price"]) for i in data["items"])
@@ -149,30 +167,31 @@ def create_order(data: dict[str, Any]) -> Response:
     return _run(command, _created_order)
 
 
-@blueprint.route("/orders/<order_id>/pay", methods=["POST"])
-@resource_ids(order_id="order")
-@blueprint.arguments(schemas.PayOrderSchema)
-@blueprint.response(200, responses.OrderStatusSchema)
+@_command("/orders/<order_id>/pay", schemas.PayOrderSchema, (200, responses.OrderStatusSchema))
 @_refusals((404, "no such order"), (409, "the order cannot be paid in its state"))
 def pay_order(data: dict[str, Any], order_id: str) -> Response:
     """Pay an order (the amount must be its total)"""
     return _run(ProcessPayment(order_id=order_id, amount=data["amount"]), _order_status)
 
 
-@blueprint.route("/orders/<order_id>/ship", methods=["POST"])
-@resource_ids(order_id="order")
-@blueprint.arguments(schemas.ShipOrderSchema, location=OPTIONAL_JSON, required=False)
-@blueprint.response(200, responses.OrderStatusSchema)
+@_command(
+    "/orders/<order_id>/ship",
+    schemas.ShipOrderSchema,
+    (200, responses.OrderStatusSchema),
+    body_optional=True,
+)
 @_refusals((404, "no such order"), (409, "the order cannot be shipped in its state"))
 def ship_order(data: dict[str, Any], order_id: str) -> Response:
     """Ship a paid order (the body may be empty)"""
     return _run(ShipOrder(order_id=order_id), _order_status)
 
 
-@blueprint.route("/orders/<order_id>/cancel", methods=["POST"])
-@resource_ids(order_id="order")
-@blueprint.arguments(schemas.CancelOrderSchema, location=OPTIONAL_JSON, required=False)
-@blueprint.response(200, responses.OrderStatusSchema)
+@_command(
+    "/orders/<order_id>/cancel",
+    schemas.CancelOrderSchema,
+    (200, responses.OrderStatusSchema),
+    body_optional=True,
+)
 @_refusals((404, "no such order"), (409, "the order cannot be cancelled in its state"))
 def cancel_order(data: dict[str, Any], order_id: str) -> Response:
     """Cancel an order that has not shipped (the body may be empty)"""

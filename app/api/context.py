@@ -1,5 +1,6 @@
 """Access to the per-process container, and the resource ids a request names."""
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -40,3 +41,13 @@ def resource_ids(**kinds: str) -> Callable[[F], F]:
         return cast(F, checked)
 
     return decorate
+
+
+def rule_ids(rule: str) -> Callable[[F], F]:
+    """``resource_ids`` for each ``<kind_id>`` in a route ``rule`` (``<order_id>``: an order)."""
+    kinds = {f"{kind}_id": kind for kind in re.findall(r"<(\w+)_id>", rule)}
+    return resource_ids(**kinds) if kinds else _unchanged
+
+
+def _unchanged(view: F) -> F:
+    return view

@@ -1,18 +1,20 @@
 """Query endpoints: read projections only."""
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from flask import abort
+from marshmallow import Schema
 
 from app.api import consistency, responses
 from app.api.auth import Access
-from app.api.context import container, resource_ids
+from app.api.context import container, rule_ids
 from app.api.openapi import ApiBlueprint
 from app.application import queries
 from app.application.read_models import OrderSummary, UserProfileView
 
 Found = TypeVar("Found")
+View = TypeVar("View", bound=Callable[..., Any])
 
 blueprint = ApiBlueprint(
     "queries",
@@ -30,33 +32,35 @@ SERVED_BY = {
 """The projections each answer reads: what ``X-Min-Position`` waits for."""
 consistency.install(blueprint, SERVED_BY)
 LAGGING = "projection_lagging: not at X-Min-Position in time (Retry-After)"
+UNSEEN = "not (yet) projected"
 
 
-@blueprint.route("/orders/<order_id>")
-@resource_ids(order_id="order")
-@blueprint.response(200, responses.OrderSummarySchema)
-@blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
-@blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)
+def _query(rule: str, reply: Schema | type[Schema]) -> Callable[[View], View]:
+    """A query endpoint: a GET route, its path ids, the reply schema, and its refusals
+    (404 until the answer is projected, 503 while the projection lags)."""
+
+    def decorate(view: View) -> View:
+        view = blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)(view)
+        view = blueprint.alt_response(404, schema=responses.ErrorSchema, description=UNSEEN)(view)
+        view = blueprint.response(200, reply)(view)
+        return blueprint.route(rule)(rule_ids(rule)(view))
+
+    return decorate
+
+
+@_query("/orders/<order_id>", responses.OrderSummarySchema)
 def get_order(order_id: str) -> OrderSummary:
     """One order, as projected"""
     return _projected(queries.get_order(container().queries, order_id), f"order {order_id}")
 
 
-@blueprint.route("/users/<user_id>")
-@resource_ids(user_id="user")
-@blueprint.response(200, responses.UserProfileSchema)
-@blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
-@blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)
+@_query("/users/<user_id>", responses.UserProfileSchema)
 def get_user(user_id: str) -> UserProfileView:
     """One user's profile: orders, spending, loyalty points"""
     return _projected(queries.get_user(container().queries, user_id), f"user {user_id}")
 
 
-@blueprint.route("/users/<user_id>/orders")
-@resource_ids(user_id="user")
-@blueprint.response(200, responses.OrderSummarySchema(many=True))
-@blueprint.alt_response(404, schema=responses.ErrorSchema, description="not (yet) projected")
-@blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)
+@_query("/users/<user_id>/orders", responses.OrderSummarySchema(many=True))
 def list_user_orders(user_id: str) -> Sequence[OrderSummary]:
     """A user's orders"""
     return _projected(queries.list_user_orders(container().queries, user_id), f"user {user_id}")

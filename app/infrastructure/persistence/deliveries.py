@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.application.errors import StoreUnavailable
 from app.application.ports import Attempt, DeadLetter
-from app.infrastructure.persistence import dead_letters, outbox
+from app.infrastructure.persistence import attempts, dead_letters
 from app.infrastructure.persistence.database import single_statement
 from app.infrastructure.persistence.receipts import already_applied
 
@@ -31,7 +31,7 @@ class SqlDeliveryLedger:
     def start_attempt(self, delivery_id: int, *, lease: timedelta) -> Attempt | None:
         try:
             with self._single.begin() as conn:
-                found = outbox.start_attempt(conn, delivery_id, lease=lease)
+                found = attempts.start(conn, delivery_id, lease=lease)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreUnavailable(f"could not count the attempt: {exc}") from exc
         return None if found is None else Attempt(*found)
@@ -43,7 +43,7 @@ class SqlDeliveryLedger:
     def schedule_retry(self, delivery_id: int, *, error: str, lease: timedelta) -> None:
         try:
             with self._single.begin() as conn:
-                outbox.schedule_retry(conn, delivery_id, error=error, lease=lease)
+                attempts.schedule_retry(conn, delivery_id, error=error, lease=lease)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreUnavailable(f"could not record the failure: {exc}") from exc
 

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from app.application.errors import UnprocessableMessage
 from app.infrastructure.messaging.codec import upcast_to_current
+from app.infrastructure.persistence import traces
 from app.infrastructure.persistence.sql import as_utc
-from app.infrastructure.persistence.tables import events, handler_receipts, outbox
+from app.infrastructure.persistence.tables import events, handler_receipts
 
 PURGED = "purged"
 
@@ -87,30 +88,22 @@ class EventLog:
     def trace(self, correlation_id: str) -> list[dict[str, Any]]:
         """Every event of one request's causal chain, handler-caused ones included."""
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(events)
-                .where(events.c.correlation_id == correlation_id)
-                .order_by(events.c.position)
-            ).all()
-            return self._with_deliveries(conn, rows)
+            return self._with_deliveries(conn, traces.chain(conn, correlation_id, limit=None))
 
     def _with_deliveries(self, conn: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         ids = [row.event_id for row in rows]
-        stored: dict[str, list[dict[str, Any]]] = {event_id: [] for event_id in ids}
-        for d in conn.execute(
-            sa.select(outbox.c.event_id, outbox.c.handler, outbox.c.status)
-            .add_columns(outbox.c.attempts, outbox.c.last_error)
-            .where(outbox.c.event_id.in_(ids))
-            .order_by(outbox.c.id)
-        ):
-            stored[d.event_id].append(
+        stored = {
+            event_id: [
                 {
                     "handler": d.handler,
                     "status": d.status,
                     "attempts": d.attempts,
                     "last_error": d.last_error,
                 }
-            )
+                for d in found
+            ]
+            for event_id, found in traces.deliveries_of(conn, ids).items()
+        }
         for event_id, handler in conn.execute(
             sa.select(handler_receipts.c.event_id, handler_receipts.c.handler)
             .where(handler_receipts.c.event_id.in_(ids))

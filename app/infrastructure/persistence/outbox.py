@@ -1,8 +1,11 @@
-"""The outbox table: delivery rows written with their events, claimed, marked and counted.
+"""The outbox as writers and relays move it: rows appended with their events, then claimed,
+marked dispatched or released.
 
 Claiming is one atomic ``UPDATE … RETURNING`` guarded by the lease, with ``FOR UPDATE
 SKIP LOCKED`` in the subquery on PostgreSQL (SQLite drops that clause and serialises
-writers instead), so two relays at once never claim the same row.
+writers instead), so two relays at once never claim the same row. A worker's own moves
+(attempt, retry, done) are in ``attempts``, the figures in ``backlog``, the retention
+purge in ``retention``.
 """
 
 from collections.abc import Iterable, Sequence
@@ -11,23 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.application.ports import DeliveryStatus
 from app.infrastructure.messaging.codec import Envelope
 from app.infrastructure.persistence.event_store import envelope_from_row
-from app.infrastructure.persistence.sql import as_utc, utcnow
-from app.infrastructure.persistence.tables import (
-    NOT_DONE,
-    Timestamp,
-    events,
-    outbox,
-    outbox_done_counts,
-)
+from app.infrastructure.persistence.sql import utcnow
+from app.infrastructure.persistence.tables import NOT_DONE, Timestamp, events, outbox
 
 Status = DeliveryStatus
-DONE_COUNT_SHARDS = 16
-"""Must match the migration that created ``outbox_done_counts``."""
 
 
 def _literal_statuses(statuses: Iterable[DeliveryStatus]) -> sa.ColumnElement[bool]:
@@ -193,195 +187,3 @@ def republish_unstarted(conn: sa.Connection) -> int:
         .where(UNFINISHED, outbox.c.status == Status.DISPATCHED)
         .values(lease_until=None)
     ).rowcount
-
-
-# The statements every delivery runs are built once, with bound parameters: building and
-# cache-keying a fresh statement per call was a visible share of a worker's CPU.
-
-# Spelled out: inside RETURNING, SQLAlchemy renders column names unqualified, and an
-# unqualified event_id in the subquery would mean the receipt's own column.
-_RECEIPT_EXISTS = sa.literal_column(
-    "EXISTS (SELECT 1 FROM handler_receipts WHERE handler_receipts.event_id ="
-    " outbox.event_id AND handler_receipts.handler = outbox.handler)",
-    sa.Boolean,
-)
-_START_ATTEMPT = (
-    outbox.update()
-    .where(outbox.c.id == sa.bindparam("delivery_id"), UNFINISHED)
-    .values(
-        attempts=outbox.c.attempts + 1,
-        lease_until=sa.bindparam("lease_until", type_=Timestamp),
-        status=Status.RUNNING,
-    )
-    .returning(outbox.c.attempts, _RECEIPT_EXISTS.label("applied"))
-)
-_CURRENT = sa.select(outbox.c.attempts, outbox.c.status).where(
-    outbox.c.id == sa.bindparam("delivery_id")
-)
-
-
-def start_attempt(
-    conn: sa.Connection, delivery_id: int, *, lease: timedelta
-) -> tuple[int, DeliveryStatus, bool] | None:
-    """Count an attempt and mark the row running, in one statement.
-
-    Returns (attempt number, status, whether the handler's receipt already exists), or
-    None when no such row exists. A finished row is left alone and reported as it is.
-    """
-    started = conn.execute(
-        _START_ATTEMPT, {"delivery_id": delivery_id, "lease_until": utcnow() + lease}
-    ).first()
-    if started is not None:
-        return started.attempts, Status.RUNNING, bool(started.applied)
-    current = conn.execute(_CURRENT, {"delivery_id": delivery_id}).first()
-    return None if current is None else (current.attempts, Status(current.status), False)
-
-
-def schedule_retry(conn: sa.Connection, delivery_id: int, *, error: str, lease: timedelta) -> None:
-    """A retry is scheduled: note why, and lease the row past the retry's countdown."""
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.id == delivery_id, UNFINISHED)
-        .values(status=Status.RETRY, last_error=error[:2000], lease_until=utcnow() + lease)
-    )
-
-
-_MARK_DONE = (
-    outbox.update()
-    .where(outbox.c.id == sa.bindparam("delivery_id"), outbox.c.status != Status.DONE)
-    .values(
-        status=Status.DONE,
-        done_at=sa.bindparam("done_at", type_=Timestamp),
-        lease_until=None,
-        last_error=None,
-    )
-    .returning(outbox.c.handler)
-)
-
-
-def _count_up(insert: Any) -> Any:
-    return insert.on_conflict_do_update(
-        index_elements=["handler", "shard"],
-        set_={"done": outbox_done_counts.c.done + insert.excluded.done},
-    )
-
-
-_MARKED = _MARK_DONE.cte("marked")
-_MARK_AND_COUNT_DONE_PG = _count_up(
-    postgresql.insert(outbox_done_counts).from_select(
-        ["handler", "shard", "done"],
-        sa.select(
-            _MARKED.c.handler,
-            sa.bindparam("shard", type_=sa.SmallInteger),
-            sa.literal(1, sa.BigInteger),
-        ),
-    )
-)
-_COUNT_DONE_SQLITE = _count_up(
-    sqlite.insert(outbox_done_counts).values(
-        handler=sa.bindparam("handler"), shard=sa.bindparam("shard"), done=1
-    )
-)
-
-
-def mark_done(conn: sa.Connection, delivery_id: int) -> None:
-    """Mark the row done and count it, in the caller's (the handler's) transaction.
-
-    One statement on PostgreSQL (the count rides on the update in a CTE); two on SQLite.
-    """
-    now, shard = utcnow(), delivery_id % DONE_COUNT_SHARDS
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            _MARK_AND_COUNT_DONE_PG, {"delivery_id": delivery_id, "done_at": now, "shard": shard}
-        )
-        return
-    handler = conn.execute(_MARK_DONE, {"delivery_id": delivery_id, "done_at": now}).scalar()
-    if handler is not None:
-        conn.execute(_COUNT_DONE_SQLITE, {"handler": handler, "shard": shard})
-
-
-def stats(conn: sa.Connection) -> dict[str, Any]:
-    """Counts per handler and status, and the oldest waiting ages; never scans done rows."""
-    now = utcnow()
-    statuses = [s.value for s in DeliveryStatus]
-    totals = dict.fromkeys(statuses, 0)
-    by_handler: dict[str, dict[str, int]] = {}
-
-    def add(handler: str, status: str, count: int) -> None:
-        per = by_handler.setdefault(handler, dict.fromkeys(statuses, 0))
-        per[status] += count
-        totals[status] += count
-
-    for handler, done in conn.execute(
-        sa.select(outbox_done_counts.c.handler, sa.func.sum(outbox_done_counts.c.done)).group_by(
-            outbox_done_counts.c.handler
-        )
-    ):
-        if done:
-            add(handler, Status.DONE, int(done))
-    oldest_pending: datetime | None = None
-    oldest_dispatched: datetime | None = None
-    for handler, status, count, created, dispatched in conn.execute(
-        sa.select(
-            outbox.c.handler,
-            outbox.c.status,
-            sa.func.count(),
-            sa.func.min(outbox.c.created_at),
-            sa.func.min(outbox.c.dispatched_at),
-        )
-        .where(NOT_DONE)
-        .group_by(outbox.c.handler, outbox.c.status)
-    ):
-        add(handler, status, count)
-        if status == Status.PENDING:
-            oldest_pending = _earliest(oldest_pending, created)
-        elif status in (Status.DISPATCHED, Status.RUNNING, Status.RETRY):
-            oldest_dispatched = _earliest(oldest_dispatched, dispatched or created)
-    return {
-        **totals,
-        "oldest_pending_age_seconds": _age(now, oldest_pending),
-        "oldest_dispatched_age_seconds": _age(now, oldest_dispatched),
-        "by_handler": by_handler,
-    }
-
-
-def _earliest(known: datetime | None, candidate: datetime | None) -> datetime | None:
-    if candidate is None:
-        return known
-    candidate = as_utc(candidate)
-    return candidate if known is None or candidate < known else known
-
-
-def _age(now: datetime, since: datetime | None) -> float:
-    return 0.0 if since is None else round(max(0.0, (now - since).total_seconds()), 3)
-
-
-def purge_done(conn: sa.Connection, *, older_than: timedelta, batch_size: int) -> int:
-    """Delete one batch of done deliveries finished before the cutoff; returns how many.
-
-    The done counters are lowered in the same transaction, so they keep matching the
-    rows the outbox holds.
-    """
-    cutoff = utcnow() - older_than
-    batch = (
-        sa.select(outbox.c.id)
-        .where(outbox.c.status == Status.DONE, outbox.c.done_at < cutoff)
-        .order_by(outbox.c.id)
-        .limit(batch_size)
-    )
-    deleted = conn.execute(
-        outbox.delete()
-        .where(outbox.c.id.in_(batch.scalar_subquery()))
-        .returning(outbox.c.id, outbox.c.handler)
-    ).all()
-    purged: dict[tuple[str, int], int] = {}
-    for delivery_id, handler in deleted:
-        key = (handler, delivery_id % DONE_COUNT_SHARDS)
-        purged[key] = purged.get(key, 0) + 1
-    for (handler, shard), count in purged.items():
-        conn.execute(
-            outbox_done_counts.update()
-            .where(outbox_done_counts.c.handler == handler, outbox_done_counts.c.shard == shard)
-            .values(done=outbox_done_counts.c.done - count)
-        )
-    return len(deleted)

@@ -5,7 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.infrastructure.persistence import outbox
+from app.infrastructure.persistence import attempts
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import Timestamp, handler_receipts
 
@@ -24,7 +24,7 @@ def _claim(insert: Any) -> Any:
 
 
 _CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
-"""Built once per dialect (see the outbox's statements for why)."""
+"""Built once per dialect (see ``attempts`` for why)."""
 
 
 class SqlHandlerReceipts:
@@ -44,7 +44,7 @@ class SqlHandlerReceipts:
         return already_applied(self._conn, event_id, handler)
 
     def mark_delivery_done(self, delivery_id: int) -> None:
-        outbox.mark_done(self._conn, delivery_id)
+        attempts.mark_done(self._conn, delivery_id)
 
 
 def already_applied(conn: sa.Connection, event_id: str, handler: str) -> bool:

@@ -1,4 +1,8 @@
-"""Write-side repositories: aggregate state rows with optimistic version checks."""
+"""Write-side repositories: aggregate state rows with optimistic version checks.
+
+``SqlUserDirectory`` reads contact details from the same user rows, outside any unit of
+work, so notifications always see the current address.
+"""
 
 import sqlalchemy as sa
 
@@ -7,6 +11,7 @@ from app.domain.events import LineItem
 from app.domain.models import Order, OrderStatus, User, normalize_email
 from app.domain.models.aggregate import Aggregate
 from app.domain.money import from_cents, to_cents
+from app.infrastructure.persistence.database import single_statement
 from app.infrastructure.persistence.event_store import SqlEventStreams
 from app.infrastructure.persistence.tables import order_items, orders, users
 
@@ -151,3 +156,15 @@ class EventSourcedOrderRepository(SqlOrderRepository):
 
     def get(self, order_id: str) -> Order | None:
         return Order.from_events(self._streams.load_stream(order_id))
+
+
+class SqlUserDirectory:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = single_statement(engine)
+
+    def contact(self, user_id: str) -> tuple[str, str] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users.c.email, users.c.name).where(users.c.id == user_id)
+            ).first()
+        return None if row is None else (row.email, row.name)

@@ -1,7 +1,13 @@
-"""One request's whole chain: the events sharing a correlation id and their deliveries."""
+"""One request's whole chain: the events sharing a correlation id and their deliveries.
 
+The ops page shows it as read here; the events API (``event_log``) reads the same rows
+and adds what retention purged.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -36,21 +42,8 @@ class TracedEvent:
 
 def trace(conn: sa.Connection, correlation_id: str) -> list[TracedEvent]:
     """Events in store order, each with its deliveries in creation order; [] if none."""
-    rows = conn.execute(
-        sa.select(events)
-        .where(events.c.correlation_id == correlation_id)
-        .order_by(events.c.position)
-        .limit(MAX_TRACED_EVENTS)
-    ).all()
-    if not rows:
-        return []
-    deliveries: dict[str, list[TracedDelivery]] = {row.event_id: [] for row in rows}
-    for d in conn.execute(
-        sa.select(outbox).where(outbox.c.event_id.in_(list(deliveries))).order_by(outbox.c.id)
-    ):
-        deliveries[d.event_id].append(
-            TracedDelivery(d.id, d.handler, d.status, d.attempts, d.last_error)
-        )
+    rows = chain(conn, correlation_id, limit=MAX_TRACED_EVENTS)
+    deliveries = deliveries_of(conn, [row.event_id for row in rows])
     return [
         TracedEvent(
             row.position,
@@ -67,9 +60,32 @@ def trace(conn: sa.Connection, correlation_id: str) -> list[TracedEvent]:
     ]
 
 
+def chain(conn: sa.Connection, correlation_id: str, *, limit: int | None) -> Sequence[sa.Row[Any]]:
+    """The stored events sharing ``correlation_id``, in store order (the first ``limit``)."""
+    return conn.execute(
+        sa.select(events)
+        .where(events.c.correlation_id == correlation_id)
+        .order_by(events.c.position)
+        .limit(limit)
+    ).all()
+
+
+def deliveries_of(conn: sa.Connection, event_ids: list[str]) -> dict[str, list[TracedDelivery]]:
+    """The outbox rows of each event (an entry for every id), in creation order."""
+    deliveries: dict[str, list[TracedDelivery]] = {event_id: [] for event_id in event_ids}
+    if event_ids:
+        for d in conn.execute(
+            sa.select(outbox).where(outbox.c.event_id.in_(event_ids)).order_by(outbox.c.id)
+        ):
+            deliveries[d.event_id].append(_traced(d))
+    return deliveries
+
+
 def delivery(conn: sa.Connection, delivery_id: int) -> TracedDelivery | None:
     """One delivery's current state (what a re-driven dead letter became)."""
     d = conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first()
-    return (
-        None if d is None else TracedDelivery(d.id, d.handler, d.status, d.attempts, d.last_error)
-    )
+    return None if d is None else _traced(d)
+
+
+def _traced(d: Any) -> TracedDelivery:
+    return TracedDelivery(d.id, d.handler, d.status, d.attempts, d.last_error)
