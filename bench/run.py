@@ -12,7 +12,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,13 +34,11 @@ from bench.progress import Progress
 from bench.rig import Rig
 
 
-def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False) -> dict[str, Any]:
     progress = Progress()
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    previous = {
+        sig: signal.signal(sig, progress.interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     namespace = Namespace(broker)
     work_dir = Path(tempfile.mkdtemp(prefix="outboxflow-bench-"))
     rig = Rig(namespace, work_dir)
@@ -98,7 +95,8 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
         progress.say(f"done in {progress.elapsed():.0f} s; JSON in {json_path}")
         return document
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         rig.processes.kill_all()
         if watch is not None:
             watch.close()
@@ -113,7 +111,7 @@ def _remove(namespace: Namespace, progress: Progress) -> None:
             namespace.remove()
             return
         except Exception as exc:
-            progress.say(f"cleanup of {namespace.name} failed ({exc}); retrying")
+            progress.note(f"cleanup of {namespace.name} failed ({exc}); retrying")
             time.sleep(1 + attempt)
 
 
