@@ -1,8 +1,9 @@
 """``celery -A bench.baseline_worker worker …``: the yardstick tasks, on the project's settings.
 
 A plain Celery app configured from ``celeryconfig.py`` (acks late, prefetch 1, JSON …) with the
-same broker transport options the product uses (a key prefix and visibility timeout on Redis,
-publisher confirms on RabbitMQ), so the only difference from the product is the outbox.
+same task time limits (the product's defaults in ``Settings``) and broker transport options the
+product uses (a key prefix and visibility timeout on Redis, publisher confirms on RabbitMQ), so
+the only difference from the product is the outbox.
 
 * ``bench.noop``: does nothing (raw Celery);
 * ``bench.dual_write``: the naive dual write's consumer, one projection's database work in
@@ -16,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from celery import Celery
 
+from app.config import Settings
 from bench import probe, yardstick_schema
 
 QUEUE = "bench"
@@ -38,7 +40,10 @@ def transport_options(broker_url: str, key_prefix: str) -> dict[str, Any]:
 def build_app(broker_url: str, key_prefix: str) -> Celery:
     celery = Celery("outboxflow_bench")
     celery.config_from_object("celeryconfig")
+    defaults = Settings()
     celery.conf.update(
+        task_soft_time_limit=defaults.task_soft_time_limit,
+        task_time_limit=defaults.task_time_limit,
         broker_url=broker_url,
         broker_transport_options=transport_options(broker_url, key_prefix),
         task_default_queue=QUEUE,

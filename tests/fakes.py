@@ -328,6 +328,9 @@ class FakeProjectionWriter:
         if old is None or old.version < profile.version:
             self._tx.user_profiles[profile.user_id] = profile
 
+    def user_profile(self, user_id: str) -> UserProfile | None:
+        return self._tx.visible_profiles().get(user_id)
+
     def clear(self) -> None:
         self._tx.cleared = True
         self._tx.order_summaries.clear()

@@ -52,6 +52,9 @@ class ProjectionWriter(Protocol):
     def upsert_user_profile(self, profile: UserProfile) -> None:
         """Write unless the stored row already reflects this version or a newer one."""
 
+    def user_profile(self, user_id: str) -> UserProfile | None:
+        """The stored profile row as this transaction sees it."""
+
     def clear(self) -> None: ...
 
 

@@ -1,5 +1,6 @@
 import random
 from decimal import Decimal
+from typing import cast
 
 import pytest
 
@@ -8,8 +9,10 @@ from app.application.event_handlers.projections import (
     fold_order_summary,
     fold_user_profile,
     loyalty_points_for,
+    project_user_profile,
 )
-from app.application.messages import MessageContext
+from app.application.messages import EventMessage, MessageContext
+from app.application.ports import UnitOfWork
 from app.application.read_models import OrderSummary, UserProfile
 from app.domain.commands import (
     CancelOrder,
@@ -18,7 +21,7 @@ from app.domain.commands import (
     RegisterUser,
     ShipOrder,
 )
-from app.domain.events import LineItem
+from app.domain.events import DomainEvent, LineItem
 from app.domain.events.base import new_id
 from app.domain.models import Order, User
 from tests.fakes import (
@@ -30,6 +33,7 @@ from tests.fakes import (
     drain,
 )
 from tests.unit.conftest import Run
+from tests.unit.samples import USER, WRITTEN
 
 PROJECTION_HANDLERS = {"project_order_summary", "project_user_profile"}
 
@@ -171,3 +175,66 @@ def test_folds_of_an_empty_or_foreign_stream_give_nothing(db: FakeDatabase) -> N
 )
 def test_one_point_per_whole_unit(amount: str, points: int) -> None:
     assert loyalty_points_for(Decimal(amount)) == points
+
+
+class _ProfileStore:
+    """Just what ``project_user_profile`` touches: the stored row and, if it must, the stream."""
+
+    def __init__(self, stored: UserProfile | None, stream: list[DomainEvent]) -> None:
+        self.stored, self.stream = stored, stream
+        self.written: list[UserProfile] = []
+        self.streams_loaded = 0
+        self.projections, self.events = self, self
+
+    def user_profile(self, user_id: str) -> UserProfile | None:
+        return self.stored
+
+    def upsert_user_profile(self, profile: UserProfile) -> None:
+        self.written.append(profile)
+
+    def load_stream(self, aggregate_id: str) -> list[DomainEvent]:
+        self.streams_loaded += 1
+        return self.stream
+
+
+def _deliver_profile_event(store: _ProfileStore, event: DomainEvent) -> None:
+    context = MessageContext("c", "c")
+    project_user_profile(EventMessage(event, context), cast(UnitOfWork, store))
+
+
+USER_STREAM = [e for e in WRITTEN if e.aggregate_id == USER]
+
+
+@pytest.mark.parametrize(
+    ("stored_version", "event_version", "streams_loaded", "written_version"),
+    [
+        pytest.param(2, 3, 0, 3, id="the next event: applied on the row"),
+        pytest.param(3, 3, 0, None, id="a duplicate: nothing to do"),
+        pytest.param(3, 2, 0, None, id="an older event: already in"),
+        pytest.param(1, 3, 1, 3, id="a gap: the stream is folded"),
+        pytest.param(None, 2, 1, 3, id="no row yet: the stream is folded"),
+    ],
+)
+def test_the_profile_reads_the_stream_only_when_the_event_is_not_the_next_one(
+    stored_version: int | None,
+    event_version: int,
+    streams_loaded: int,
+    written_version: int | None,
+) -> None:
+    stored = None if stored_version is None else fold_user_profile(USER_STREAM[:stored_version])
+    store = _ProfileStore(stored, USER_STREAM)
+
+    _deliver_profile_event(store, USER_STREAM[event_version - 1])
+
+    assert store.streams_loaded == streams_loaded
+    expected = [] if written_version is None else [fold_user_profile(USER_STREAM[:written_version])]
+    assert store.written == expected
+
+
+def test_applying_events_one_by_one_equals_the_fold() -> None:
+    store = _ProfileStore(None, USER_STREAM[:1])
+    for event in USER_STREAM:
+        _deliver_profile_event(store, event)
+        store.stored = store.written[-1]
+    assert store.stored == fold_user_profile(USER_STREAM)
+    assert store.streams_loaded == 1

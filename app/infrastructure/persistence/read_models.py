@@ -56,6 +56,9 @@ def upsert_newer(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]
     )
 
 
+_STORED_PROFILE = sa.select(user_profiles).where(user_profiles.c.user_id == sa.bindparam("user_id"))
+
+
 class SqlProjectionWriter:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
@@ -65,6 +68,10 @@ class SqlProjectionWriter:
 
     def upsert_user_profile(self, profile: UserProfile) -> None:
         upsert_newer(self._conn, user_profiles, [user_profile_row(profile)])
+
+    def user_profile(self, user_id: str) -> UserProfile | None:
+        row = self._conn.execute(_STORED_PROFILE, {"user_id": user_id}).first()
+        return None if row is None else UserProfile(**row._mapping)
 
     def clear(self) -> None:
         self._conn.execute(order_summaries.delete())
