@@ -18,7 +18,7 @@ from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.registry import subscribers
 from app.application.failure_policy import FailurePolicy
 from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSender
-from app.config import Settings, StartupRefused
+from app.config import InvalidSettings, Settings, StartupRefused
 from app.container import EXTENSION, Container
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT, build_celery
@@ -51,8 +51,9 @@ class Adapters(TypedDict, total=False):
 def bootstrap(settings: Settings | None = None, **overrides: Unpack[Adapters]) -> Container:
     """Build one process: its Flask app, engine, Celery app, adapters, relay and runner.
 
-    ``settings`` default to the environment's. With ``APP_ENV=production`` and settings
-    unfit for it, raises ``StartupRefused`` before building anything. The container is
+    ``settings`` default to the environment's; a malformed one raises ``InvalidSettings``
+    and, with ``APP_ENV=production``, settings unfit for it raise ``StartupRefused``, both
+    before building anything and both ending the process with a one-line reason. The container is
     left on the Flask app, where ``container_of`` finds it; every Celery task runs in
     that app's context.
     """
@@ -62,7 +63,11 @@ def bootstrap(settings: Settings | None = None, **overrides: Unpack[Adapters]) -
             f"bootstrap() has no adapter named {', '.join(sorted(unknown))}; "
             f"it replaces only {', '.join(sorted(Adapters.__optional_keys__))}"
         )
-    settings = settings or Settings.from_env()
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except ValueError as exc:
+            raise InvalidSettings(str(exc)) from None
     problems = settings.production_problems()
     if problems:
         raise StartupRefused(problems)

@@ -111,6 +111,13 @@ class Settings:
         return problems
 
 
+class InvalidSettings(SystemExit):
+    """A setting from the environment is malformed: one line naming it (exit status 1)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"outboxflow cannot start: {reason}")
+
+
 class StartupRefused(SystemExit):
     """Ends the process with a one-line reason (and exit status 1), not a traceback."""
 

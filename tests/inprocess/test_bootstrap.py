@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from app.bootstrap import bootstrap
-from app.config import Settings, StartupRefused
+from app.config import InvalidSettings, Settings, StartupRefused
 from app.container import container_of
 from tests.fakes import FakeChat, FakeEmailSender
 from tests.support.inprocess import build_app, container
@@ -72,3 +72,24 @@ def test_production_settings_unfit_to_serve_are_refused(tmp_path: Path) -> None:
 def test_an_app_bootstrap_did_not_build_has_no_container() -> None:
     with pytest.raises(RuntimeError, match="Flask app 'bare' has no outboxflow container"):
         container_of(Flask("bare"))
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        (
+            {"TASK_SOFT_TIME_LIMIT": "70", "TASK_TIME_LIMIT": "60"},
+            "TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT",
+        ),
+        ({"OUTBOX_MAX_ATTEMPTS": "many"}, "OUTBOX_MAX_ATTEMPTS must be int, got 'many'"),
+    ],
+)
+def test_a_malformed_setting_ends_the_process_with_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], reason: str
+) -> None:
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidSettings) as refused:
+        bootstrap()
+    assert str(refused.value) == f"outboxflow cannot start: {reason}"
