@@ -23,7 +23,7 @@ from decimal import Decimal
 from app.application.deliveries import DeliveryOutcome, apply_delivery
 from app.application.event_handlers.registry import HANDLERS_BY_NAME, subscribers
 from app.application.messages import EventMessage, MessageContext
-from app.application.ports import Outbound, UnitOfWork
+from app.application.ports import FinishDelivery, Outbound, UnitOfWork
 from app.application.read_models import OrderSummary, UserProfile, UserProfileView
 from app.domain.errors import ConcurrencyConflict, EmailTaken
 from app.domain.events import DomainEvent, LineItem
@@ -399,6 +399,19 @@ def uow_factory(db: FakeDatabase) -> Callable[[], FakeUnitOfWork]:
     return lambda: FakeUnitOfWork(db)
 
 
+def finish_in(db: FakeDatabase) -> FinishDelivery:
+    """The delivery ledger's ``finish`` over the fake database."""
+
+    def finish(delivery_id: int, *, receipt: tuple[str, str] | None = None) -> None:
+        with FakeUnitOfWork(db) as uow:
+            if receipt is not None:
+                uow.receipts.claim(*receipt)
+            uow.receipts.mark_delivery_done(delivery_id)
+            uow.commit(MessageContext.root("delivery-ledger"))
+
+    return finish
+
+
 class FakeReadModelQueries:
     """Reads the committed projections the way ``SqlReadModelQueries`` does."""
 
@@ -525,6 +538,7 @@ def deliver(db: FakeDatabase, delivery: Delivery, outbound: Outbound) -> Deliver
         delivery.delivery_id,
         uow_factory(db),
         outbound,
+        finish_in(db),
     )
 
 

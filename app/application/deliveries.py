@@ -23,6 +23,7 @@ from app.application.messages import EventMessage
 from app.application.ports import (
     DeadLetter,
     DeliveryLedger,
+    FinishDelivery,
     Outbound,
     UnitOfWork,
 )
@@ -67,12 +68,15 @@ def apply_delivery(
     delivery_id: int,
     uow_factory: Callable[[], UnitOfWork],
     outbound: Outbound,
+    finish: FinishDelivery,
     applied_before: bool | None = None,
 ) -> DeliveryOutcome:
     """Run the handler for one delivery; ``applied`` is False when it already had been.
 
     ``applied_before`` says whether an external handler already called out for this
-    event, when the caller knows (None: a unit of work is opened to ask). Every commit
+    event, when the caller knows (None: a unit of work is opened to ask). An external
+    handler's delivery is closed with ``finish`` (the ledger's: one statement), since
+    there is nothing of the handler's to commit with it. Every commit
     carries the context this event causes, so a reaction's events name it as their cause.
     Raises whatever the handler raises; the caller decides between retry and dead letter.
     """
@@ -96,15 +100,10 @@ def apply_delivery(
         with uow_factory() as uow:
             duplicate = uow.receipts.already_applied(event_id, spec.name)
     if duplicate:
-        with uow_factory() as uow:
-            uow.receipts.mark_delivery_done(delivery_id)
-            uow.commit(caused)
+        finish(delivery_id)
         return DeliveryOutcome(applied=False)
     spec.external(message, outbound, idempotency_key(event_id, spec.name))
-    with uow_factory() as uow:
-        uow.receipts.claim(event_id, spec.name)
-        uow.receipts.mark_delivery_done(delivery_id)
-        uow.commit(caused)
+    finish(delivery_id, receipt=(event_id, spec.name))
     return DeliveryOutcome(applied=True)
 
 
@@ -165,6 +164,7 @@ class DeliveryRunner:
                 delivery_id,
                 self._uow_factory,
                 self._outbound,
+                self._ledger.finish,
                 attempt.applied_before,
             )
         except Exception as exc:

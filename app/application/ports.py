@@ -186,6 +186,12 @@ class DeadLetter:
     """The message as received, kept for re-driving and inspection."""
 
 
+class FinishDelivery(Protocol):
+    def __call__(self, delivery_id: int, *, receipt: tuple[str, str] | None = None) -> None:
+        """Mark the delivery done, with the handler's receipt ``(event_id, handler)`` if
+        given, committed together: what an external handler records after calling out."""
+
+
 class DeliveryLedger(Protocol):
     """The delivery rows, outside any handler's transaction.
 
@@ -202,6 +208,9 @@ class DeliveryLedger(Protocol):
 
     def applied_before(self, event_id: str, handler: str) -> bool:
         """Whether ``handler`` has a receipt for ``event_id`` (receipts outlive retention)."""
+
+    def finish(self, delivery_id: int, *, receipt: tuple[str, str] | None = None) -> None:
+        """See ``FinishDelivery``."""
 
     def schedule_retry(self, delivery_id: int, *, error: str, lease: timedelta) -> None: ...
 

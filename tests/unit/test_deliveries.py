@@ -13,7 +13,7 @@ from app.application.ports import Outbound, UnitOfWork
 from app.application.read_models import UserProfile
 from app.domain.commands import AwardLoyaltyPoints, ProcessPayment
 from app.domain.models import Order, User
-from tests.fakes import FakeDatabase, FakeOutbound, FakeUnitOfWork, uow_factory
+from tests.fakes import FakeDatabase, FakeOutbound, FakeUnitOfWork, finish_in, uow_factory
 from tests.unit.conftest import Run
 
 
@@ -36,9 +36,13 @@ def test_transactional_delivery_applies_once_and_marks_done(
     spec = HANDLERS_BY_NAME["project_user_profile"]
     message = _message(db, "user.registered")
     delivery_id = _delivery_id(db, message, spec.name)
-    first = apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound())
+    first = apply_delivery(
+        spec, message, delivery_id, uow_factory(db), out.outbound(), finish_in(db)
+    )
     after_first = (dict(db.user_profiles), db.row_counts(), set(db.receipts))
-    second = apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound())
+    second = apply_delivery(
+        spec, message, delivery_id, uow_factory(db), out.outbound(), finish_in(db)
+    )
     assert (first.applied, second.applied) == (True, False)
     assert (dict(db.user_profiles), db.row_counts(), set(db.receipts)) == after_first
     assert db.deliveries[delivery_id].status == "done"
@@ -52,9 +56,9 @@ def test_a_duplicate_still_marks_its_own_delivery_done(
     spec = HANDLERS_BY_NAME["project_user_profile"]
     message = _message(db, "user.registered")
     delivery_id = _delivery_id(db, message, spec.name)
-    apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound())
+    apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound(), finish_in(db))
     other = _delivery_id(db, message, "send_welcome_email")
-    outcome = apply_delivery(spec, message, other, uow_factory(db), out.outbound())
+    outcome = apply_delivery(spec, message, other, uow_factory(db), out.outbound(), finish_in(db))
     assert not outcome.applied
     assert db.deliveries[other].status == "done"
 
@@ -66,7 +70,7 @@ def test_external_delivery_calls_out_once_with_the_stable_key(
     message = _message(db, "user.registered")
     delivery_id = _delivery_id(db, message, spec.name)
     for _ in range(3):
-        apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound())
+        apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound(), finish_in(db))
     [email] = out.email.sent
     assert email.idempotency_key == f"{message.event.event_id}:send_welcome_email"
     assert db.deliveries[delivery_id].status == "done"
@@ -79,7 +83,12 @@ def test_reaction_outcome_lists_the_deliveries_it_caused(
     spec = HANDLERS_BY_NAME["award_loyalty_points"]
     message = _message(db, "order.payment_processed")
     outcome = apply_delivery(
-        spec, message, _delivery_id(db, message, spec.name), uow_factory(db), out.outbound()
+        spec,
+        message,
+        _delivery_id(db, message, spec.name),
+        uow_factory(db),
+        out.outbound(),
+        finish_in(db),
     )
     award = _message(db, "user.loyalty_points_awarded")
     assert outcome.applied
@@ -100,7 +109,7 @@ def test_a_failing_transactional_handler_leaves_no_receipt_and_no_writes(
     delivery_id = _delivery_id(db, message, "project_user_profile")
     before = (db.row_counts(), set(db.receipts))
     with pytest.raises(RuntimeError, match="boom"):
-        apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound())
+        apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound(), finish_in(db))
     assert (db.row_counts(), set(db.receipts)) == before
     assert db.deliveries[delivery_id].status == "pending"
 
@@ -115,7 +124,7 @@ def test_a_failing_external_handler_records_nothing(
     message = _message(db, "user.registered")
     delivery_id = _delivery_id(db, message, "send_welcome_email")
     with pytest.raises(TimeoutError):
-        apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound())
+        apply_delivery(spec, message, delivery_id, uow_factory(db), out.outbound(), finish_in(db))
     assert (message.event.event_id, "flaky") not in db.receipts
     assert db.deliveries[delivery_id].status == "pending"
 
@@ -129,7 +138,7 @@ def test_what_a_transactional_handler_records_commits_with_the_caused_context(
 
     spec = HandlerSpec("spy", frozenset({"user.registered"}), "q", transactional=award)
     message = _message(db, "user.registered")
-    apply_delivery(spec, message, 1, lambda: FakeUnitOfWork(db), out.outbound())
+    apply_delivery(spec, message, 1, lambda: FakeUnitOfWork(db), out.outbound(), finish_in(db))
     [awarded] = db.messages("user.loyalty_points_awarded")
     assert (awarded.context.correlation_id, awarded.context.causation_id) == (
         message.context.correlation_id,

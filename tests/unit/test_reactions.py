@@ -9,7 +9,7 @@ from app.application.messages import EventMessage, MessageContext
 from app.domain.commands import CancelOrder, ProcessPayment
 from app.domain.errors import NotFound
 from app.domain.models import Order, User
-from tests.fakes import Delivery, FakeDatabase, FakeOutbound, deliver, drain, uow_factory
+from tests.fakes import Delivery, FakeDatabase, FakeOutbound, deliver, drain, finish_in, uow_factory
 from tests.unit.conftest import Run
 from tests.unit.samples import SAMPLE_EVENTS
 
@@ -60,8 +60,10 @@ def test_a_second_delivery_row_of_the_same_event_awards_nothing_more(
     delivery = _delivery(db, "order.payment_processed", "award_loyalty_points")
     [payment] = db.messages("order.payment_processed")
     spec = HANDLERS_BY_NAME["award_loyalty_points"]
-    apply_delivery(spec, payment, delivery.delivery_id, uow_factory(db), out.outbound())
-    outcome = apply_delivery(spec, payment, 9999, uow_factory(db), out.outbound())
+    apply_delivery(
+        spec, payment, delivery.delivery_id, uow_factory(db), out.outbound(), finish_in(db)
+    )
+    outcome = apply_delivery(spec, payment, 9999, uow_factory(db), out.outbound(), finish_in(db))
     assert not outcome.applied
     assert db.users[user.id].loyalty_points == 30
 

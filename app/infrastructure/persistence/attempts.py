@@ -5,14 +5,16 @@ building and cache-keying a fresh statement per call was a visible share of a wo
 """
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import done_counts
 from app.infrastructure.persistence.outbox import UNFINISHED
 from app.infrastructure.persistence.sql import utcnow
-from app.infrastructure.persistence.tables import Timestamp, outbox
+from app.infrastructure.persistence.tables import Timestamp, handler_receipts, outbox
 
 Status = DeliveryStatus
 
@@ -64,17 +66,21 @@ def schedule_retry(conn: sa.Connection, delivery_id: int, *, error: str, lease: 
     )
 
 
-_MARK_DONE = (
-    outbox.update()
-    .where(outbox.c.id == sa.bindparam("delivery_id"), outbox.c.status != Status.DONE)
-    .values(
-        status=Status.DONE,
-        done_at=sa.bindparam("done_at", type_=Timestamp),
-        lease_until=None,
-        last_error=None,
+def _mark_done() -> Any:
+    return (
+        outbox.update()
+        .where(outbox.c.id == sa.bindparam("delivery_id"), outbox.c.status != Status.DONE)
+        .values(
+            status=Status.DONE,
+            done_at=sa.bindparam("done_at", type_=Timestamp),
+            lease_until=None,
+            last_error=None,
+        )
+        .returning(outbox.c.handler)
     )
-    .returning(outbox.c.handler)
-)
+
+
+_MARK_DONE = _mark_done()
 _MARK_AND_COUNT_DONE_PG = done_counts.count_up_from(_MARK_DONE.cte("marked"))
 
 
@@ -92,3 +98,51 @@ def mark_done(conn: sa.Connection, delivery_id: int) -> None:
     handler = conn.execute(_MARK_DONE, {"delivery_id": delivery_id, "done_at": now}).scalar()
     if handler is not None:
         conn.execute(done_counts.COUNT_ONE_SQLITE, {"handler": handler, "shard": shard})
+
+
+# Named apart from outbox's columns: an UPDATE would take a parameter named like one of
+# its table's columns as a value to SET.
+_RECEIPT = (
+    postgresql.insert(handler_receipts)
+    .values(
+        event_id=sa.bindparam("receipt_event_id"),
+        handler=sa.bindparam("receipt_handler"),
+        applied_at=sa.bindparam("applied_at", type_=Timestamp),
+    )
+    .on_conflict_do_nothing()
+)
+_RECEIPT_MARK_AND_COUNT_DONE_PG = done_counts.count_up_from(_mark_done().cte("marked")).add_cte(
+    _RECEIPT.cte("receipt")
+)
+
+
+def finish(conn: sa.Connection, delivery_id: int, receipt: tuple[str, str] | None) -> None:
+    """Record the receipt (if given) and mark the row done: one statement on PostgreSQL.
+
+    PostgreSQL runs a data-modifying CTE whether or not the statement reads it, so the
+    receipt's insert rides on the mark-done statement.
+    """
+    if receipt is None:
+        mark_done(conn, delivery_id)
+        return
+    event_id, handler = receipt
+    if conn.dialect.name == "postgresql":
+        now = utcnow()
+        conn.execute(
+            _RECEIPT_MARK_AND_COUNT_DONE_PG,
+            {
+                "delivery_id": delivery_id,
+                "done_at": now,
+                "applied_at": now,
+                "shard": done_counts.shard_of(delivery_id),
+                "receipt_event_id": event_id,
+                "receipt_handler": handler,
+            },
+        )
+        return
+    conn.execute(
+        sqlite.insert(handler_receipts)
+        .values(event_id=event_id, handler=handler, applied_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    mark_done(conn, delivery_id)

@@ -40,6 +40,13 @@ class SqlDeliveryLedger:
         with self._single.connect() as conn:
             return already_applied(conn, event_id, handler)
 
+    def finish(self, delivery_id: int, *, receipt: tuple[str, str] | None = None) -> None:
+        try:
+            with self._single.begin() as conn:
+                attempts.finish(conn, delivery_id, receipt)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreUnavailable(f"could not mark the delivery done: {exc}") from exc
+
     def schedule_retry(self, delivery_id: int, *, error: str, lease: timedelta) -> None:
         try:
             with self._single.begin() as conn:
