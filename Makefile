@@ -59,7 +59,7 @@ run: $(STAMP)
 # The import contracts are checked by a test (tests/processes/test_layering.py), so
 # `make test` runs import-linter once, inside pytest; `make lint` runs it by itself.
 test: style
-	pytest -n $(TEST_WORKERS) --dist loadfile
+	pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(STAMP)
 	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/inprocess
