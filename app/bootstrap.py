@@ -52,10 +52,10 @@ def bootstrap(settings: Settings | None = None, **overrides: Unpack[Adapters]) -
     """Build one process: its Flask app, engine, Celery app, adapters, relay and runner.
 
     ``settings`` default to the environment's; a malformed one raises ``InvalidSettings``
-    and, with ``APP_ENV=production``, settings unfit for it raise ``StartupRefused``, both
-    before building anything and both ending the process with a one-line reason. The container is
-    left on the Flask app, where ``container_of`` finds it; every Celery task runs in
-    that app's context.
+    and, with ``APP_ENV=production``, settings unfit for it raise ``StartupRefused``: both
+    before building anything, both ending the process with a one-line reason. The
+    container is left on the Flask app, where ``container_of`` finds it; every Celery task
+    runs in that app's context.
     """
     unknown = overrides.keys() - Adapters.__optional_keys__
     if unknown:

@@ -42,7 +42,7 @@ QUICK = Profile(
     bounded_window=3.0,
     bounded_start_rate=20.0,
     bounded_max_windows=1,
-    relay_rows=500,
+    relay_rows=3000,
 )
 
 FULL = Profile(

@@ -76,8 +76,8 @@ def apply_delivery(
     ``applied_before`` says whether an external handler already called out for this
     event, when the caller knows (None: a unit of work is opened to ask). An external
     handler's delivery is closed with ``finish`` (the ledger's: one statement), since
-    there is nothing of the handler's to commit with it. Every commit
-    carries the context this event causes, so a reaction's events name it as their cause.
+    there is nothing of the handler's to commit with it. Every commit carries the context
+    this event causes, so a reaction's events name it as their cause.
     Raises whatever the handler raises; the caller decides between retry and dead letter.
     """
     event_id = message.event.event_id

@@ -100,20 +100,27 @@ def mark_done(conn: sa.Connection, delivery_id: int) -> None:
         conn.execute(done_counts.COUNT_ONE_SQLITE, {"handler": handler, "shard": shard})
 
 
-# Named apart from outbox's columns: an UPDATE would take a parameter named like one of
-# its table's columns as a value to SET.
-_RECEIPT = (
-    postgresql.insert(handler_receipts)
-    .values(
-        event_id=sa.bindparam("receipt_event_id"),
-        handler=sa.bindparam("receipt_handler"),
-        applied_at=sa.bindparam("applied_at", type_=Timestamp),
+def receipt_insert(insert: Any) -> Any:
+    """The handler's receipt, unless it exists: ``insert`` is the dialect's INSERT.
+
+    Its parameters are named apart from outbox's columns: an UPDATE that shares a
+    statement with it would take a parameter named like one of its columns as a value to SET.
+    """
+    return (
+        insert(handler_receipts)
+        .values(
+            event_id=sa.bindparam("receipt_event_id"),
+            handler=sa.bindparam("receipt_handler"),
+            applied_at=sa.bindparam("applied_at", type_=Timestamp),
+        )
+        .on_conflict_do_nothing()
     )
-    .on_conflict_do_nothing()
-)
+
+
 _RECEIPT_MARK_AND_COUNT_DONE_PG = done_counts.count_up_from(_mark_done().cte("marked")).add_cte(
-    _RECEIPT.cte("receipt")
+    receipt_insert(postgresql.insert).cte("receipt")
 )
+_RECEIPT_SQLITE = receipt_insert(sqlite.insert)
 
 
 def finish(conn: sa.Connection, delivery_id: int, receipt: tuple[str, str] | None) -> None:
@@ -126,23 +133,18 @@ def finish(conn: sa.Connection, delivery_id: int, receipt: tuple[str, str] | Non
         mark_done(conn, delivery_id)
         return
     event_id, handler = receipt
+    now = utcnow()
+    receipt_values = {"receipt_event_id": event_id, "receipt_handler": handler, "applied_at": now}
     if conn.dialect.name == "postgresql":
-        now = utcnow()
         conn.execute(
             _RECEIPT_MARK_AND_COUNT_DONE_PG,
             {
+                **receipt_values,
                 "delivery_id": delivery_id,
                 "done_at": now,
-                "applied_at": now,
                 "shard": done_counts.shard_of(delivery_id),
-                "receipt_event_id": event_id,
-                "receipt_handler": handler,
             },
         )
         return
-    conn.execute(
-        sqlite.insert(handler_receipts)
-        .values(event_id=event_id, handler=handler, applied_at=utcnow())
-        .on_conflict_do_nothing()
-    )
+    conn.execute(_RECEIPT_SQLITE, receipt_values)
     mark_done(conn, delivery_id)

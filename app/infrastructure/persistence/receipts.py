@@ -1,29 +1,16 @@
 """Handler receipts: the idempotency record written in the handler's own transaction."""
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.infrastructure.persistence import attempts
 from app.infrastructure.persistence.sql import utcnow
-from app.infrastructure.persistence.tables import Timestamp, handler_receipts
+from app.infrastructure.persistence.tables import handler_receipts
 
-
-def _claim(insert: Any) -> Any:
-    return (
-        insert(handler_receipts)
-        .values(
-            event_id=sa.bindparam("event_id"),
-            handler=sa.bindparam("handler"),
-            applied_at=sa.bindparam("applied_at", type_=Timestamp),
-        )
-        .on_conflict_do_nothing()
-        .returning(handler_receipts.c.event_id)
-    )
-
-
-_CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
+_CLAIM = {
+    dialect: attempts.receipt_insert(insert).returning(handler_receipts.c.event_id)
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 """Built once per dialect (see ``attempts`` for why)."""
 
 
@@ -35,7 +22,7 @@ class SqlHandlerReceipts:
         """Insert the receipt first thing, so a concurrent duplicate waits on it and then skips."""
         inserted = self._conn.execute(
             _CLAIM[self._conn.dialect.name],
-            {"event_id": event_id, "handler": handler, "applied_at": utcnow()},
+            {"receipt_event_id": event_id, "receipt_handler": handler, "applied_at": utcnow()},
         ).first()
         # RETURNING, not rowcount: psycopg 3 under SQLAlchemy 2.1 reports -1 here.
         return inserted is not None
