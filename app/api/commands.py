@@ -11,7 +11,7 @@ from app.api import idempotency, responses, schemas
 from app.api.auth import Access
 from app.api.context import container, rule_ids
 from app.api.correlation import request_context
-from app.api.openapi import EVENT_POSITION, ApiBlueprint, links
+from app.api.openapi import EVENT_POSITION, IDEMPOTENT_REPLAYED, ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
 from app.domain.commands import (
     CancelOrder,
@@ -32,6 +32,7 @@ blueprint = ApiBlueprint(
     url_prefix="/api",
     access=Access.API,
     success_headers=[EVENT_POSITION],
+    answer_headers=[IDEMPOTENT_REPLAYED],
     description="Commands: each changes state and records its events in one transaction.",
 )
 idempotency.install(blueprint)
@@ -40,6 +41,7 @@ View = TypeVar("View", bound=Callable[..., Response])
 
 REFUSALS = {
     400: "the body is not valid JSON",
+    409: "idempotency_key_in_flight: the first request with this Idempotency-Key still runs",
     413: "the body is larger than MAX_REQUEST_BYTES",
     415: "the body is not declared as application/json",
 }
@@ -65,10 +67,16 @@ def _command(
 
 
 def _refusals(*extra: tuple[int, str]) -> Callable[[View], View]:
-    """``alt_response`` for the refusals every command can answer, plus ``extra``."""
+    """``alt_response`` for the refusals every command can answer, plus ``extra`` (a status
+    both name is documented with both descriptions)."""
+    refusals = dict(REFUSALS)
+    for status, description in extra:
+        refusals[status] = (
+            f"{description}; or {refusals[status]}" if status in refusals else description
+        )
 
     def decorate(view: View) -> View:
-        for status, description in [*REFUSALS.items(), *extra]:
+        for status, description in refusals.items():
             view = blueprint.alt_response(
                 status, schema=responses.ErrorSchema, description=description
             )(view)

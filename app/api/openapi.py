@@ -32,6 +32,9 @@ CORRELATION = "CorrelationId"
 IDEMPOTENCY_KEY = "IdempotencyKey"
 MIN_POSITION = "MinPosition"
 EVENT_POSITION = "EventPosition"
+IDEMPOTENT_REPLAYED = "IdempotentReplayed"
+RETRY_AFTER = "RetryAfter"
+WWW_AUTHENTICATE = "WwwAuthenticate"
 
 REQUEST_HEADERS: dict[str, dict[str, Any]] = {
     CORRELATION: {
@@ -69,13 +72,36 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
         "(send it back as X-Min-Position).",
         "schema": {"type": "integer", "minimum": 0},
     },
+    IDEMPOTENT_REPLAYED: {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same Idempotency-Key (nothing ran again); absent otherwise.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    RETRY_AFTER: {
+        "description": "Seconds to wait before retrying (a lagging projection, a lost "
+        "database connection).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    WWW_AUTHENTICATE: {
+        "description": "The scheme to authenticate with: `Bearer`.",
+        "schema": {"type": "string"},
+    },
 }
+HEADER_NAMES = {
+    CORRELATION: CORRELATION_HEADER,
+    EVENT_POSITION: "X-Event-Position",
+    IDEMPOTENT_REPLAYED: "Idempotent-Replayed",
+    RETRY_AFTER: "Retry-After",
+    WWW_AUTHENTICATE: "WWW-Authenticate",
+}
+"""Each response header component's header name."""
 
 
 class ApiBlueprint(flask_smorest.Blueprint):
     """A documented blueprint in one access category.
 
-    ``success_headers``: response header components its successful answers carry.
+    ``success_headers``: response header components its successful answers carry;
+    ``answer_headers``: those every answer of its own may carry, refusals included.
     """
 
     ARGUMENTS_PARSER = RequestParser()
@@ -92,23 +118,31 @@ class ApiBlueprint(flask_smorest.Blueprint):
         *,
         access: Access,
         success_headers: Sequence[str] = (),
+        answer_headers: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(name, import_name, **kwargs)
         auth.protect(self, access)
         self.success_headers = tuple(success_headers)
+        self.answer_headers = tuple(answer_headers)
         self._prepare_doc_cbks.append(self._prepare_headers_doc)
 
     def _prepare_headers_doc(self, doc: dict[str, Any], doc_info: Any, **_: Any) -> Any:
-        """Name the headers on each response documented inline (refs carry their own)."""
-        for code, response in doc.get("responses", {}).items():
-            if isinstance(response, dict):
-                names = [CORRELATION]
-                if str(code).startswith("2"):
-                    names += self.success_headers
-                headers = response.setdefault("headers", {})
-                for name in names:
-                    headers.setdefault(_header_name(name), name)
+        """Name the headers on each response documented inline. A shared response (a ref,
+        such as 422's) carries its own, unless ``answer_headers`` add to it: then it is
+        written out inline for this operation."""
+        responses = doc.get("responses", {})
+        for code, response in responses.items():
+            if not isinstance(response, dict):
+                if not self.answer_headers or code == "default":
+                    continue
+                response = responses[code] = _inline_error(int(code))
+            names = [CORRELATION, *self.answer_headers]
+            if str(code).startswith("2"):
+                names += self.success_headers
+            headers = response.setdefault("headers", {})
+            for name in names:
+                headers.setdefault(HEADER_NAMES[name], name)
         return doc
 
     def register_views_in_doc(
@@ -140,8 +174,10 @@ def links(status: int, **targets: dict[str, Any]) -> dict[str, Any]:
     return {"responses": {status: {"links": targets}}}
 
 
-def _header_name(component: str) -> str:
-    return {CORRELATION: CORRELATION_HEADER, EVENT_POSITION: "X-Event-Position"}[component]
+def _inline_error(status: int) -> dict[str, Any]:
+    """A refusal in the API's error shape, for one operation (not the shared response)."""
+    phrase = http.HTTPStatus(status).phrase
+    return {"description": phrase, "content": {"application/json": {"schema": ErrorSchema}}}
 
 
 def _security_doc(category: Access) -> dict[str, Any]:
@@ -163,17 +199,23 @@ class Api(flask_smorest.Api):
 
     def _register_responses(self) -> None:
         """Every status's error response, carrying X-Correlation-ID like every answer."""
-        headers = {CORRELATION_HEADER: CORRELATION}
+        correlation = {CORRELATION_HEADER: CORRELATION}
+        retry_after = {**correlation, HEADER_NAMES[RETRY_AFTER]: RETRY_AFTER}
+        extra = {
+            http.HTTPStatus.UNAUTHORIZED: {HEADER_NAMES[WWW_AUTHENTICATE]: WWW_AUTHENTICATE},
+            http.HTTPStatus.SERVICE_UNAVAILABLE: {HEADER_NAMES[RETRY_AFTER]: RETRY_AFTER},
+        }
         for status in http.HTTPStatus:
+            headers = {**correlation, **extra.get(status, {})}
             response: dict[str, Any] = {"description": status.phrase, "headers": headers}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
         default = {
-            "description": "Any other refusal",
+            "description": "Any other refusal (503 `database_unavailable` with Retry-After)",
             "schema": self.ERROR_SCHEMA,
-            "headers": headers,
+            "headers": retry_after,
         }
         prepare_response(default, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)

@@ -9,7 +9,7 @@ from marshmallow import Schema
 from app.api import consistency, responses
 from app.api.auth import Access
 from app.api.context import container, rule_ids
-from app.api.openapi import ApiBlueprint
+from app.api.openapi import HEADER_NAMES, RETRY_AFTER, ApiBlueprint
 from app.application import queries
 from app.application.read_models import OrderSummary, UserProfileView
 
@@ -40,7 +40,12 @@ def _query(rule: str, reply: Schema | type[Schema]) -> Callable[[View], View]:
     (404 until the answer is projected, 503 while the projection lags)."""
 
     def decorate(view: View) -> View:
-        view = blueprint.alt_response(503, schema=responses.ErrorSchema, description=LAGGING)(view)
+        view = blueprint.alt_response(
+            503,
+            schema=responses.ErrorSchema,
+            description=LAGGING,
+            headers={HEADER_NAMES[RETRY_AFTER]: RETRY_AFTER},
+        )(view)
         view = blueprint.alt_response(404, schema=responses.ErrorSchema, description=UNSEEN)(view)
         view = blueprint.response(200, reply)(view)
         return blueprint.route(rule)(rule_ids(rule)(view))

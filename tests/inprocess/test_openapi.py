@@ -103,7 +103,46 @@ def test_the_error_shape_and_the_headers_are_components(client: FlaskClient) -> 
     parameters = {p["name"]: p for p in components["parameters"].values()}
     assert {"X-Correlation-ID", "Idempotency-Key", "X-Min-Position"} <= set(parameters)
     assert all(parameters[name]["in"] == "header" for name in parameters)
-    assert {"CorrelationId", "EventPosition"} <= set(components["headers"])
+    assert {
+        "CorrelationId",
+        "EventPosition",
+        "IdempotentReplayed",
+        "RetryAfter",
+        "WwwAuthenticate",
+    } <= set(components["headers"])
+
+
+COMMANDS = [path for path, method in BODY_OPERATIONS if path.startswith(("/api/users", "/api/o"))]
+QUERIES = ["/api/orders/{order_id}", "/api/users/{user_id}", "/api/users/{user_id}/orders"]
+
+
+def _headers(document: dict[str, Any], response: dict[str, Any]) -> set[str]:
+    return set(_resolve(document, response).get("headers", {}))
+
+
+def test_the_headers_the_api_answers_with_are_documented_where_they_occur(
+    client: FlaskClient,
+) -> None:
+    """Idempotent-Replayed on any answer of a command (a replayed refusal too), X-Event-Position
+    on its success, Retry-After on a lagging query's 503, WWW-Authenticate on every 401."""
+    document = _document(client)
+    for path in COMMANDS:
+        responses = document["paths"][path]["post"]["responses"]
+        assert "409" in responses, f"{path}: idempotency_key_in_flight"
+        for status, response in responses.items():
+            headers = _headers(document, response)
+            if status.startswith("2"):
+                assert "X-Event-Position" in headers, (path, status)
+            if status not in ("default", "401"):
+                assert "Idempotent-Replayed" in headers, (path, status)
+    for path in QUERIES:
+        lagging = document["paths"][path]["get"]["responses"]["503"]
+        assert "Retry-After" in _headers(document, lagging), path
+    for path, item in document["paths"].items():
+        for method, operation in ((m, o) for m, o in item.items() if m != "parameters"):
+            if "401" in operation["responses"]:
+                unauthorized = operation["responses"]["401"]
+                assert "WWW-Authenticate" in _headers(document, unauthorized), (method, path)
 
 
 def test_security_follows_the_access_categories(app: Flask, client: FlaskClient) -> None:
