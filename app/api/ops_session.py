@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import redirect, request, session, url_for
+from flask import render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from app.api.context import container
@@ -54,12 +54,14 @@ def signed_in() -> bool:
 
 
 def ops_session_required(view: F) -> F:
-    """A page without a session redirects to the sign-in form (POSTs are refused earlier)."""
+    """A page without a session answers 401 with the sign-in form, which comes back to it
+    (POSTs are refused earlier). 401 like every operational endpoint without the token,
+    so a probe or script never mistakes the form for the page."""
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if signed_in():
             return view(*args, **kwargs)
-        return redirect(url_for("ops.sign_in_form", next=request.full_path.rstrip("?")))
+        return render_template("ops/sign_in.html", next=request.full_path.rstrip("?")), 401
 
     return guarded  # type: ignore[return-value]

@@ -113,6 +113,31 @@ def test_without_the_admin_token_every_operational_endpoint_answers_401(guarded:
                 assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
 
 
+SIGN_IN_DOOR = {"ops.sign_in_form", "ops.sign_in_submit"}
+
+
+def test_without_a_session_every_ops_page_and_form_answers_401(guarded: Flask) -> None:
+    """The ops page is operational too: only its sign-in form opens without the token."""
+    client = guarded.test_client()
+    pages = [
+        rule
+        for rule in guarded.url_map.iter_rules()
+        if auth.access_of(guarded, rule.endpoint) is Access.SIGN_IN
+        and rule.endpoint not in SIGN_IN_DOOR
+    ]
+    assert len(pages) >= 6, pages
+    with NoWrites(guarded):
+        for rule in pages:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                for headers in ({}, _bearer(API_TOKEN), _bearer("wrong")):
+                    response = client.open(
+                        _url(rule), method=method, data={"csrf_token": "x"}, headers=headers
+                    )
+                    assert response.status_code == 401, (method, rule.rule, headers)
+                    page = response.get_data(as_text=True).lower()
+                    assert "sign in" in page, (method, rule.rule)
+
+
 def test_with_the_admin_token_operational_endpoints_answer(guarded: Flask) -> None:
     client = guarded.test_client()
     for method, path in _calls(guarded, Access.OPERATIONS):

@@ -50,12 +50,15 @@ def signed_in(graveyard: Graveyard) -> FlaskClient:
 @pytest.mark.parametrize(
     "page", ["/ops", "/ops/dead-letters?handler=x", "/ops/dead-letters/1", "/ops/trace"]
 )
-def test_pages_redirect_to_the_sign_in_form_without_a_session(
+def test_pages_answer_401_with_the_sign_in_form_without_a_session(
     graveyard: Graveyard, page: str
 ) -> None:
     response = graveyard.app.test_client().get(page)
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/ops/sign-in?next=")
+    assert response.status_code == 401
+    html = response.get_data(as_text=True)
+    assert 'name="token"' in html and 'action="/ops/sign-in"' in html
+    assert f'name="next" value="{page.replace("&", "&amp;")}"' in html
+    assert "Outbox backlog" not in html and "Traceback" not in html
 
 
 @pytest.mark.parametrize("path", ["/ops/dead-letters/1/retry", "/ops/dead-letters/retry"])
@@ -75,7 +78,7 @@ def test_a_wrong_token_is_refused_and_sets_no_session(graveyard: Graveyard) -> N
     response = client.post("/ops/sign-in", data=form)
     assert response.status_code == 401
     assert "not the admin token" in response.get_data(as_text=True)
-    assert client.get("/ops").status_code == 302
+    assert client.get("/ops").status_code == 401
 
 
 def test_sign_in_without_a_csrf_token_is_refused(graveyard: Graveyard) -> None:
@@ -83,7 +86,25 @@ def test_sign_in_without_a_csrf_token_is_refused(graveyard: Graveyard) -> None:
     response = client.post("/ops/sign-in", data={"token": TOKEN})
     assert response.status_code == 400
     assert "The CSRF token is missing." in response.get_data(as_text=True)
-    assert client.get("/ops").status_code == 302
+    assert client.get("/ops").status_code == 401
+
+
+def test_every_form_post_needs_a_valid_csrf_token(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    posts = [
+        rule.rule.replace("<int:dead_letter_id>", str(graveyard.ids[WEBHOOK]))
+        for rule in graveyard.app.url_map.iter_rules()
+        if rule.endpoint.startswith("ops.") and "POST" in (rule.methods or set())
+    ]
+    assert len(posts) >= 4, posts
+    before = graveyard.snapshot()
+    for path in posts:
+        for form in ({"token": TOKEN}, {"token": TOKEN, "csrf_token": "forged"}):
+            response = client.post(path, data=form)
+            assert response.status_code == 400, path
+            assert "CSRF token" in response.get_data(as_text=True), path
+    assert graveyard.snapshot() == before
+    assert client.get("/ops").status_code == 200, "the refused sign-out signed nobody out"
 
 
 def test_sign_in_sets_an_http_only_same_site_lax_session_cookie(graveyard: Graveyard) -> None:
@@ -110,7 +131,7 @@ def test_sign_in_never_redirects_off_the_ops_page(graveyard: Graveyard) -> None:
 def test_sign_out_ends_the_session(graveyard: Graveyard) -> None:
     client = signed_in(graveyard)
     client.post("/ops/sign-out", data={"csrf_token": csrf_token(client, "/ops")})
-    assert client.get("/ops").status_code == 302
+    assert client.get("/ops").status_code == 401
 
 
 def test_overview_shows_backlog_and_dead_letters_per_handler(graveyard: Graveyard) -> None:
