@@ -1,4 +1,4 @@
-"""APP_ENV=production: web and worker refuse to start without safe settings; with them,
+"""APP_ENV=production: web, worker and beat refuse to start without safe settings; with them,
 the web serves and logs JSON lines. Real subprocesses, as a deployment starts them."""
 
 import json
@@ -47,10 +47,11 @@ def _commands(port: int) -> dict[str, list[str]]:
         "web": [FLASK, "--app", "app", "run", "--host", HOST, "--port", str(port)],
         "gunicorn": [GUNICORN, "--preload", "--bind", f"{HOST}:{port}", "app:create_app()"],
         "worker": [CELERY, "-A", "tasks", "worker", "--pool", "solo", "--loglevel", "INFO"],
+        "beat": [CELERY, "-A", "tasks", "--quiet", "beat", "--loglevel", "INFO"],
     }
 
 
-@pytest.mark.parametrize("process", ["web", "gunicorn", "worker"])
+@pytest.mark.parametrize("process", ["web", "gunicorn", "worker", "beat"])
 @pytest.mark.parametrize(("settings", "named"), UNSAFE)
 def test_production_refuses_to_start_with_one_line(
     tmp_path: Path, process: str, settings: dict[str, str], named: list[str]
