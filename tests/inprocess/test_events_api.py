@@ -92,6 +92,7 @@ def test_filter_by_correlation_id(client: FlaskClient, api: Api, order: dict[str
         "?aggregate_type=" + "x" * 51,
         "?type=",
         "?colour=red",
+        "?correlation_id=a%00b",
     ],
 )
 def test_a_bad_filter_is_422(client: FlaskClient, query: str) -> None:
