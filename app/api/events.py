@@ -6,7 +6,7 @@ from flask import Response, abort, jsonify
 from marshmallow import Schema, fields, validate
 
 from app.api.auth import Access
-from app.api.context import container
+from app.api.context import container, rule_ids
 from app.api.openapi import ApiBlueprint
 from app.api.responses import ErrorSchema
 from app.infrastructure.persistence.database import read_only
@@ -21,15 +21,24 @@ blueprint = ApiBlueprint(
 )
 
 MAX_POSITION = 2**63 - 1
+CORRELATION_ID_MAX = 64
+
+
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character")
+"""PostgreSQL text holds no NUL (and raises on one: a 500), so no stored event has one."""
+
+
+def _filter(max_length: int) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=max_length), NO_NUL])
 
 
 class EventQuerySchema(Schema):
     """``GET /api/events`` filters; unknown names are refused (422)."""
 
-    aggregate_type = fields.String(validate=validate.Length(min=1, max=50))
-    aggregate_id = fields.String(validate=validate.Length(min=1, max=36))
-    correlation_id = fields.String(validate=validate.Length(min=1, max=64))
-    type = fields.String(validate=validate.Length(min=1, max=100))
+    aggregate_type = _filter(50)
+    aggregate_id = _filter(36)
+    correlation_id = _filter(CORRELATION_ID_MAX)
+    type = _filter(100)
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
@@ -90,11 +99,12 @@ def list_events(args: dict[str, Any]) -> Response:
 
 
 @blueprint.route("/events/<event_id>")
+@rule_ids("/events/<event_id>")
 @blueprint.response(200, EventWithDeliveriesSchema)
 @blueprint.alt_response(404, schema=ErrorSchema, description="no such event")
 def get_event(event_id: str) -> Response:
     """One event with its deliveries"""
-    event = _log().get(event_id) if len(event_id) <= 36 else None
+    event = _log().get(event_id)
     if event is None:
         abort(404, description=f"event {event_id} does not exist")
     return jsonify(EventWithDeliveriesSchema().dump(event))
@@ -105,7 +115,9 @@ def get_event(event_id: str) -> Response:
 @blueprint.alt_response(404, schema=ErrorSchema, description="no events with this id")
 def get_trace(correlation_id: str) -> Response:
     """One request's whole causal chain, each event with its deliveries"""
-    found: list[dict[str, Any]] = _log().trace(correlation_id) if len(correlation_id) <= 64 else []
+    found: list[dict[str, Any]] = []
+    if len(correlation_id) <= CORRELATION_ID_MAX and "\x00" not in correlation_id:
+        found = _log().trace(correlation_id)
     if not found:
         abort(404, description=f"no events with correlation id {correlation_id}")
     return jsonify(TraceSchema().dump({"correlation_id": correlation_id, "events": found}))

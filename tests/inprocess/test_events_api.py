@@ -1,6 +1,7 @@
 """The event store over HTTP: filtered pages in position order, one event with its
 deliveries, one request's whole causal chain; refusals for bad filters and unknown ids."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -8,7 +9,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import outbox
+from tasks.registration import RETENTION_TASK
 from tests.support.inprocess import Api, AppFactory, container
 
 EVENT_FIELDS = {
@@ -92,6 +95,7 @@ def test_filter_by_correlation_id(client: FlaskClient, api: Api, order: dict[str
         "?aggregate_type=" + "x" * 51,
         "?type=",
         "?colour=red",
+        "?correlation_id=a%00b",
     ],
 )
 def test_a_bad_filter_is_422(client: FlaskClient, query: str) -> None:
@@ -165,9 +169,22 @@ def test_a_trace_says_which_deliveries_retention_purged(
     app: Flask, client: FlaskClient, api: Api, order: dict[str, Any]
 ) -> None:
     api.pay(order, headers={"X-Correlation-ID": "trace-purged"})
+    aged = utcnow() - timedelta(hours=73)  # past OUTBOX_RETENTION_HOURS (72)
     with container(app).engine.begin() as conn:
-        conn.execute(outbox.delete().where(outbox.c.handler == "award_loyalty_points"))
-        conn.execute(outbox.delete().where(outbox.c.handler == "project_user_profile"))
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.handler.in_(["award_loyalty_points", "project_user_profile"]))
+            .values(done_at=aged)
+        )
+    with app.app_context():
+        app.extensions["celery"].tasks[RETENTION_TASK].run()
+    with container(app).engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).where(outbox.c.handler == "award_loyalty_points")
+            ).scalar_one()
+            == 0
+        )
 
     body = client.get("/api/traces/trace-purged").get_json()
 

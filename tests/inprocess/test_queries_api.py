@@ -175,3 +175,8 @@ def test_commands_answer_with_their_last_event_position(client: FlaskClient, api
     assert paid.headers["X-Event-Position"] == "3"  # the reaction's award comes after it
     served = client.get(f"/api/users/{user.get_json()['user_id']}", headers={"X-Min-Position": "4"})
     assert served.status_code == 200 and served.get_json()["loyalty_points"] == 1
+    shipped = client.post(f"/api/orders/{order.get_json()['order_id']}/ship", json={})
+    assert shipped.headers["X-Event-Position"] == "5"
+    other = api.create_order(user.get_json()["user_id"])
+    cancelled = client.post(f"/api/orders/{other['order_id']}/cancel", json={})
+    assert cancelled.headers["X-Event-Position"] == "7"
