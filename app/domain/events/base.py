@@ -66,7 +66,7 @@ class DomainEvent:
             aggregate_version=aggregate_version,
             event_id=event_id,
             occurred_at=occurred_at,
-            **_decode_fields(cls, payload, skip=_METADATA_FIELDS),
+            **_payload_decoder(cls)(payload),
         )
 
 
@@ -80,41 +80,73 @@ def _encode(value: Any) -> Any:
     return value
 
 
+Decoder = typing.Callable[[Any], Any]
+
+
+def _payload_decoder(cls: type) -> Decoder:
+    """An event class's payload fields: all but the envelope's own."""
+    return _fields_decoder(cls, _METADATA_FIELDS)
+
+
 @functools.cache
-def _field_types(cls: type) -> tuple[dict[str, Any], frozenset[str]]:
-    """Type hints and field names of a dataclass, resolved once (resolving is slow)."""
-    return typing.get_type_hints(cls), frozenset(f.name for f in dataclasses.fields(cls))
+def _fields_decoder(cls: type, skip: frozenset[str] = frozenset()) -> Decoder:
+    """A function from a payload dict to ``cls``'s field values (those not in ``skip``).
+
+    Type hints are resolved and a decoder chosen per field once per class (resolving is
+    slow, and a rebuild decodes every stored event): decoding is then one call per field.
+    """
+    hints = typing.get_type_hints(cls)
+    decoders = {
+        f.name: _decoder(hints[f.name]) for f in dataclasses.fields(cls) if f.name not in skip
+    }
+    names = decoders.keys()
+
+    def decode_fields(data: dict[str, Any]) -> dict[str, Any]:
+        if data.keys() != names:
+            unknown, missing = set(data) - set(names), set(names) - set(data)
+            raise ValueError(
+                f"{cls.__name__} payload mismatch: missing {sorted(missing)}, "
+                f"unknown {sorted(unknown)}"
+            )
+        return {name: decode(data[name]) for name, decode in decoders.items()}
+
+    return decode_fields
 
 
-def _decode_fields(cls: type, data: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict:
-    hints, fields = _field_types(cls)
-    names = fields - skip
-    unknown = set(data) - names
-    missing = {n for n in names if n not in data}
-    if unknown or missing:
-        raise ValueError(
-            f"{cls.__name__} payload mismatch: missing {sorted(missing)}, unknown {sorted(unknown)}"
-        )
-    return {name: _decode(hints[name], data[name]) for name in names}
-
-
-def _decode(tp: Any, value: Any) -> Any:
-    """Rebuild one field, refusing values of the wrong JSON type (ValueError)."""
+def _decoder(tp: Any) -> Decoder:
+    """The function that rebuilds one field of type ``tp``, refusing values of the wrong
+    JSON type (ValueError)."""
     if tp is Decimal:
-        if not isinstance(value, str):
-            raise ValueError(f"expected a decimal string, got {value!r}")
-        return Decimal(value)
+        return _decimal
     if tp in (str, int, bool):
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise ValueError(f"expected {tp.__name__}, got {value!r}")
-        return value
+        return functools.partial(_exactly, tp)
     if typing.get_origin(tp) is tuple:
-        if not isinstance(value, list):
-            raise ValueError(f"expected a list, got {value!r}")
         (item_type, _ellipsis) = typing.get_args(tp)
-        return tuple(_decode(item_type, v) for v in value)
+        return functools.partial(_tuple_of, _decoder(item_type))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ValueError(f"expected an object, got {value!r}")
-        return tp(**_decode_fields(tp, value))
+        return functools.partial(_dataclass_of, tp, _fields_decoder(tp))
     raise TypeError(f"no decoder for field type {tp!r}")
+
+
+def _decimal(value: Any) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a decimal string, got {value!r}")
+    return Decimal(value)
+
+
+def _exactly(tp: type, value: Any) -> Any:
+    if type(value) is not tp:
+        raise ValueError(f"expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _tuple_of(item: Decoder, value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {value!r}")
+    return tuple(item(v) for v in value)
+
+
+def _dataclass_of(tp: type, decode_fields: Decoder, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected an object, got {value!r}")
+    return tp(**decode_fields(value))

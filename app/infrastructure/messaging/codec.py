@@ -21,7 +21,7 @@ from app.application.errors import (
     UnsupportedSchemaVersion,
 )
 from app.application.messages import EventMessage, MessageContext
-from app.domain.events import EVENT_CLASSES
+from app.domain.events import EVENT_CLASSES, DomainEvent
 from app.domain.money import DEFAULT_CURRENCY
 
 Payload = dict[str, Any]
@@ -95,18 +95,18 @@ class Envelope:
     def to_message(self) -> EventMessage:
         """Decode into a current-version domain event (upcasting old payloads)."""
         try:
-            payload = upcast(self.event_type, self.schema_version, self.payload)
-            event = EVENT_CLASSES[self.event_type].from_payload(
-                payload,
-                aggregate_id=self.aggregate_id,
-                aggregate_version=self.aggregate_version,
-                event_id=self.event_id,
-                occurred_at=datetime.fromisoformat(self.occurred_at),
-            )
-        except UnprocessableMessage:
-            raise
-        except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
-            raise CorruptMessage(f"{self.event_type} payload does not decode: {exc}") from exc
+            occurred_at = datetime.fromisoformat(self.occurred_at)
+        except ValueError as exc:
+            raise CorruptMessage(f"{self.event_type} occurred_at does not decode: {exc}") from exc
+        event = decode_event(
+            self.event_type,
+            self.schema_version,
+            self.payload,
+            aggregate_id=self.aggregate_id,
+            aggregate_version=self.aggregate_version,
+            event_id=self.event_id,
+            occurred_at=occurred_at,
+        )
         return EventMessage(event, self.context)
 
 
@@ -117,6 +117,37 @@ def _field_kinds() -> dict[str, type]:
 
 
 _KINDS = _field_kinds()
+
+
+def decode_event(
+    event_type: str,
+    schema_version: int,
+    payload: Payload,
+    *,
+    aggregate_id: str,
+    aggregate_version: int,
+    event_id: str,
+    occurred_at: datetime,
+) -> DomainEvent:
+    """A current-version domain event from a stored or received payload of any known
+    version; raises CorruptMessage, UnknownEventType or UnsupportedSchemaVersion.
+
+    The one decoding step behind ``Envelope.to_message`` and the event store's reads, which
+    call it straight from the columns (a rebuild decodes every stored event).
+    """
+    try:
+        current = upcast(event_type, schema_version, payload)
+        return EVENT_CLASSES[event_type].from_payload(
+            current,
+            aggregate_id=aggregate_id,
+            aggregate_version=aggregate_version,
+            event_id=event_id,
+            occurred_at=occurred_at,
+        )
+    except UnprocessableMessage:
+        raise
+    except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+        raise CorruptMessage(f"{event_type} payload does not decode: {exc}") from exc
 
 
 def decode_message(data: object) -> EventMessage:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.application.messages import EventMessage, MessageContext
 from app.domain.errors import ConcurrencyConflict
 from app.domain.events import DomainEvent
-from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.messaging.codec import Envelope, decode_event
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import events
 
@@ -16,6 +16,20 @@ from app.infrastructure.persistence.tables import events
 def envelope_from_row(row: Any) -> Envelope:
     """An ``events`` row as its envelope: the columns are the envelope's fields."""
     return Envelope.from_columns({**row._mapping, "occurred_at": as_utc(row.occurred_at)})
+
+
+def event_from_row(row: Any) -> DomainEvent:
+    """An ``events`` row as its current-version domain event, without the envelope's
+    round trip through strings (folds read streams; they need no message context)."""
+    return decode_event(
+        row.event_type,
+        row.schema_version,
+        row.payload,
+        aggregate_id=row.aggregate_id,
+        aggregate_version=row.aggregate_version,
+        event_id=row.event_id,
+        occurred_at=as_utc(row.occurred_at),
+    )
 
 
 class SqlEventStreams:
@@ -30,7 +44,7 @@ class SqlEventStreams:
             .where(events.c.aggregate_id == aggregate_id)
             .order_by(events.c.aggregate_version)
         )
-        return [envelope_from_row(row).to_message().event for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def aggregate_ids(self, aggregate_type: str) -> Iterable[str]:
         return (
