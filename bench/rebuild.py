@@ -1,6 +1,8 @@
 """Rebuild throughput and reader wait on PostgreSQL (or SQLite), on a synthetic event store.
 
-    .venv/bin/python bench/rebuild.py --orders 20000 [--database-url URL] [--batch-size 1000]
+    .venv/bin/python -m bench.rebuild --orders 20000 [--database-url URL] [--batch-size 1000]
+
+(as a module: run as a file, bench/numbers.py would shadow the standard library's).
 
 Without --database-url a throwaway PostgreSQL database is created on 127.0.0.1:5432 and
 dropped afterwards. The store gets one user per 10 orders and, per order, created + paid
@@ -20,8 +22,6 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.application.event_handlers.projections import PROJECTIONS
 from app.infrastructure.persistence.database import engine_options, tune_engine

