@@ -13,6 +13,7 @@ def register_api(app: Flask) -> None:
         errors,
         events,
         metrics,
+        nul_characters,
         openapi,
         ops,
         queries,
@@ -21,6 +22,7 @@ def register_api(app: Flask) -> None:
     metrics.install(app)
     correlation.install(app)
     auth.install(app)
+    nul_characters.install(app)
     ops.install(app)
     errors.install(app)
     api = openapi.install(app)

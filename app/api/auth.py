@@ -27,6 +27,7 @@ refuses to start without it) the operational endpoints are open, and the app fac
 which ones (``open_endpoints_report``). Tokens are compared in constant time.
 """
 
+import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -40,6 +41,8 @@ from app.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTRIBUTE = "outboxflow_access"
+ANONYMOUS = "anonymous"
+"""The caller of a request whose endpoint needed no token (``caller``)."""
 
 
 class Access(StrEnum):
@@ -97,16 +100,35 @@ def admin_token_matches(settings: Settings, offered: str | None) -> bool:
     return _matches(offered, [settings.admin_token])
 
 
-def _refusal(settings: Settings, category: Access) -> str | None:
-    if category in (Access.PUBLIC, Access.SIGN_IN):
-        return None
+def caller() -> str:
+    """Who sent the request at hand, for what is kept per caller (idempotency keys).
+
+    The SHA-256 of the bearer token that authenticated it, never the token itself (this is
+    stored); ``ANONYMOUS`` when its endpoint needed no token, so open endpoints share one.
+    """
+    settings: Settings = current_app.extensions["outboxflow"].settings
+    category = access_of(current_app, request.endpoint) if request.endpoint else Access.PUBLIC
     offered = _bearer_token()
-    if category is Access.OPERATIONS:
-        if not settings.admin_token or admin_token_matches(settings, offered):
-            return None
-        return "send Authorization: Bearer <ADMIN_TOKEN>"
-    if not settings.api_tokens or _matches(offered, [*settings.api_tokens, settings.admin_token]):
+    if not offered or not _accepted_tokens(settings, category):
+        return ANONYMOUS
+    return hashlib.sha256(offered.encode()).hexdigest()
+
+
+def _accepted_tokens(settings: Settings, category: Access) -> list[str]:
+    """The tokens an endpoint of ``category`` takes; none when it is open."""
+    if category is Access.OPERATIONS and settings.admin_token:
+        return [settings.admin_token]
+    if category is Access.API and settings.api_tokens:
+        return [*settings.api_tokens, settings.admin_token]
+    return []
+
+
+def _refusal(settings: Settings, category: Access) -> str | None:
+    tokens = _accepted_tokens(settings, category)
+    if not tokens or _matches(_bearer_token(), tokens):
         return None
+    if category is Access.OPERATIONS:
+        return "send Authorization: Bearer <ADMIN_TOKEN>"
     return "send Authorization: Bearer <a token from API_TOKENS>"
 
 

@@ -6,6 +6,9 @@ A repeat with the same key, path and body gets the stored status and body with
 ``Idempotent-Replayed: true`` and writes nothing; the same key with another path or
 body is 422 ``idempotency_key_reused``; a repeat while the first still runs is 409
 ``idempotency_key_in_flight``. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS.
+
+Keys are per caller (``auth.caller``: a digest of the request's bearer token): another
+token's same key, path and body runs its own command, and never sees the first reply.
 """
 
 import hashlib
@@ -16,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from app.api.auth import caller
 from app.api.context import container
 from app.api.errors import error_response
 from app.infrastructure.persistence.idempotency import (
@@ -76,7 +80,7 @@ def _claim() -> Any:
             f"{HEADER} must be 1 to 255 visible ASCII characters",
             {HEADER: ["must be 1 to 255 visible ASCII characters"]},
         )
-    outcome = _keys().claim(key, request_fingerprint())
+    outcome = _keys().claim(caller(), key, request_fingerprint())
     if isinstance(outcome, Claimed):
         g.idempotency_claim = outcome
         return None

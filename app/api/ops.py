@@ -208,6 +208,13 @@ def _error_page(exc: HTTPException) -> tuple[str, int]:
     return render_template("ops/error.html", status=status, name=exc.name, message=message), status
 
 
+@blueprint.errorhandler(ValidationError)
+def _invalid_input_page(exc: ValidationError) -> tuple[str, int]:
+    """Input refused before the view (``nul_characters``): a 400 page, like a bad filter."""
+    message = f"invalid input: {exc.messages}"
+    return render_template("ops/error.html", status=400, name="Bad Request", message=message), 400
+
+
 @blueprint.context_processor
 def _page_globals() -> dict[str, Any]:
     return {"ops_signed_in": signed_in(), "ops_open": not admin_token()}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.api import auth
 from app.api.idempotency import request_fingerprint
 from app.application import command_handlers
 from app.domain.commands import RegisterUser
@@ -71,7 +72,7 @@ def test_reusing_a_key_for_another_body_or_path_is_422(
 def test_a_repeat_while_the_first_still_runs_is_409(app: Flask, client: FlaskClient) -> None:
     keys = IdempotencyKeys(container(app).engine, timedelta(hours=1))
     with app.test_request_context("/api/users", method="POST", json=USER):
-        keys.claim("k-busy", request_fingerprint())  # what the first request did as it began
+        keys.claim(auth.caller(), "k-busy", request_fingerprint())  # as the first request began
     counts = row_counts(app)
 
     response = post(client, "/api/users", USER, key="k-busy")
@@ -206,3 +207,96 @@ def test_the_ttl_comes_from_the_setting(make_app: AppFactory) -> None:
     with container(app).engine.connect() as conn:
         expires_at = as_utc(conn.execute(sa.select(idempotency_keys.c.expires_at)).scalar_one())
     assert before + timedelta(hours=2) <= expires_at <= utcnow() + timedelta(hours=2)
+
+
+# --- keys are scoped to the caller ------------------------------------------------------
+
+TOKENS = ("caller-a-token", "caller-b-token")
+
+
+@pytest.fixture
+def callers(make_app: AppFactory) -> tuple[Flask, FlaskClient, FlaskClient]:
+    """An app with two API tokens, a client for each, and a user for them to order for."""
+    app = make_app(API_TOKENS=",".join(TOKENS))
+    a, b = app.test_client(), app.test_client()
+    for client, token in zip((a, b), TOKENS, strict=True):
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return app, a, b
+
+
+def _order_body(client: FlaskClient) -> dict[str, Any]:
+    user = Api(client).register()
+    return {"user_id": user["user_id"], "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]}
+
+
+def test_another_caller_with_the_same_key_runs_its_own_command(
+    callers: tuple[Flask, FlaskClient, FlaskClient],
+) -> None:
+    app, a, b = callers
+    body = _order_body(a)
+
+    first_a = post(a, "/api/orders", body)
+    first_b = post(b, "/api/orders", body)
+    again_a, again_b = post(a, "/api/orders", body), post(b, "/api/orders", body)
+
+    assert first_a.status_code == first_b.status_code == 201
+    assert "Idempotent-Replayed" not in first_b.headers
+    assert first_b.get_json()["order_id"] != first_a.get_json()["order_id"]
+    assert row_counts(app)["orders"] == 2
+    assert again_a.get_json() == first_a.get_json() and again_b.get_json() == first_b.get_json()
+    assert again_a.headers["Idempotent-Replayed"] == again_b.headers["Idempotent-Replayed"]
+
+
+def test_reuse_is_422_only_within_one_caller(
+    callers: tuple[Flask, FlaskClient, FlaskClient],
+) -> None:
+    app, a, b = callers
+    assert post(a, "/api/users", USER).status_code == 201
+
+    other_body = {**USER, "email": "bob@example.com"}
+    assert post(b, "/api/users", other_body).status_code == 201
+    reused = post(a, "/api/users", other_body)
+
+    assert reused.status_code == 422
+    assert reused.get_json()["error"] == "idempotency_key_reused"
+    assert row_counts(app)["users"] == 2
+
+
+def test_in_flight_is_409_only_within_one_caller(
+    callers: tuple[Flask, FlaskClient, FlaskClient],
+) -> None:
+    app, a, b = callers
+    auth_a = {"Authorization": f"Bearer {TOKENS[0]}"}
+    keys = IdempotencyKeys(container(app).engine, timedelta(hours=1))
+    with app.test_request_context("/api/users", method="POST", json=USER, headers=auth_a):
+        keys.claim(auth.caller(), "k-busy", request_fingerprint())  # A's, still running
+
+    assert post(b, "/api/users", USER, key="k-busy").status_code == 201
+    busy = post(a, "/api/users", USER, key="k-busy")
+
+    assert busy.status_code == 409
+    assert busy.get_json()["error"] == "idempotency_key_in_flight"
+
+
+def test_the_caller_is_stored_as_a_digest_never_the_token(
+    callers: tuple[Flask, FlaskClient, FlaskClient],
+) -> None:
+    app, a, b = callers
+    body = _order_body(a)
+    post(a, "/api/orders", body)
+    post(b, "/api/orders", body)
+
+    with container(app).engine.connect() as conn:
+        rows = conn.execute(sa.select(idempotency_keys)).all()
+    assert len({row.caller for row in rows}) == 2
+    assert not any(token in str(tuple(row)) for row in rows for token in TOKENS)
+
+
+def test_without_tokens_every_caller_shares_one_scope(client: FlaskClient) -> None:
+    first = post(client, "/api/users", USER)
+    again = client.post(
+        "/api/users", json=USER, headers={"Idempotency-Key": "k-1", "Authorization": "Bearer who"}
+    )
+
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()

@@ -4,7 +4,8 @@ The app (eager mode, so commands run their handlers inline) serves real HTTP on 
 port; the schemathesis CLI reads ``/api/openapi.json`` and sends valid and invalid
 requests to every operation. Checked: never a 5xx, and every answer conforms to the
 document (status code, content type, headers, body schema); guarded operations refuse a
-request without the token.
+request without the token. It runs on each database: generated strings reach PostgreSQL's
+stricter text type (no NUL) only there.
 """
 
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app.infrastructure.messaging.relay import OutboxRelay
+from tests.support.fixtures import DATABASE_KINDS, MakeDatabase
 from tests.support.inprocess import Api, build_app, container
 from tests.support.services import HOST
 
@@ -33,13 +35,17 @@ CHECKS = [
 ]
 
 
-@pytest.fixture
-def live_url(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=DATABASE_KINDS)
+def live_url(
+    request: pytest.FixtureRequest, tmp_path: Path, make_database: MakeDatabase
+) -> Iterator[str]:
     """The app on a free port, with a user and an order to find, until the test ends."""
+    database_url = None if request.param == "sqlite" else make_database(request.param).url
     with pytest.MonkeyPatch.context() as patch:
         # Eager mode: a failed inline handler is not a broker outage; do not pause dispatch.
         patch.setattr(OutboxRelay, "IMMEDIATE_PAUSE_SECONDS", 0.0)
-        app = build_app(tmp_path, {"ADMIN_TOKEN": ADMIN_TOKEN, "API_TOKENS": API_TOKEN})
+        tokens = {"ADMIN_TOKEN": ADMIN_TOKEN, "API_TOKENS": API_TOKEN}
+        app = build_app(tmp_path, tokens, database_url=database_url)
         seed = Api(app.test_client())
         seed.client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {API_TOKEN}"
         seed.create_order(seed.register()["user_id"])

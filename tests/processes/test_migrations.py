@@ -70,3 +70,37 @@ def test_downgrade_to_base_and_upgrade_again(
     flask_db(database, tmp_path, "upgrade")
     assert table_names(engine) == set(metadata.tables) | {"alembic_version"}
     assert NO_CHANGES in flask_db(database, tmp_path, "check")
+
+
+IDEMPOTENCY_KEYS = sa.table(
+    "idempotency_keys",
+    *map(sa.column, ("caller", "key", "fingerprint", "status", "claimed_at", "expires_at")),
+)
+
+
+def test_idempotency_keys_from_before_callers_join_the_anonymous_scope(
+    make_database: MakeDatabase, make_engine: MakeEngine, tmp_path: Path, db: str
+) -> None:
+    database = make_database(db, migrated=False)
+    engine = make_engine(database)
+    flask_db(database, tmp_path, "upgrade", "0007_projection_checkpoints")
+    row = {
+        "key": "k",
+        "fingerprint": "f" * 64,
+        "status": "done",
+        "claimed_at": "2026-12-01 00:00:00+00:00",
+        "expires_at": "2026-12-02 00:00:00+00:00",
+    }
+    with engine.begin() as conn:
+        conn.execute(IDEMPOTENCY_KEYS.insert().values(row))
+
+    flask_db(database, tmp_path, "upgrade")
+    with engine.begin() as conn:
+        stored = conn.execute(sa.select(IDEMPOTENCY_KEYS.c.caller, IDEMPOTENCY_KEYS.c.key)).all()
+        assert [tuple(r) for r in stored] == [("anonymous", "k")]
+        conn.execute(IDEMPOTENCY_KEYS.insert().values({**row, "caller": "c0ffee"}))
+
+    flask_db(database, tmp_path, "downgrade", "0007_projection_checkpoints")
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT key, fingerprint FROM idempotency_keys")).all()
+    assert [tuple(r) for r in kept] == [("k", "f" * 64)]

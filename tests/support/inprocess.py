@@ -33,23 +33,27 @@ def build_app(
     env: dict[str, str] | None = None,
     *,
     eager: bool = True,
+    database_url: str | None = None,
     **adapters: Unpack[Adapters],
 ) -> Flask:
     """The app on a migrated SQLite file in ``instance_dir``, publishing to ``memory://``.
 
-    The file is a copy of the schema ``flask db upgrade`` built once for the session.
+    The file is a copy of the schema ``flask db upgrade`` built once for the session;
+    ``database_url`` names a migrated database to use instead (``make_database``'s).
 
     ``eager`` runs the Celery tasks inline (registered, errors propagated); otherwise
     commands only publish, and a test drives the deliveries itself. ``adapters`` replace
     the named ones (a fake email sender, say), as ``bootstrap`` does.
     """
-    database = instance_dir / "db.sqlite"
-    copy_migrated_sqlite(database)
+    if database_url is None:
+        database = instance_dir / "db.sqlite"
+        copy_migrated_sqlite(database)
+        database_url = f"sqlite:///{database}"
     settings = Settings.from_env(
         env={"CELERY_BROKER_URL": "memory://", **(env or {})},
         task_always_eager=eager,
         instance_dir=instance_dir,
-        database_url=f"sqlite:///{database}",
+        database_url=database_url,
     )
     app = create_app(settings, **adapters)
     if eager:

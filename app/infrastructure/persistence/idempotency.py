@@ -1,6 +1,9 @@
 """Idempotency keys of POST commands: claimed before the command runs, completed with the
 command's reply inside the command's own transaction.
 
+A key belongs to its caller (a digest of the bearer token, ``app.api.auth.caller``): a
+row is named by (caller, key), so another caller's same key never finds it.
+
 A claim is a short transaction of its own, so a repeat that arrives while the first
 request still runs finds it (``InFlight``) on every database. The reply is written by
 ``IdempotencyRecord`` in the same transaction as the command's state and events: a
@@ -27,6 +30,7 @@ IN_FLIGHT_LEASE = timedelta(minutes=2)
 
 @dataclass(frozen=True)
 class Claimed:
+    caller: str
     key: str
     claim: str
 
@@ -54,7 +58,7 @@ class IdempotencyKeys:
         self._engine = engine
         self._ttl = ttl
 
-    def claim(self, key: str, fingerprint: str) -> ClaimOutcome:
+    def claim(self, caller: str, key: str, fingerprint: str) -> ClaimOutcome:
         now, claim = utcnow(), str(uuid4())
         fresh = {
             "fingerprint": fingerprint,
@@ -67,10 +71,11 @@ class IdempotencyKeys:
             "expires_at": now + self._ttl,
         }
         table = idempotency_keys
+        this_key = sa.and_(table.c.caller == caller, table.c.key == key)
         with self._engine.begin() as conn:
             inserted = conn.execute(
                 upsert(conn, table)
-                .values(key=key, **fresh)
+                .values(caller=caller, key=key, **fresh)
                 .on_conflict_do_nothing()
                 .returning(table.c.key)
             ).first()
@@ -78,7 +83,7 @@ class IdempotencyKeys:
                 inserted = conn.execute(
                     table.update()
                     .where(
-                        table.c.key == key,
+                        this_key,
                         sa.or_(
                             table.c.expires_at <= now,
                             sa.and_(
@@ -92,8 +97,8 @@ class IdempotencyKeys:
                     .returning(table.c.key)
                 ).first()
             if inserted is not None:
-                return Claimed(key, claim)
-            row = conn.execute(sa.select(table).where(table.c.key == key)).one()
+                return Claimed(caller, key, claim)
+            row = conn.execute(sa.select(table).where(this_key)).one()
         if row.fingerprint != fingerprint:
             return Reused()
         if row.status == IN_FLIGHT:
@@ -109,9 +114,7 @@ class IdempotencyKeys:
         """Forget the claim of a request that failed (5xx): a retry may run it again."""
         table = idempotency_keys
         with self._engine.begin() as conn:
-            conn.execute(
-                table.delete().where(table.c.key == claimed.key, table.c.claim == claimed.claim)
-            )
+            conn.execute(table.delete().where(_holds(claimed)))
 
     def purge_expired(self, batch_size: int = 1000) -> int:
         """Delete expired keys, one short transaction per batch."""
@@ -119,14 +122,14 @@ class IdempotencyKeys:
         while True:
             with self._engine.begin() as conn:
                 batch = (
-                    sa.select(table.c.key)
+                    sa.select(table.c.caller, table.c.key)
                     .where(table.c.expires_at <= utcnow())
                     .limit(batch_size)
-                    .scalar_subquery()
                 )
+                row_key = sa.tuple_(table.c.caller, table.c.key)
                 deleted = len(
                     conn.execute(
-                        table.delete().where(table.c.key.in_(batch)).returning(table.c.key)
+                        table.delete().where(row_key.in_(batch)).returning(table.c.key)
                     ).all()
                 )
             total += deleted
@@ -156,7 +159,7 @@ def _complete(
     table = idempotency_keys
     completed = conn.execute(
         table.update()
-        .where(table.c.key == claimed.key, table.c.claim == claimed.claim)
+        .where(_holds(claimed))
         .values(
             status=DONE, claim=None, status_code=status_code, response=body, event_position=position
         )
@@ -164,3 +167,13 @@ def _complete(
     ).first()
     if completed is None:
         raise Conflict(f"idempotency key {claimed.key!r} was taken over by a later request")
+
+
+def _holds(claimed: Claimed) -> sa.ColumnElement[bool]:
+    """The row of ``claimed``, while its claim still holds it."""
+    table = idempotency_keys
+    return sa.and_(
+        table.c.caller == claimed.caller,
+        table.c.key == claimed.key,
+        table.c.claim == claimed.claim,
+    )

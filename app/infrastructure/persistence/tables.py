@@ -159,6 +159,8 @@ user_profiles = sa.Table(
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
+    # Keys are scoped to the caller: a digest of its bearer token (app.api.auth.caller).
+    sa.Column("caller", sa.String(64), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     # in_flight while the first request runs (``claim`` names it), then done.
