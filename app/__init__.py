@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, **overrides: Unpack["Adapters"]
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_session_cookie,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)

@@ -45,6 +45,8 @@ class Settings:
     """Signs the ops page's session cookie and CSRF tokens; unset: a random key per process."""
     admin_token: str = ""
     api_tokens: tuple[str, ...] = ()
+    session_cookie_secure: str = ""
+    """``true``/``false``; empty: the ops session cookie is ``Secure`` in production only."""
     log_format: str = ""
     max_request_bytes: int = 64 * 1024
     idempotency_key_ttl_hours: float = 24.0
@@ -82,6 +84,9 @@ class Settings:
             raise ValueError(
                 f"LOG_FORMAT must be one of {LOG_FORMATS}, got {settings.log_format!r}"
             )
+        secure = settings.session_cookie_secure
+        if secure.lower() not in ("", "true", "false"):
+            raise ValueError(f"SESSION_COOKIE_SECURE must be true or false, got {secure!r}")
         if settings.order_store not in ("state", "events"):
             raise ValueError(f"ORDER_STORE must be state or events, got {settings.order_store!r}")
         if settings.task_soft_time_limit >= settings.task_time_limit:
@@ -91,6 +96,12 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.app_env == PRODUCTION
+
+    @property
+    def secure_session_cookie(self) -> bool:
+        """Whether browsers may send the ops session cookie over HTTPS only."""
+        chosen = self.session_cookie_secure.lower()
+        return chosen == "true" if chosen else self.production
 
     @property
     def json_logs(self) -> bool:
@@ -108,6 +119,8 @@ class Settings:
             )
         if not self.secret_key:
             problems.append("SECRET_KEY must be set")
+        if any(len(token) < MIN_ADMIN_TOKEN_LENGTH for token in self.api_tokens):
+            problems.append(f"API_TOKENS must each be at least {MIN_ADMIN_TOKEN_LENGTH} characters")
         return problems
 
 

@@ -118,6 +118,21 @@ def test_sign_in_sets_an_http_only_same_site_lax_session_cookie(graveyard: Grave
     assert client.get("/ops").status_code == 200
 
 
+def test_the_session_cookie_is_secure_when_the_settings_say_so(make_app: AppFactory) -> None:
+    """Production makes it Secure by default (the settings' own test); here the flag is
+    seen to reach the cookie the sign-in sets."""
+    for setting, secure in (("true", True), ("false", False)):
+        app = make_app(ADMIN_TOKEN=TOKEN, SECRET_KEY="k", SESSION_COOKIE_SECURE=setting)
+        client = app.test_client()
+        form = {"token": TOKEN, "csrf_token": csrf_token(client, "/ops/sign-in")}
+        [cookie] = [
+            c
+            for c in client.post("/ops/sign-in", data=form).headers.getlist("Set-Cookie")
+            if c.startswith("session=")
+        ]
+        assert ("secure" in {part.strip().lower() for part in cookie.split(";")}) is secure
+
+
 def test_sign_in_never_redirects_off_the_ops_page(graveyard: Graveyard) -> None:
     client = graveyard.app.test_client()
     form = {

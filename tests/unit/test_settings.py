@@ -153,12 +153,12 @@ def test_access_and_log_settings(tmp_path: Path) -> None:
         "APP_ENV": "production",
         "SECRET_KEY": "s",
         "ADMIN_TOKEN": "a" * 32,
-        "API_TOKENS": " one, ,two ",
+        "API_TOKENS": f" {'1' * 32}, ,{'2' * 40} ",
         "LOG_FORMAT": "text",
     }
     settings = Settings.from_env(env=env, instance_dir=tmp_path)
     assert settings.production and settings.secret_key == "s"
-    assert settings.api_tokens == ("one", "two")
+    assert settings.api_tokens == ("1" * 32, "2" * 40)
     assert settings.json_logs is False
     assert settings.production_problems() == []
 
@@ -184,6 +184,11 @@ def test_log_format_defaults_to_json_in_production(
         ({}, ["ADMIN_TOKEN", "SECRET_KEY"]),
         ({"ADMIN_TOKEN": "a" * 31, "SECRET_KEY": "s"}, ["ADMIN_TOKEN"]),
         ({"ADMIN_TOKEN": "a" * 32}, ["SECRET_KEY"]),
+        (
+            {"ADMIN_TOKEN": "a" * 32, "SECRET_KEY": "s", "API_TOKENS": f"{'b' * 32},short"},
+            ["API_TOKENS"],
+        ),
+        ({"ADMIN_TOKEN": "a" * 32, "SECRET_KEY": "s", "API_TOKENS": "b" * 32}, []),
     ],
 )
 def test_production_names_what_is_missing(
@@ -200,3 +205,23 @@ def test_production_names_what_is_missing(
 def test_unknown_app_env_or_log_format_is_refused(name: str, value: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_env(env={name: value}, instance_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "secure"),
+    [
+        ({}, False),
+        ({"APP_ENV": "production"}, True),
+        ({"APP_ENV": "production", "SESSION_COOKIE_SECURE": "false"}, False),
+        ({"SESSION_COOKIE_SECURE": "TRUE"}, True),
+    ],
+)
+def test_the_session_cookie_is_secure_in_production_unless_told(
+    env: dict[str, str], secure: bool, tmp_path: Path
+) -> None:
+    assert Settings.from_env(env=env, instance_dir=tmp_path).secure_session_cookie is secure
+
+
+def test_a_session_cookie_secure_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="SESSION_COOKIE_SECURE must be true or false"):
+        Settings.from_env(env={"SESSION_COOKIE_SECURE": "maybe"}, instance_dir=tmp_path)
