@@ -5,9 +5,9 @@ live reads and live updates go on, catch up, then swap the tables in one short t
    interrupted run is dropped first, so a re-run is always safe and the live table is
    never touched before the swap.
 2. Aggregates are taken in batches in the order they were created (their version-1
-   event's position): one query finds a batch, one loads every event of its streams (the
-   next batch is read on a second thread while this one folds), the projection's own fold
-   runs on each stream, and the rows are bulk-loaded (PostgreSQL: COPY).
+   event's position): one query loads every event of a batch's streams (the next batch is
+   read on a second thread while this one folds), the projection's own fold runs on each
+   stream, and the rows are bulk-loaded (PostgreSQL: COPY).
 3. Catching up: whatever the live handler applied since the rebuild began (its receipts)
    is folded again into the shadow, in rounds, until a round finds little to do.
 4. The swap: one transaction holds off the live handler (PostgreSQL: an ACCESS EXCLUSIVE
@@ -167,21 +167,26 @@ class ProjectionRebuild:
 
     def _batch_after(self, created_after: int) -> tuple[Sequence[Any], int]:
         """The streams of the next ``batch_size`` aggregates created after that position,
-        and the position of the last one's creation."""
+        and the position of the last one's creation: one query, the same text each time
+        (an id list would make PostgreSQL's driver parse a thousand parameters per batch)."""
+        firsts = (
+            sa.select(events.c.aggregate_id, events.c.position.label("created_at"))
+            .where(
+                events.c.aggregate_type == self._projection.aggregate_type,
+                events.c.aggregate_version == 1,
+                events.c.position > created_after,
+            )
+            .order_by(events.c.position)
+            .limit(self._batch_size)
+            .subquery()
+        )
         with read_only(self._engine).connect() as conn:
-            firsts = conn.execute(
-                sa.select(events.c.position, events.c.aggregate_id)
-                .where(
-                    events.c.aggregate_type == self._projection.aggregate_type,
-                    events.c.aggregate_version == 1,
-                    events.c.position > created_after,
-                )
-                .order_by(events.c.position)
-                .limit(self._batch_size)
+            stored = conn.execute(
+                sa.select(events, firsts.c.created_at)
+                .join(firsts, firsts.c.aggregate_id == events.c.aggregate_id)
+                .order_by(events.c.aggregate_id, events.c.aggregate_version)
             ).all()
-            if not firsts:
-                return [], created_after
-            return self._streams(conn, [row.aggregate_id for row in firsts]), firsts[-1].position
+        return stored, max((row.created_at for row in stored), default=created_after)
 
     @staticmethod
     def _streams(conn: sa.Connection, aggregate_ids: Sequence[str]) -> Sequence[Any]:
