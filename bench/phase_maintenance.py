@@ -2,11 +2,13 @@
 
 import time
 
+from bench import rebuild
 from bench.numbers import rate
 from bench.outbox_watch import OutboxWatch
 from bench.processes import ProcessFailed
 from bench.product_stack import ProductStack
 from bench.profiles import Profile
+from bench.progress import Progress
 from bench.rig import BIN
 
 RELAY_TIMEOUT = 120.0
@@ -27,6 +29,25 @@ def run_rebuild(stack: ProductStack, watch: OutboxWatch) -> dict[str, float]:
         "rebuild_seconds": wall,
         "rebuild_startup_seconds": startup,
         "rebuild_events_per_s": rate(count, net),
+    }
+
+
+def run_store_rebuild(profile: Profile, progress: Progress) -> dict[str, float]:
+    """Both projections rebuilt from a store of ``rebuild_orders`` orders (a throwaway
+    PostgreSQL database, seeded directly), a reader process selecting rows of each all the
+    while: the throughput on a store large enough that per-rebuild costs (the shadow's DDL,
+    the catch-up, the swap) do not dominate, as they do over the few thousand events above."""
+    progress.say(f"store rebuild: seeding {profile.rebuild_orders} orders into a throwaway store")
+    with rebuild.throwaway_database() as url:
+        measured = rebuild.measure(url, profile.rebuild_orders, batch_size=1000)
+    for result in measured:
+        progress.say(f"store rebuild: {result.line()}")
+    events = sum(m.report.events for m in measured)
+    return {
+        "store_rebuild_events": float(events),
+        "store_rebuild_events_per_s": rate(events, sum(m.report.seconds for m in measured)),
+        "store_rebuild_slowest_read_ms": max(m.slowest_read_seconds for m in measured) * 1000,
+        "store_rebuild_swap_ms": max(m.report.swap_seconds for m in measured) * 1000,
     }
 
 

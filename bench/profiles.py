@@ -26,6 +26,8 @@ class Profile:
     bounded_max_windows: int
     relay_rows: int
     """Done deliveries turned back to pending for the relay-drain phase."""
+    rebuild_orders: int
+    """Orders (about 2.6 events each) seeded into a throwaway store to time a rebuild on."""
 
 
 QUICK = Profile(
@@ -43,6 +45,7 @@ QUICK = Profile(
     bounded_start_rate=20.0,
     bounded_max_windows=1,
     relay_rows=3000,
+    rebuild_orders=2000,
 )
 
 FULL = Profile(
@@ -60,6 +63,7 @@ FULL = Profile(
     bounded_start_rate=40.0,
     bounded_max_windows=4,
     relay_rows=3000,
+    rebuild_orders=20000,
 )
 
 PROFILES = {p.name: p for p in (QUICK, FULL)}

@@ -17,6 +17,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ import sqlalchemy as sa
 
 from app.application.event_handlers.projections import PROJECTIONS
 from app.infrastructure.persistence.database import engine_options, tune_engine
-from app.infrastructure.persistence.rebuild import ProjectionRebuild
+from app.infrastructure.persistence.rebuild import ProjectionRebuild, RebuildReport
 from app.infrastructure.persistence.tables import events, order_summaries, user_profiles
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -105,6 +108,81 @@ def user_ids(engine: sa.Engine) -> list[str]:
         return list(conn.execute(sa.select(user_profiles.c.user_id)).scalars())
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One projection's rebuild beside a reader process."""
+
+    report: RebuildReport
+    cpu_seconds: float
+    slowest_read_seconds: float
+
+    def line(self) -> str:
+        r = self.report
+        return (
+            f"{r.name}: {r.rows} rows from {r.events} events in {r.seconds:.2f} s = "
+            f"{r.events_per_second:,.0f} events/s ({r.events / self.cpu_seconds:,.0f} per "
+            f"CPU-second of this process); swap {r.swap_seconds * 1000:.1f} ms; slowest "
+            f"concurrent read {self.slowest_read_seconds * 1000:.1f} ms"
+        )
+
+
+@contextmanager
+def throwaway_database(url: str | None = None) -> Iterator[str]:
+    """``url``, or a new migrated PostgreSQL database on 127.0.0.1:5432 dropped afterwards."""
+    if url is not None:
+        yield url
+        return
+    name = f"of_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        env = {"DATABASE_URL": url, "PATH": str(Path(sys.executable).parent)}
+        subprocess.run(
+            [FLASK, "--app", "app", "db", "upgrade"], env=env, check=True, capture_output=True
+        )
+        yield url
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def measure(url: str, orders: int, batch_size: int, reader: bool = True) -> list[Measured]:
+    """Seed ``orders`` orders' events, fill the projections once, then rebuild each again
+    (the measured run) with a reader process selecting its rows throughout."""
+    engine = sa.create_engine(url, **engine_options(url))
+    tune_engine(engine)
+    try:
+        order_ids = seed(engine, orders)
+        for projection in PROJECTIONS.values():
+            ProjectionRebuild(engine, projection, batch_size).run()
+        keys = {"order_summaries": order_ids, "user_profiles": user_ids(engine)}
+        spawn = multiprocessing.get_context("spawn")
+        measured = []
+        for projection in PROJECTIONS.values():
+            slowest, stop = spawn.Value("d", 0.0), spawn.Event()
+            process = spawn.Process(
+                target=read_until_stopped,
+                args=(url, projection.name, keys[projection.name], slowest, stop),
+                daemon=True,
+            )
+            if reader:
+                process.start()
+                time.sleep(1.0)  # let it connect and settle before the rebuild starts
+            try:
+                cpu = time.process_time()
+                report = ProjectionRebuild(engine, projection, batch_size).run()
+                cpu = time.process_time() - cpu
+            finally:
+                stop.set()
+                if reader:
+                    process.join(timeout=30)
+            measured.append(Measured(report, cpu, slowest.value))
+        return measured
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20000)
@@ -112,53 +190,9 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--no-reader", action="store_true", help="Measure throughput alone.")
     args = parser.parse_args()
-    name = None
-    url = args.database_url
-    if url is None:
-        name = f"of_bench_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        env = {"DATABASE_URL": url, "PATH": str(Path(sys.executable).parent)}
-        subprocess.run(
-            [FLASK, "--app", "app", "db", "upgrade"], env=env, check=True, capture_output=True
-        )
-        engine = sa.create_engine(url, **engine_options(url))
-        tune_engine(engine)
-        order_ids = seed(engine, args.orders)
-        # Fill the live projections first, so readers ask for rows that exist.
-        for projection in PROJECTIONS.values():
-            ProjectionRebuild(engine, projection, args.batch_size).run()
-        keys = {"order_summaries": order_ids, "user_profiles": user_ids(engine)}
-        spawn = multiprocessing.get_context("spawn")
-        for projection in PROJECTIONS.values():
-            slowest, stop = spawn.Value("d", 0.0), spawn.Event()
-            reader = spawn.Process(
-                target=read_until_stopped,
-                args=(url, projection.name, keys[projection.name], slowest, stop),
-            )
-            if not args.no_reader:
-                reader.start()
-                time.sleep(1.0)  # let it connect and settle before the rebuild starts
-            cpu = time.process_time()
-            report = ProjectionRebuild(engine, projection, args.batch_size).run()
-            cpu = time.process_time() - cpu
-            stop.set()
-            if not args.no_reader:
-                reader.join()
-            print(
-                f"{projection.name}: {report.rows} rows from {report.events} events in "
-                f"{report.seconds:.2f} s = {report.events_per_second:,.0f} events/s "
-                f"({report.events / cpu:,.0f} per CPU-second of this process); "
-                f"swap {report.swap_seconds * 1000:.1f} ms; slowest concurrent read "
-                f"{slowest.value * 1000:.1f} ms"
-            )
-        engine.dispose()
-    finally:
-        if name is not None:
-            with psycopg.connect(ADMIN, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with throwaway_database(args.database_url) as url:
+        for result in measure(url, args.orders, args.batch_size, reader=not args.no_reader):
+            print(result.line())
 
 
 if __name__ == "__main__":

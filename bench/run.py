@@ -78,6 +78,7 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
         figures |= phase_maintenance.run_relay_drain(
             stack, watch, profile, figures["rebuild_startup_seconds"]
         )
+        figures |= phase_maintenance.run_store_rebuild(profile, progress)
 
         report.add_ratios(figures)
         checks = report.verdicts(figures, broker)

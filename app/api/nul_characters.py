@@ -16,6 +16,8 @@ from marshmallow import ValidationError
 
 NUL = "\x00"
 MESSAGE = "must not contain a NUL character"
+FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+"""The bodies Werkzeug parses into ``request.form`` (a JSON command skips the parse)."""
 
 Path = tuple[str, ...]
 
@@ -32,7 +34,7 @@ def refuse_nul_characters() -> None:
     request.get_data()
     found = [
         *_in_pairs(request.args.items(multi=True)),
-        *_in_pairs(request.form.items(multi=True)),
+        *(_in_pairs(request.form.items(multi=True)) if request.mimetype in FORMS else []),
         *_in_json(_json_body()),
     ]
     if found:
