@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, get_origin, get_type_hints
+from typing import Any, Protocol, get_origin, get_type_hints
 
 from app.application.errors import (
     CorruptMessage,
@@ -98,16 +98,7 @@ class Envelope:
             occurred_at = datetime.fromisoformat(self.occurred_at)
         except ValueError as exc:
             raise CorruptMessage(f"{self.event_type} occurred_at does not decode: {exc}") from exc
-        event = decode_event(
-            self.event_type,
-            self.schema_version,
-            self.payload,
-            aggregate_id=self.aggregate_id,
-            aggregate_version=self.aggregate_version,
-            event_id=self.event_id,
-            occurred_at=occurred_at,
-        )
-        return EventMessage(event, self.context)
+        return EventMessage(decode_event(self, occurred_at), self.context)
 
 
 def _field_kinds() -> dict[str, type]:
@@ -119,35 +110,43 @@ def _field_kinds() -> dict[str, type]:
 _KINDS = _field_kinds()
 
 
-def decode_event(
-    event_type: str,
-    schema_version: int,
-    payload: Payload,
-    *,
-    aggregate_id: str,
-    aggregate_version: int,
-    event_id: str,
-    occurred_at: datetime,
-) -> DomainEvent:
+class StoredEvent(Protocol):
+    """What decoding needs of a stored or received event: an envelope or an ``events`` row."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def aggregate_id(self) -> str: ...
+    @property
+    def aggregate_version(self) -> int: ...
+    @property
+    def payload(self) -> Payload: ...
+
+
+def decode_event(stored: StoredEvent, occurred_at: datetime) -> DomainEvent:
     """A current-version domain event from a stored or received payload of any known
     version; raises CorruptMessage, UnknownEventType or UnsupportedSchemaVersion.
 
     The one decoding step behind ``Envelope.to_message`` and the event store's reads, which
-    call it straight from the columns (a rebuild decodes every stored event).
+    call it straight on the row (a rebuild decodes every stored event).
     """
     try:
-        current = upcast(event_type, schema_version, payload)
-        return EVENT_CLASSES[event_type].from_payload(
+        current = upcast(stored.event_type, stored.schema_version, stored.payload)
+        return EVENT_CLASSES[stored.event_type].from_payload(
             current,
-            aggregate_id=aggregate_id,
-            aggregate_version=aggregate_version,
-            event_id=event_id,
+            aggregate_id=stored.aggregate_id,
+            aggregate_version=stored.aggregate_version,
+            event_id=stored.event_id,
             occurred_at=occurred_at,
         )
     except UnprocessableMessage:
         raise
     except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
-        raise CorruptMessage(f"{event_type} payload does not decode: {exc}") from exc
+        raise CorruptMessage(f"{stored.event_type} payload does not decode: {exc}") from exc
 
 
 def decode_message(data: object) -> EventMessage:

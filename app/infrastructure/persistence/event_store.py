@@ -21,15 +21,7 @@ def envelope_from_row(row: Any) -> Envelope:
 def event_from_row(row: Any) -> DomainEvent:
     """An ``events`` row as its current-version domain event, without the envelope's
     round trip through strings (folds read streams; they need no message context)."""
-    return decode_event(
-        row.event_type,
-        row.schema_version,
-        row.payload,
-        aggregate_id=row.aggregate_id,
-        aggregate_version=row.aggregate_version,
-        event_id=row.event_id,
-        occurred_at=as_utc(row.occurred_at),
-    )
+    return decode_event(row, as_utc(row.occurred_at))
 
 
 class SqlEventStreams:
