@@ -235,8 +235,9 @@ class ProjectionRebuild:
             column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
             for column in self._shadow.columns
         ]
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {self._shadow.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        statement = f"COPY {self._shadow.name} ({', '.join(columns)}) FROM STDIN"
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row(
                     [
