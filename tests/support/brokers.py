@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -199,11 +200,35 @@ class RabbitAdmin:
             self._check_ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
         return name
 
-    def delete_vhost(self, name: str) -> None:
+    def delete_vhost(self, name: str, attempts: int = 3) -> None:
+        """Delete ``name``, retrying a failed or timed-out try.
+
+        RabbitMQ can time out deleting a vhost whose queues and connections are still closing
+        on a busy machine, and such a try may still have taken effect: a retry that finds the
+        vhost gone counts as done.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                if self._use_http:
+                    self._http("DELETE", f"vhosts/{quote(name)}")
+                else:
+                    self._check_ctl("delete_vhost", name)
+                return
+            except (RuntimeError, subprocess.TimeoutExpired, requests.RequestException) as exc:
+                if attempt > 1 and not self._vhost_exists(name):
+                    return
+                if attempt == attempts:
+                    raise RuntimeError(f"deleting vhost {name!r} failed: {exc}") from exc
+                time.sleep(attempt * 2.0)
+
+    def _vhost_exists(self, name: str) -> bool:
         if self._use_http:
-            self._http("DELETE", f"vhosts/{quote(name)}")
-        else:
-            self._check_ctl("delete_vhost", name)
+            answer = requests.get(
+                f"{RABBITMQ_MANAGEMENT}/vhosts/{quote(name)}", auth=RABBITMQ_USER, timeout=10
+            )
+            return answer.status_code != 404
+        listed = self._run_ctl("list_vhosts", "--quiet", "--no-table-headers")
+        return listed.returncode != 0 or name in listed.stdout.split()
 
     def delete_vhost_soon(self, name: str) -> None:
         """Delete the vhost on the background thread; ``close`` waits for it."""
@@ -215,7 +240,10 @@ class RabbitAdmin:
         failures = [f.exception() for f in self._deletions if f.exception() is not None]
         self._deletions.clear()
         if failures:
-            raise RuntimeError(f"{len(failures)} vhost deletion(s) failed") from failures[0]
+            reasons = "; ".join(str(failure) for failure in failures)
+            raise RuntimeError(f"{len(failures)} vhost deletion(s) failed: {reasons}") from (
+                failures[0]
+            )
 
     @staticmethod
     def url(vhost: str) -> str:
@@ -224,7 +252,7 @@ class RabbitAdmin:
     def _run_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         assert self._ctl is not None
         return subprocess.run(
-            [self._ctl, *args], capture_output=True, text=True, timeout=30, check=False
+            [self._ctl, *args], capture_output=True, text=True, timeout=60, check=False
         )
 
     def _check_ctl(self, *args: str) -> None:
