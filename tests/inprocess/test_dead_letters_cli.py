@@ -295,3 +295,26 @@ def test_purge_with_nothing_matching_says_so(graveyard: Graveyard) -> None:
     assert result.exit_code == 0, result.output
     assert "nothing to purge" in result.output
     assert graveyard.snapshot() == state
+
+
+def test_a_purged_delivery_is_still_listed_with_its_event_as_purged(graveyard: Graveyard) -> None:
+    dead = graveyard.dead_letter(WEBHOOK)
+    last_error = graveyard.delivery(WEBHOOK)["last_error"]
+    assert last_error
+
+    result = graveyard.cli("purge", "--yes", "--event-type", "user.registered")
+    assert result.exit_code == 0, result.output
+
+    client = graveyard.app.test_client()
+    event = client.get(f"/api/events/{dead['event_id']}").get_json()
+    (purged,) = [d for d in event["deliveries"] if d["handler"] == "forward_to_webhooks"]
+    assert purged["status"] == "purged"
+    assert purged["attempts"] == dead["attempts"] == 1
+    assert purged["last_error"].startswith("dead, then purged with its dead letter at ")
+    assert purged["last_error"].endswith(last_error)
+    trace = client.get(f"/api/traces/{event['correlation_id']}").get_json()
+    assert purged in trace["events"][0]["deliveries"]
+    printed = graveyard.app.test_cli_runner().invoke(
+        args=["events", "trace", event["correlation_id"]]
+    )
+    assert "forward_to_webhooks        purged     attempts=1" in printed.output

@@ -16,7 +16,12 @@ import sqlalchemy as sa
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.sql import as_utc, utcnow
-from app.infrastructure.persistence.tables import dead_letters, outbox
+from app.infrastructure.persistence.tables import (
+    Timestamp,
+    dead_letters,
+    outbox,
+    purged_dead_deliveries,
+)
 
 DEAD = "dead"
 REDRIVEN = "redriven"
@@ -170,7 +175,11 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
 
 
 def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
-    """Delete matching dead letters and their dead deliveries for good."""
+    """Delete matching dead letters and their dead deliveries for good.
+
+    Each deleted delivery leaves a row in ``purged_dead_deliveries`` (its handler, attempts
+    and last error), so the event's deliveries and traces report it as purged.
+    """
     ids = matching_ids(conn, where)
     if not ids:
         return 0
@@ -182,11 +191,22 @@ def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
         if d is not None
     ]
     if delivery_ids:
+        dead_deliveries = sa.and_(
+            outbox.c.id.in_(delivery_ids), outbox.c.status == DeliveryStatus.DEAD
+        )
         conn.execute(
-            outbox.delete().where(
-                outbox.c.id.in_(delivery_ids), outbox.c.status == DeliveryStatus.DEAD
+            purged_dead_deliveries.insert().from_select(
+                ["event_id", "handler", "attempts", "last_error", "purged_at"],
+                sa.select(
+                    outbox.c.event_id,
+                    outbox.c.handler,
+                    outbox.c.attempts,
+                    outbox.c.last_error,
+                    sa.literal(utcnow(), Timestamp),
+                ).where(dead_deliveries),
             )
         )
+        conn.execute(outbox.delete().where(dead_deliveries))
     return conn.execute(dead_letters.delete().where(dead_letters.c.id.in_(ids))).rowcount
 
 

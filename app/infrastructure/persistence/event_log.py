@@ -1,9 +1,10 @@
 """The event store as operators read it: filtered pages, one event, one request's trace.
 
 Payloads are upcast to the current schema version, as handlers and rebuilds see them;
-each event comes with the state of its deliveries. A delivery that was applied and whose
-outbox row retention has since deleted (its handler receipt remains) is reported with
-status ``purged`` instead of being left out.
+each event comes with the state of its deliveries. A delivery whose outbox row is gone is
+reported with status ``purged`` instead of being left out: one retention deleted after it
+was applied (its handler receipt remains; ``attempts`` is null), or a dead one an operator
+purged with its dead letter (its attempts and last error are kept).
 """
 
 from collections.abc import Sequence
@@ -17,7 +18,11 @@ from app.application.errors import UnprocessableMessage
 from app.infrastructure.messaging.codec import upcast_to_current
 from app.infrastructure.persistence import traces
 from app.infrastructure.persistence.sql import as_utc
-from app.infrastructure.persistence.tables import events, handler_receipts
+from app.infrastructure.persistence.tables import (
+    events,
+    handler_receipts,
+    purged_dead_deliveries,
+)
 
 PURGED = "purged"
 
@@ -113,5 +118,19 @@ class EventLog:
                 stored[event_id].append(
                     {"handler": handler, "status": PURGED, "attempts": None, "last_error": None}
                 )
+        for gone in conn.execute(
+            sa.select(purged_dead_deliveries)
+            .where(purged_dead_deliveries.c.event_id.in_(ids))
+            .order_by(purged_dead_deliveries.c.purged_at)
+        ):
+            stored[gone.event_id].append(
+                {
+                    "handler": gone.handler,
+                    "status": PURGED,
+                    "attempts": gone.attempts,
+                    "last_error": f"dead, then purged with its dead letter at "
+                    f"{as_utc(gone.purged_at).isoformat()}: {gone.last_error or 'no error kept'}",
+                }
+            )
         views = [{**event_view(row), "deliveries": stored[row.event_id]} for row in rows]
         return views

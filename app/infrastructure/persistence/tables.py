@@ -196,3 +196,15 @@ dead_letters = sa.Table(
     sa.Column("redriven_at", Timestamp, nullable=True),
     sa.Index("ix_dead_letters_status_created", "status", "created_at"),
 )
+
+purged_dead_deliveries = sa.Table(
+    "purged_dead_deliveries",
+    metadata,
+    # What an operator's dead-letter purge deleted from the outbox, kept so an event's
+    # deliveries and traces still say what became of it (the event itself is kept forever).
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("handler", sa.String(100), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("purged_at", Timestamp, nullable=False),
+)
