@@ -263,6 +263,30 @@ def test_trace_lists_the_events_and_deliveries_of_a_correlation_id(graveyard: Gr
     assert "No events with correlation id" in missing.get_data(as_text=True)
 
 
+def test_trace_lists_a_delivery_purged_with_its_dead_letter(graveyard: Graveyard) -> None:
+    with container(graveyard.app).engine.connect() as conn:
+        correlation_id = conn.execute(
+            sa.select(events.c.correlation_id).where(
+                events.c.event_id == graveyard.dead_letter(SALES)["event_id"]
+            )
+        ).scalar_one()
+    purged = graveyard.cli("purge", "--yes", "--handler", "notify_sales_channel")
+    assert purged.exit_code == 0, purged.output
+
+    html = (
+        signed_in(graveyard)
+        .get(f"/ops/trace?correlation_id={correlation_id}")
+        .get_data(as_text=True)
+    )
+    row = re.search(
+        r"<tr>\s*<td>(.*?)</td>\s*<td><code>notify_sales_channel</code>(.*?)</tr>", html, re.S
+    )
+    assert row, html
+    assert "gone" in row.group(1)
+    assert "status-purged" in row.group(2)
+    assert "dead, then purged with its dead letter at" in row.group(2)
+
+
 def test_without_admin_token_the_page_is_open_and_says_so(make_app: AppFactory) -> None:
     html = make_app().test_client().get("/ops").get_data(as_text=True)
     assert "ADMIN_TOKEN is not set" in html

@@ -1,10 +1,7 @@
 """The event store as operators read it: filtered pages, one event, one request's trace.
 
 Payloads are upcast to the current schema version, as handlers and rebuilds see them;
-each event comes with the state of its deliveries. A delivery whose outbox row is gone is
-reported with status ``purged`` instead of being left out: one retention deleted after it
-was applied (its handler receipt remains; ``attempts`` is null), or a dead one an operator
-purged with its dead letter (its attempts and last error are kept).
+each event comes with the state of its deliveries, purged ones included (see ``traces``).
 """
 
 from collections.abc import Sequence
@@ -18,13 +15,7 @@ from app.application.errors import UnprocessableMessage
 from app.infrastructure.messaging.codec import upcast_to_current
 from app.infrastructure.persistence import traces
 from app.infrastructure.persistence.sql import as_utc
-from app.infrastructure.persistence.tables import (
-    events,
-    handler_receipts,
-    purged_dead_deliveries,
-)
-
-PURGED = "purged"
+from app.infrastructure.persistence.tables import events
 
 
 @dataclass(frozen=True)
@@ -96,41 +87,19 @@ class EventLog:
             return self._with_deliveries(conn, traces.chain(conn, correlation_id, limit=None))
 
     def _with_deliveries(self, conn: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        ids = [row.event_id for row in rows]
-        stored = {
-            event_id: [
-                {
-                    "handler": d.handler,
-                    "status": d.status,
-                    "attempts": d.attempts,
-                    "last_error": d.last_error,
-                }
-                for d in found
-            ]
-            for event_id, found in traces.deliveries_of(conn, ids).items()
-        }
-        for event_id, handler in conn.execute(
-            sa.select(handler_receipts.c.event_id, handler_receipts.c.handler)
-            .where(handler_receipts.c.event_id.in_(ids))
-            .order_by(handler_receipts.c.applied_at)
-        ):
-            if all(d["handler"] != handler for d in stored[event_id]):
-                stored[event_id].append(
-                    {"handler": handler, "status": PURGED, "attempts": None, "last_error": None}
-                )
-        for gone in conn.execute(
-            sa.select(purged_dead_deliveries)
-            .where(purged_dead_deliveries.c.event_id.in_(ids))
-            .order_by(purged_dead_deliveries.c.purged_at)
-        ):
-            stored[gone.event_id].append(
-                {
-                    "handler": gone.handler,
-                    "status": PURGED,
-                    "attempts": gone.attempts,
-                    "last_error": f"dead, then purged with its dead letter at "
-                    f"{as_utc(gone.purged_at).isoformat()}: {gone.last_error or 'no error kept'}",
-                }
-            )
-        views = [{**event_view(row), "deliveries": stored[row.event_id]} for row in rows]
-        return views
+        found = traces.deliveries_of(conn, [row.event_id for row in rows])
+        return [
+            {
+                **event_view(row),
+                "deliveries": [
+                    {
+                        "handler": d.handler,
+                        "status": d.status,
+                        "attempts": d.attempts,
+                        "last_error": d.last_error,
+                    }
+                    for d in found[row.event_id]
+                ],
+            }
+            for row in rows
+        ]

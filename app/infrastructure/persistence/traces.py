@@ -1,7 +1,10 @@
 """One request's whole chain: the events sharing a correlation id and their deliveries.
 
-The ops page shows it as read here; the events API (``event_log``) reads the same rows
-and adds what retention purged.
+The ops page shows it as read here, the events API (``event_log``) as JSON. A delivery
+whose outbox row is gone is listed with status ``purged`` (and no delivery id) instead of
+being left out: one retention deleted after it was applied (its handler receipt remains;
+attempts unknown), or a dead one an operator purged with its dead letter (its attempts and
+last error are kept in ``purged_dead_deliveries``).
 """
 
 from collections.abc import Sequence
@@ -12,7 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.infrastructure.persistence.sql import as_utc
-from app.infrastructure.persistence.tables import events, outbox
+from app.infrastructure.persistence.tables import (
+    events,
+    handler_receipts,
+    outbox,
+    purged_dead_deliveries,
+)
+
+PURGED = "purged"
 
 MAX_TRACED_EVENTS = 1000
 """A runaway chain is cut here rather than loaded whole into one page or terminal."""
@@ -20,10 +30,12 @@ MAX_TRACED_EVENTS = 1000
 
 @dataclass(frozen=True)
 class TracedDelivery:
-    delivery_id: int
+    delivery_id: int | None
+    """None once the outbox row is gone (status ``purged``)."""
     handler: str
     status: str
-    attempts: int
+    attempts: int | None
+    """None when retention purged the row: how many it took is no longer known."""
     last_error: str | None
 
 
@@ -71,13 +83,34 @@ def chain(conn: sa.Connection, correlation_id: str, *, limit: int | None) -> Seq
 
 
 def deliveries_of(conn: sa.Connection, event_ids: list[str]) -> dict[str, list[TracedDelivery]]:
-    """The outbox rows of each event (an entry for every id), in creation order."""
+    """Each event's deliveries (an entry for every id): its outbox rows in creation order,
+    then the purged ones."""
     deliveries: dict[str, list[TracedDelivery]] = {event_id: [] for event_id in event_ids}
-    if event_ids:
-        for d in conn.execute(
-            sa.select(outbox).where(outbox.c.event_id.in_(event_ids)).order_by(outbox.c.id)
-        ):
-            deliveries[d.event_id].append(_traced(d))
+    if not event_ids:
+        return deliveries
+    for d in conn.execute(
+        sa.select(outbox).where(outbox.c.event_id.in_(event_ids)).order_by(outbox.c.id)
+    ):
+        deliveries[d.event_id].append(_traced(d))
+    for event_id, handler in conn.execute(
+        sa.select(handler_receipts.c.event_id, handler_receipts.c.handler)
+        .where(handler_receipts.c.event_id.in_(event_ids))
+        .order_by(handler_receipts.c.applied_at)
+    ):
+        if all(d.handler != handler for d in deliveries[event_id]):
+            deliveries[event_id].append(TracedDelivery(None, handler, PURGED, None, None))
+    for gone in conn.execute(
+        sa.select(purged_dead_deliveries)
+        .where(purged_dead_deliveries.c.event_id.in_(event_ids))
+        .order_by(purged_dead_deliveries.c.purged_at)
+    ):
+        why = (
+            f"dead, then purged with its dead letter at {as_utc(gone.purged_at).isoformat()}: "
+            f"{gone.last_error or 'no error kept'}"
+        )
+        deliveries[gone.event_id].append(
+            TracedDelivery(None, gone.handler, PURGED, gone.attempts, why)
+        )
     return deliveries
 
 
