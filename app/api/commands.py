@@ -21,6 +21,7 @@ from app.domain.commands import (
     RegisterUser,
     ShipOrder,
 )
+from app.domain.errors import ConcurrencyConflict
 from app.domain.events import LineItem
 from app.domain.models import Order, User
 from app.domain.money import format_money
@@ -104,7 +105,12 @@ def _run(command: Command, reply: Callable[[Any], Reply]) -> Response:
         idempotency.stage_reply(uow, status, body)
         built.append((uow, (body, status)))
 
-    container().run_command(command, request_context(), before_commit)
+    idempotency.command_runs()
+    try:
+        container().run_command(command, request_context(), before_commit)
+    except ConcurrencyConflict:
+        idempotency.retry_may_succeed()
+        raise
     uow, (body, status) = built[0]
     response = jsonify(body)
     response.status_code = status

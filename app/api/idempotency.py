@@ -1,7 +1,10 @@
 """``Idempotency-Key`` on POST commands: a retried request runs once.
 
 The first request with a key claims it and runs; its reply is stored in the command's own
-transaction (a 4xx refusal right after it; a 5xx is not stored, so a retry runs again).
+transaction, and the command's refusal (a 4xx) right after it. Not stored, so a retry with
+the same key runs again: a 5xx; a request refused before its command ran (a body that
+fails validation: fix it and send it again); a command that lost a race on its aggregate
+(409, nothing written: the retry may well succeed).
 A repeat with the same key, path and body gets the stored status and body with
 ``Idempotent-Replayed: true`` and writes nothing; the same key with another path or
 body is 422 ``idempotency_key_reused``; a repeat while the first still runs is 409
@@ -49,6 +52,16 @@ def stage_reply(uow: SqlUnitOfWork, status_code: int, body: Any) -> None:
     if claimed is not None:
         uow.idempotency.stage(claimed, status_code, body)
         g.idempotency_staged = True
+
+
+def command_runs() -> None:
+    """Called as the command starts: from here on a 4xx is its answer, and is stored."""
+    g.idempotency_command_ran = True
+
+
+def retry_may_succeed() -> None:
+    """Called when the command wrote nothing for a reason a retry may not meet again."""
+    g.idempotency_command_ran = False
 
 
 def _keys() -> IdempotencyKeys:
@@ -115,7 +128,7 @@ def _settle(response: Response) -> Response:
     committed = g.pop("idempotency_staged", False) and response.status_code < 400
     if committed:
         return response
-    if response.status_code >= 500:
+    if response.status_code >= 500 or not g.pop("idempotency_command_ran", False):
         _keys().release(claimed)
     else:
         _keys().store_refusal(claimed, response.status_code, response.get_json(silent=True))

@@ -50,7 +50,9 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
         "name": "Idempotency-Key",
         "required": False,
         "description": "A command repeated with the same key is answered like the first "
-        "time and runs once.",
+        "time and runs once. Not kept, so the same key runs again: a 5xx, a body refused "
+        "before the command ran (422 validation_failed), a 409 for a lost race on the "
+        "aggregate.",
         "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
     },
     MIN_POSITION: {

@@ -1,6 +1,7 @@
 """``Idempotency-Key`` on every POST command: a repeat replays the stored reply and writes
 nothing; reuse with another path or body is 422; a repeat while the first runs is 409;
-4xx replies are stored, 5xx are not; keys expire and the retention task purges them."""
+a command's refusal is stored; a 5xx, a body refused before the command ran and a lost
+race are not; keys expire and the retention task purges them."""
 
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from app.api import auth
 from app.api.idempotency import request_fingerprint
 from app.application import command_handlers
 from app.domain.commands import RegisterUser
+from app.domain.errors import ConcurrencyConflict
 from app.infrastructure.persistence.idempotency import IdempotencyKeys, IdempotencyRecord
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import idempotency_keys
@@ -95,6 +97,41 @@ def test_a_refusal_is_stored_and_replayed(app: Flask, client: FlaskClient) -> No
     assert first.status_code == again.status_code == 404
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_body_refused_before_the_command_ran_is_not_stored(
+    app: Flask, client: FlaskClient
+) -> None:
+    refused = post(client, "/api/users", {"email": "not an address", "name": "Ada"})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"] == "validation_failed"
+    assert row_counts(app)["idempotency_keys"] == 0
+
+    fixed = post(client, "/api/users", USER)
+    again = post(client, "/api/users", USER)
+
+    assert fixed.status_code == again.status_code == 201
+    assert "Idempotent-Replayed" not in fixed.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert row_counts(app)["users"] == 1
+
+
+def test_a_command_that_lost_a_race_is_not_stored_so_a_retry_runs(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def beaten(_command: RegisterUser, _uow: Any) -> None:
+        raise ConcurrencyConflict("another command changed user first")
+
+    monkeypatch.setitem(command_handlers.COMMAND_HANDLERS, RegisterUser, beaten)
+    lost = post(client, "/api/users", USER)
+    monkeypatch.undo()
+    assert (lost.status_code, lost.get_json()["error"]) == (409, "conflict")
+    assert row_counts(app)["idempotency_keys"] == 0
+
+    retried = post(client, "/api/users", USER)
+
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
 
 
 def test_a_5xx_is_not_stored_so_a_retry_runs(

@@ -111,7 +111,7 @@ class IdempotencyKeys:
             _complete(conn, claimed, status_code, body, None)
 
     def release(self, claimed: Claimed) -> None:
-        """Forget the claim of a request that failed (5xx): a retry may run it again."""
+        """Forget the claim of a request whose answer is not kept: a retry runs again."""
         table = idempotency_keys
         with self._engine.begin() as conn:
             conn.execute(table.delete().where(_holds(claimed)))
