@@ -116,37 +116,32 @@ def test_a_body_refused_before_the_command_ran_is_not_stored(
     assert row_counts(app)["users"] == 1
 
 
-def test_a_command_that_lost_a_race_is_not_stored_so_a_retry_runs(
-    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("raised", "answer"),
+    [
+        (RuntimeError("the disk is on fire"), (500, "internal_error")),
+        (ConcurrencyConflict("another command changed user first"), (409, "conflict")),
+    ],
+    ids=["a 5xx", "a lost race"],
+)
+def test_an_answer_a_retry_may_change_is_not_stored_so_a_retry_runs(
+    app: Flask,
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    raised: Exception,
+    answer: tuple[int, str],
 ) -> None:
-    def beaten(_command: RegisterUser, _uow: Any) -> None:
-        raise ConcurrencyConflict("another command changed user first")
+    def failing(_command: RegisterUser, _uow: Any) -> None:
+        raise raised
 
-    monkeypatch.setitem(command_handlers.COMMAND_HANDLERS, RegisterUser, beaten)
-    lost = post(client, "/api/users", USER)
+    monkeypatch.setitem(command_handlers.COMMAND_HANDLERS, RegisterUser, failing)
+    failed = post(client, "/api/users", USER)
     monkeypatch.undo()
-    assert (lost.status_code, lost.get_json()["error"]) == (409, "conflict")
+    assert (failed.status_code, failed.get_json()["error"]) == answer
     assert row_counts(app)["idempotency_keys"] == 0
 
     retried = post(client, "/api/users", USER)
 
-    assert retried.status_code == 201
-    assert "Idempotent-Replayed" not in retried.headers
-
-
-def test_a_5xx_is_not_stored_so_a_retry_runs(
-    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(_command: RegisterUser, _uow: Any) -> None:
-        raise RuntimeError("the disk is on fire")
-
-    monkeypatch.setitem(command_handlers.COMMAND_HANDLERS, RegisterUser, broken)
-    failed = post(client, "/api/users", USER)
-    monkeypatch.undo()
-
-    retried = post(client, "/api/users", USER)
-
-    assert failed.status_code == 500
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried.headers
 
