@@ -205,7 +205,10 @@ class RabbitAdmin:
 
         RabbitMQ can time out deleting a vhost whose queues and connections are still closing
         on a busy machine, and such a try may still have taken effect: a retry that finds the
-        vhost gone counts as done.
+        vhost gone counts as done. Starting ``rabbitmqctl`` can itself fail with an ``OSError``
+        (CI once saw ``[Errno 14] Bad address`` from the spawn on this background thread while
+        the main thread was starting workers); that is retried too. ``requests``' errors are
+        ``OSError``s as well.
         """
         for attempt in range(1, attempts + 1):
             try:
@@ -214,21 +217,25 @@ class RabbitAdmin:
                 else:
                     self._check_ctl("delete_vhost", name)
                 return
-            except (RuntimeError, subprocess.TimeoutExpired, requests.RequestException) as exc:
-                if attempt > 1 and not self._vhost_exists(name):
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                if attempt > 1 and self._vhost_known_gone(name):
                     return
                 if attempt == attempts:
                     raise RuntimeError(f"deleting vhost {name!r} failed: {exc}") from exc
                 time.sleep(attempt * 2.0)
 
-    def _vhost_exists(self, name: str) -> bool:
-        if self._use_http:
-            answer = requests.get(
-                f"{RABBITMQ_MANAGEMENT}/vhosts/{quote(name)}", auth=RABBITMQ_USER, timeout=10
-            )
-            return answer.status_code != 404
-        listed = self._run_ctl("list_vhosts", "--quiet", "--no-table-headers")
-        return listed.returncode != 0 or name in listed.stdout.split()
+    def _vhost_known_gone(self, name: str) -> bool:
+        """True only when RabbitMQ says ``name`` does not exist; False when it cannot be asked."""
+        try:
+            if self._use_http:
+                answer = requests.get(
+                    f"{RABBITMQ_MANAGEMENT}/vhosts/{quote(name)}", auth=RABBITMQ_USER, timeout=10
+                )
+                return answer.status_code == 404
+            listed = self._run_ctl("list_vhosts", "--quiet", "--no-table-headers")
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return listed.returncode == 0 and name not in listed.stdout.split()
 
     def delete_vhost_soon(self, name: str) -> None:
         """Delete the vhost on the background thread; ``close`` waits for it."""
