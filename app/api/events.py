@@ -11,6 +11,7 @@ from app.api.openapi import ApiBlueprint
 from app.api.responses import ErrorSchema
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_log import EventFilter, EventLog
+from app.infrastructure.persistence.traces import MAX_TRACED_EVENTS
 
 blueprint = ApiBlueprint(
     "events",
@@ -37,6 +38,15 @@ class EventQuerySchema(Schema):
     type = _filter(100)
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class TraceQuerySchema(Schema):
+    """``GET /api/traces/<id>`` paging; unknown names are refused (422)."""
+
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
+    limit = fields.Integer(
+        load_default=MAX_TRACED_EVENTS, validate=validate.Range(min=1, max=MAX_TRACED_EVENTS)
+    )
 
 
 class DeliverySchema(Schema):
@@ -72,6 +82,7 @@ class EventWithDeliveriesSchema(EventSchema):
 class TraceSchema(Schema):
     correlation_id = fields.String()
     events = fields.List(fields.Nested(EventWithDeliveriesSchema))
+    next_after = fields.Integer(allow_none=True)
 
 
 def _log() -> EventLog:
@@ -107,13 +118,16 @@ def get_event(event_id: str) -> Response:
 
 
 @blueprint.route("/traces/<correlation_id>")
+@blueprint.arguments(TraceQuerySchema, location="query")
 @blueprint.response(200, TraceSchema)
 @blueprint.alt_response(404, schema=ErrorSchema, description="no events with this id")
-def get_trace(correlation_id: str) -> Response:
-    """One request's whole causal chain, each event with its deliveries"""
-    found: list[dict[str, Any]] = []
+def get_trace(args: dict[str, Any], correlation_id: str) -> Response:
+    """One request's whole causal chain, each event with its deliveries (page with ``after``)"""
+    found = None
     if len(correlation_id) <= CORRELATION_ID_MAX:
-        found = _log().trace(correlation_id)
-    if not found:
+        found = _log().trace(correlation_id, after=args["after"], limit=args["limit"])
+    if found is None:
         abort(404, description=f"no events with correlation id {correlation_id}")
-    return jsonify(TraceSchema().dump({"correlation_id": correlation_id, "events": found}))
+    page, next_after = found
+    body = {"correlation_id": correlation_id, "events": page, "next_after": next_after}
+    return jsonify(TraceSchema().dump(body))

@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -24,6 +24,7 @@ from app.api import auth
 from app.api.auth import Access
 from app.api.context import container
 from app.api.dead_letters import FilterSchema
+from app.api.events import MAX_POSITION
 from app.api.ops_session import (
     admin_token,
     csrf,
@@ -42,7 +43,7 @@ from app.infrastructure.persistence.backlog import (
 )
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
-from app.infrastructure.persistence.traces import delivery, trace
+from app.infrastructure.persistence.traces import TracedEvent, delivery, trace
 
 PAGE_SIZE = 100
 FILTER_FIELDS = ("handler", "event_type", "error")
@@ -187,17 +188,33 @@ def retry_matching() -> Response | str:
     return redirect(url_for("ops.dead_letters", **query))
 
 
+class TraceLookupSchema(Schema):
+    """``/ops/trace`` arguments: the correlation id and where the page starts."""
+
+    correlation_id = fields.String(load_default="", validate=validate.Length(max=64))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
+
+
 @blueprint.get("/trace")
 @ops_session_required
 def trace_lookup() -> str:
-    correlation_id = request.args.get("correlation_id", "").strip()
-    if len(correlation_id) > 64:
-        abort(400, description="a correlation id has at most 64 characters")
-    chain = []
+    try:
+        args = TraceLookupSchema().load(request.args)
+    except ValidationError as exc:
+        abort(400, description=f"invalid trace lookup: {exc.messages}")
+    correlation_id = args["correlation_id"].strip()
+    chain: list[TracedEvent] = []
+    next_after = None
     if correlation_id:
         with read_only(container().engine).connect() as conn:
-            chain = trace(conn, correlation_id)
-    return render_template("ops/trace.html", correlation_id=correlation_id, chain=chain)
+            chain, next_after = trace(conn, correlation_id, after=args["after"])
+    return render_template(
+        "ops/trace.html",
+        correlation_id=correlation_id,
+        chain=chain,
+        after=args["after"],
+        next_after=next_after,
+    )
 
 
 @blueprint.errorhandler(HTTPException)

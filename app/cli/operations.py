@@ -92,18 +92,22 @@ def _rebuild_with_progress(rebuild: ProjectionRebuild) -> RebuildReport:
 @click.argument("correlation_id")
 def events_trace(correlation_id: str) -> None:
     """One request's whole chain: its events and every handler delivery of each."""
-    found = EventLog(read_only(container().engine)).trace(correlation_id)
-    if not found:
-        raise click.ClickException(f"no events with correlation id {correlation_id}")
-    for event in found:
-        click.echo(
-            f"{event['occurred_at']} #{event['position']} {event['type']} "
-            f"{event['aggregate_type']}/{event['aggregate_id']} v{event['aggregate_version']} "
-            f"event={event['event_id']} caused_by={event['causation_id']}"
-        )
-        for d in event["deliveries"]:
-            attempts = "-" if d["attempts"] is None else d["attempts"]
-            click.echo(f"    {d['handler']:<26} {d['status']:<10} attempts={attempts}")
+    log = EventLog(read_only(container().engine))
+    after: int | None = 0
+    while after is not None:
+        found = log.trace(correlation_id, after=after)
+        if found is None:
+            raise click.ClickException(f"no events with correlation id {correlation_id}")
+        page, after = found
+        for event in page:
+            click.echo(
+                f"{event['occurred_at']} #{event['position']} {event['type']} "
+                f"{event['aggregate_type']}/{event['aggregate_id']} v{event['aggregate_version']} "
+                f"event={event['event_id']} caused_by={event['causation_id']}"
+            )
+            for d in event["deliveries"]:
+                attempts = "-" if d["attempts"] is None else d["attempts"]
+                click.echo(f"    {d['handler']:<26} {d['status']:<10} attempts={attempts}")
 
 
 @events_cli.command("schema")

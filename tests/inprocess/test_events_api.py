@@ -11,7 +11,9 @@ from flask.testing import FlaskClient
 
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import outbox
+from app.infrastructure.persistence.traces import MAX_TRACED_EVENTS
 from tasks.registration import RETENTION_TASK
+from tests.support.db_state import store_raw_event
 from tests.support.inprocess import Api, AppFactory, container
 
 EVENT_FIELDS = {
@@ -200,8 +202,66 @@ def test_a_trace_says_which_deliveries_retention_purged(
     assert "award_loyalty_points       purged     attempts=-" in cli.output
 
 
-def test_an_unknown_trace_is_404(client: FlaskClient) -> None:
-    response = client.get("/api/traces/nobody-sent-this")
+def trace_page(client: FlaskClient, path: str) -> dict[str, Any]:
+    response = client.get(path)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_a_trace_is_read_page_by_page(client: FlaskClient, api: Api, order: dict[str, Any]) -> None:
+    api.pay(order, headers={"X-Correlation-ID": "trace-pages"})
+    whole = trace_page(client, "/api/traces/trace-pages")
+    assert whole["next_after"] is None and len(whole["events"]) == 2
+
+    first = trace_page(client, "/api/traces/trace-pages?limit=1")
+    second = trace_page(client, f"/api/traces/trace-pages?limit=1&after={first['next_after']}")
+    beyond = trace_page(client, f"/api/traces/trace-pages?after={second['events'][0]['position']}")
+
+    assert first["next_after"] == first["events"][0]["position"]
+    assert first["events"] + second["events"] == whole["events"]
+    assert second["next_after"] is None
+    assert beyond == {"correlation_id": "trace-pages", "events": [], "next_after": None}
+
+
+def test_a_chain_longer_than_a_page_is_read_whole_by_the_cli(
+    app: Flask, client: FlaskClient, api: Api, order: dict[str, Any]
+) -> None:
+    api.pay(order, headers={"X-Correlation-ID": "trace-long"})
+    with container(app).engine.begin() as conn:
+        for n in range(MAX_TRACED_EVENTS - 1):
+            store_raw_event(
+                conn, payload={"n": n}, event_type="load.tick", correlation_id="trace-long"
+            )
+    total = MAX_TRACED_EVENTS + 1
+
+    first = trace_page(client, "/api/traces/trace-long")
+    rest = trace_page(client, f"/api/traces/trace-long?after={first['next_after']}")
+
+    assert len(first["events"]) == MAX_TRACED_EVENTS
+    assert first["next_after"] == first["events"][-1]["position"]
+    assert [e["type"] for e in rest["events"]] == ["load.tick"] and rest["next_after"] is None
+    cli = app.test_cli_runner().invoke(args=["events", "trace", "trace-long"])
+    assert cli.exit_code == 0, cli.output
+    event_lines = [line for line in cli.output.splitlines() if " event=" in line]
+    assert len(event_lines) == total
+    assert len({line.split(" event=")[1].split()[0] for line in event_lines}) == total
+
+
+@pytest.mark.parametrize(
+    "query", ["?limit=0", f"?limit={MAX_TRACED_EVENTS + 1}", "?after=-1", "?after=x", "?depth=2"]
+)
+def test_a_bad_trace_page_is_422(
+    client: FlaskClient, api: Api, order: dict[str, Any], query: str
+) -> None:
+    api.pay(order, headers={"X-Correlation-ID": "trace-bad-page"})
+    response = client.get(f"/api/traces/trace-bad-page{query}")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["error"] == "validation_failed"
+
+
+@pytest.mark.parametrize("query", ["", "?after=5"])
+def test_an_unknown_trace_is_404(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/api/traces/nobody-sent-this{query}")
     assert response.status_code == 404
     assert "nobody-sent-this" in response.get_json()["message"]
 

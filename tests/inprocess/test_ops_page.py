@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app.infrastructure.persistence.tables import events
+from app.infrastructure.persistence.traces import MAX_TRACED_EVENTS
+from tests.support.db_state import store_raw_event
 from tests.support.dead_letters import (
     ORDER_WEBHOOK,
     SALES,
@@ -261,6 +263,26 @@ def test_trace_lists_the_events_and_deliveries_of_a_correlation_id(graveyard: Gr
     assert "user.registered" not in html  # another request's chain
     missing = signed_in(graveyard).get("/ops/trace?correlation_id=nothing-here")
     assert "No events with correlation id" in missing.get_data(as_text=True)
+
+
+def test_a_long_trace_links_to_its_later_events(graveyard: Graveyard) -> None:
+    with container(graveyard.app).engine.begin() as conn:
+        for n in range(MAX_TRACED_EVENTS + 1):
+            store_raw_event(
+                conn, payload={"n": n}, event_type="load.tick", correlation_id="long-chain"
+            )
+    client = signed_in(graveyard)
+
+    first = client.get("/ops/trace?correlation_id=long-chain").get_data(as_text=True)
+    link = re.search(r'<a id="later-events" href="([^"]+)"', first)
+    assert link, first[-2000:]
+    later = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+
+    assert first.count("<code>load.tick</code>") == MAX_TRACED_EVENTS
+    assert later.count("<code>load.tick</code>") == 1
+    assert 'id="later-events"' not in later and "From the start" in later
+    refused = client.get("/ops/trace?correlation_id=long-chain&after=-1")
+    assert refused.status_code == 400 and "after" in refused.get_data(as_text=True)
 
 
 def test_trace_lists_a_delivery_purged_with_its_dead_letter(graveyard: Graveyard) -> None:

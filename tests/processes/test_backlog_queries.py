@@ -70,7 +70,7 @@ def test_backlog_dead_letters_and_trace(
         correlation_id = conn.execute(
             sa.select(events.c.correlation_id).order_by(events.c.position).limit(1)
         ).scalar_one()
-        chain = trace(conn, correlation_id)
+        chain, next_after = trace(conn, correlation_id)
         current = delivery(conn, third)
 
     assert set(backlogs) == {s.name for s in HANDLERS}, "every handler, zeros included"
@@ -86,9 +86,10 @@ def test_backlog_dead_letters_and_trace(
     assert dead == {handler_of_third: 1, UNROUTABLE: 1}
 
     [event] = chain
+    assert next_after is None
     assert sorted(d.handler for d in event.deliveries) == REGISTERED
     assert event.occurred_at.tzinfo is not None
     assert current is not None and current.status == "dead" and current.last_error == "boom"
     with engine.connect() as conn:
-        assert trace(conn, "no-such-correlation") == []
+        assert trace(conn, "no-such-correlation") == ([], None)
         assert delivery(conn, 10**12) is None

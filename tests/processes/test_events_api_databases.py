@@ -29,6 +29,18 @@ def test_pages_and_refusals(make_stack: MakeStack, db: str) -> None:
     one: dict[str, Any] = api.get(f"/api/events/{event_id.upper()}")
     assert one["event_id"] == event_id and one["deliveries"]
 
+    for n in range(3):
+        registered = stack.client.post(
+            "/api/users",
+            json={"email": f"t{n}@example.com", "name": f"T{n}"},
+            headers={"X-Correlation-ID": "one-chain"},
+        )
+        assert registered.status_code == 201, registered.get_data(as_text=True)
+    head = stack.client.get("/api/traces/one-chain?limit=2").get_json()
+    tail = stack.client.get(f"/api/traces/one-chain?after={head['next_after']}").get_json()
+    chain = [e["payload"]["name"] for e in head["events"] + tail["events"]]
+    assert (chain, tail["next_after"]) == (["T0", "T1", "T2"], None)
+
     for query in ("aggregate_id=a%00b", "correlation_id=%00", "type=user.registered%00"):
         response = stack.client.get(f"/api/events?{query}")
         assert response.status_code == 422, (query, response.get_data(as_text=True))

@@ -81,10 +81,16 @@ class EventLog:
             row = conn.execute(sa.select(events).where(events.c.event_id == event_id)).first()
             return None if row is None else self._with_deliveries(conn, [row])[0]
 
-    def trace(self, correlation_id: str) -> list[dict[str, Any]]:
-        """Every event of one request's causal chain, handler-caused ones included."""
+    def trace(
+        self, correlation_id: str, *, after: int = 0, limit: int = traces.MAX_TRACED_EVENTS
+    ) -> tuple[list[dict[str, Any]], int | None] | None:
+        """A page of one request's causal chain (handler-caused events included) past
+        ``after``, and the position to continue after; None when no event has the id."""
         with self._engine.connect() as conn:
-            return self._with_deliveries(conn, traces.chain(conn, correlation_id, limit=None))
+            rows, next_after = traces.chain(conn, correlation_id, after=after, limit=limit)
+            if not rows and (after == 0 or not traces.exists(conn, correlation_id)):
+                return None
+            return self._with_deliveries(conn, rows), next_after
 
     def _with_deliveries(self, conn: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         found = traces.deliveries_of(conn, [row.event_id for row in rows])

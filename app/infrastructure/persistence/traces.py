@@ -25,7 +25,7 @@ from app.infrastructure.persistence.tables import (
 PURGED = "purged"
 
 MAX_TRACED_EVENTS = 1000
-"""A runaway chain is cut here rather than loaded whole into one page or terminal."""
+"""The most events one page of a trace holds; a longer chain is read page by page."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,14 @@ class TracedEvent:
     deliveries: list[TracedDelivery]
 
 
-def trace(conn: sa.Connection, correlation_id: str) -> list[TracedEvent]:
-    """Events in store order, each with its deliveries in creation order; [] if none."""
-    rows = chain(conn, correlation_id, limit=MAX_TRACED_EVENTS)
+def trace(
+    conn: sa.Connection, correlation_id: str, *, after: int = 0
+) -> tuple[list[TracedEvent], int | None]:
+    """One page of the chain: events in store order, each with its deliveries in creation
+    order ([] if none), and the position to continue after (None: no more)."""
+    rows, next_after = chain(conn, correlation_id, after=after)
     deliveries = deliveries_of(conn, [row.event_id for row in rows])
-    return [
+    page = [
         TracedEvent(
             row.position,
             row.event_id,
@@ -70,16 +73,32 @@ def trace(conn: sa.Connection, correlation_id: str) -> list[TracedEvent]:
         )
         for row in rows
     ]
+    return page, next_after
 
 
-def chain(conn: sa.Connection, correlation_id: str, *, limit: int | None) -> Sequence[sa.Row[Any]]:
-    """The stored events sharing ``correlation_id``, in store order (the first ``limit``)."""
-    return conn.execute(
+def chain(
+    conn: sa.Connection, correlation_id: str, *, after: int = 0, limit: int = MAX_TRACED_EVENTS
+) -> tuple[Sequence[sa.Row[Any]], int | None]:
+    """The stored events sharing ``correlation_id`` past position ``after``, in store order
+    (at most ``limit``, which ``deliveries_of`` needs: it binds one parameter per event),
+    and the position to continue after (None: no more)."""
+    rows = conn.execute(
         sa.select(events)
-        .where(events.c.correlation_id == correlation_id)
+        .where(events.c.correlation_id == correlation_id, events.c.position > after)
         .order_by(events.c.position)
-        .limit(limit)
+        .limit(limit + 1)
     ).all()
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].position
+    return rows, None
+
+
+def exists(conn: sa.Connection, correlation_id: str) -> bool:
+    """Whether any stored event carries ``correlation_id``."""
+    found = conn.execute(
+        sa.select(events.c.position).where(events.c.correlation_id == correlation_id).limit(1)
+    ).first()
+    return found is not None
 
 
 def deliveries_of(conn: sa.Connection, event_ids: list[str]) -> dict[str, list[TracedDelivery]]:
