@@ -20,10 +20,28 @@ import psutil
 PR_SET_PDEATHSIG = 1
 
 
-def _own_session_dying_with_parent() -> None:
-    os.setsid()
-    with contextlib.suppress(AttributeError, OSError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+"""Loaded here, in the parent: the child must not ``dlopen`` between fork and exec, where
+another thread of this process may have held the loader's lock when it forked."""
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec (``start_new_session`` already made it a session
+    leader): SIGKILL when the parent dies.
+
+    The death signal follows the *thread* that started the child: start processes from
+    the main thread.
+    """
+    if _LIBC is not None:
+        with contextlib.suppress(AttributeError, OSError):
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ProcessFailed(RuntimeError):
@@ -90,7 +108,8 @@ class ProcessSet:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_own_session_dying_with_parent,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         launched = Launched(name, popen, log_path)
         self._running.append(launched)

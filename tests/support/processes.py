@@ -25,15 +25,28 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 PR_SET_PDEATHSIG = 1
 
 
-def _own_session_dying_with_parent() -> None:
-    """Runs in the child before exec: new process group; SIGKILL when the parent dies.
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+"""Loaded here, in the parent: the child must not ``dlopen`` between fork and exec, where
+another thread of this process may have held the loader's lock when it forked."""
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec (``start_new_session`` already made it a session
+    leader): SIGKILL when the parent dies.
 
     The death signal follows the *thread* that started the child: start processes from
-    the test's main thread.
+    the main thread.
     """
-    os.setsid()
-    with contextlib.suppress(AttributeError, OSError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _LIBC is not None:
+        with contextlib.suppress(AttributeError, OSError):
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ProcessDied(AssertionError):
@@ -75,7 +88,8 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_own_session_dying_with_parent,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self._stopping = False
         return self
