@@ -11,6 +11,7 @@ import pytest
 from app.infrastructure.messaging.broker_watch import CANARY_QUEUE
 from tests.faults.conftest import Rig
 from tests.faults.workload import command_count, drive_all
+from tests.support.outbox import status_counts
 from tests.support.waiting import wait_until
 from tests.support.workload import (
     Workload,
@@ -56,6 +57,35 @@ def test_broker_restarts_empty_with_deliveries_in_flight_and_queued(rig: Rig) ->
     assert waiting > 0, "deliveries of the commands sent while down wait in the outbox"
     rig.verify(expected_dead=0, drain_timeout=120)
     assert_queries_match(rig.stack.client, workload)
+
+
+def test_losing_the_broker_with_one_task_running_keeps_the_worker(rig: Rig) -> None:
+    """One delivery running, the worker polling the broker for the next, the broker dies:
+    the worker reconnects instead of exiting.
+
+    kombu's Redis transport stopped the worker with status 1 in exactly this state
+    (``app/infrastructure/messaging/redis_transport.py`` says why); with two deliveries
+    running, as the broad scenario above mostly has, the worker was not polling and lived.
+    """
+    workload = Workload.generate(users=1, orders=0)
+    rig.receiver.respond = lambda _key, _type: (200, 3.0)
+    worker, _beat = rig.stack.start_celery(concurrency=2)
+    register_users(rig.stack.client, workload)
+    wait_until(
+        lambda: rig.receiver.arrived and status_counts(rig.stack.engine).get("done") == 2,
+        timeout=30,
+        what="the webhook running alone, the registration's other two deliveries done",
+    )
+    since = worker.log_offset()
+
+    rig.broker.crash()
+
+    worker.wait_for_log("Connection to broker lost", timeout=20, since=since)
+    worker.wait_for_log("Cannot connect to", timeout=20, since=since)
+    rig.stack.check_processes()
+    rig.broker.start_empty()
+    rig.extra.update(broker_restarts=1, running_at_crash=1)
+    rig.verify(expected_dead=0, drain_timeout=60)
 
 
 @pytest.mark.rig_settings(outbox_redelivery_seconds=600)
