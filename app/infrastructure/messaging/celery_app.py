@@ -4,14 +4,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from celery import Celery, Task
 from kombu import Exchange, Queue
 
 from app.application.event_handlers.registry import HANDLER_QUEUES
 from app.config import Settings
-from app.infrastructure.messaging.redis_transport import Transport
+from app.infrastructure.messaging import redis_transport
 
 RELAY_QUEUE = "outbox"
 DEAD_LETTER_QUEUE = "dead_letter"
@@ -60,12 +59,6 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     return {}
 
 
-def _transport(settings: Settings) -> type[Transport] | None:
-    """Our Redis transport (a fix for losing the broker mid-task) for ``redis://`` URLs;
-    Celery's choice by URL scheme for every other."""
-    return Transport if urlsplit(settings.celery_broker_url).scheme == "redis" else None
-
-
 def build_celery(
     settings: Settings, task_context: Callable[[], AbstractContextManager[Any]]
 ) -> Celery:
@@ -80,12 +73,12 @@ def build_celery(
             with task_context():
                 return self.run(*args, **kwargs)
 
+    redis_transport.install()
     celery = Celery("outboxflow", task_cls=ContextTask)
     celery.config_from_object("celeryconfig")
     celery.conf.update(
         broker_url=settings.celery_broker_url,
         result_backend=settings.celery_result_backend or None,
-        broker_transport=_transport(settings),
         broker_transport_options=_transport_options(settings),
         task_queues=_queues(),
         task_always_eager=settings.task_always_eager,

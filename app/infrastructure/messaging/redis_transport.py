@@ -22,8 +22,11 @@ as for any delivery a broker loses.
 
 from typing import Any
 
+import kombu.transport
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+SCHEME = "redis"
 
 
 class Channel(kombu_redis.Channel):
@@ -34,6 +37,17 @@ class Channel(kombu_redis.Channel):
 
 
 class Transport(kombu_redis.Transport):
-    """Use for ``redis://`` and ``rediss://`` broker URLs (Celery's ``broker_transport``)."""
-
     Channel = Channel
+
+
+def install() -> None:
+    """Make every ``redis://`` connection this process opens from now on use ``Transport``.
+
+    Done through kombu's alias table rather than Celery's ``broker_transport``: a class
+    there would print as the URL's scheme, in the worker's banner and in Flower, whose
+    broker page picks its client by that scheme. ``rediss://`` keeps kombu's transport
+    (the README documents ``redis://`` and ``amqp://``). Idempotent; kombu caches
+    resolved aliases, so a resolution made before this call is dropped.
+    """
+    kombu.transport.TRANSPORT_ALIASES[SCHEME] = f"{Transport.__module__}:{Transport.__qualname__}"
+    kombu.transport._transport_cache.pop(SCHEME, None)
