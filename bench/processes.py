@@ -32,9 +32,10 @@ _LIBC = _libc()
 another thread of this process may have held the loader's lock when it forked."""
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec (``start_new_session`` already made it a session
-    leader): SIGKILL when the parent dies.
+def die_with_parent() -> None:
+    """``preexec_fn`` for ``Popen(..., start_new_session=True)``: in the child before exec,
+    ask for SIGKILL when the parent dies. The bench and the test suite both start their
+    processes this way.
 
     The death signal follows the *thread* that started the child: start processes from
     the main thread.
@@ -109,7 +110,7 @@ class ProcessSet:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         launched = Launched(name, popen, log_path)
         self._running.append(launched)

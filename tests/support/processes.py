@@ -8,7 +8,6 @@ fault injection). If the test process dies, the started process is SIGKILLed wit
 """
 
 import contextlib
-import ctypes
 import os
 import re
 import signal
@@ -18,35 +17,11 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bench.processes import die_with_parent
 from tests.support.waiting import WaitTimeout
 
 CELERY = str(Path(sys.executable).with_name("celery"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-PR_SET_PDEATHSIG = 1
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
-"""Loaded here, in the parent: the child must not ``dlopen`` between fork and exec, where
-another thread of this process may have held the loader's lock when it forked."""
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec (``start_new_session`` already made it a session
-    leader): SIGKILL when the parent dies.
-
-    The death signal follows the *thread* that started the child: start processes from
-    the main thread.
-    """
-    if _LIBC is not None:
-        with contextlib.suppress(AttributeError, OSError):
-            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ProcessDied(AssertionError):
@@ -89,7 +64,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self._stopping = False
         return self
