@@ -1,7 +1,8 @@
 """Outgoing HTTP: Slack's incoming webhook and our signed event webhooks.
 
 Both POST through ``post``, which sorts a receiver's failures into those worth a retry and
-those for the dead-letter store.
+those for the dead-letter store, and names the URL in them as scheme + host only: a
+webhook URL's path is often its credential, and these errors are stored and shown.
 """
 
 import hashlib
@@ -14,6 +15,7 @@ import requests
 from app.application.errors import PermanentFailure, TransientFailure
 from app.application.messages import EventMessage
 from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.notifications.redaction import describe_request_error, redact_url, scrub
 
 log = logging.getLogger(__name__)
 
@@ -22,18 +24,34 @@ SIGNATURE_HEADER = "X-Outboxflow-Signature"
 
 
 def post(url: str, *, data: bytes, headers: dict[str, str], timeout: float = 10.0) -> None:
-    """POST; return on 2xx, raise TransientFailure (5xx, 408/429, network) or PermanentFailure."""
-    try:
-        response = requests.post(url, data=data, headers=headers, timeout=timeout)
-    except requests.RequestException as exc:
-        raise TransientFailure(f"POST {url} failed: {exc}") from exc
-    status = response.status_code
+    """POST; return on 2xx, raise TransientFailure (5xx, 408/429, network) or PermanentFailure.
+
+    The failure carries no cause or context: ``requests``' own exceptions spell out the
+    full URL, and a chained one would put it back in the stored traceback.
+    """
+    where = redact_url(url)
+    answer = _send(url, data, headers, timeout)
+    if isinstance(answer, str):
+        raise TransientFailure(f"POST {where} failed: {scrub(answer, url)}")
+    status = answer.status_code
     if 200 <= status < 300:
         return
-    detail = f"POST {url} answered {status}: {response.text[:200]}"
+    detail = f"POST {where} answered {status}: {scrub(answer.text[:200], url)}"
     if 400 <= status < 500 and status not in RETRYABLE_4XX:
         raise PermanentFailure(detail)
     raise TransientFailure(detail)
+
+
+def _send(
+    url: str, data: bytes, headers: dict[str, str], timeout: float
+) -> requests.Response | str:
+    """The answer, or why there is none (returned, not raised, so nothing chains to it)."""
+    try:
+        return requests.post(url, data=data, headers=headers, timeout=timeout)
+    except requests.Timeout as exc:
+        return f"{describe_request_error(exc)} after {timeout:g} s"
+    except requests.RequestException as exc:
+        return describe_request_error(exc)
 
 
 class SlackWebhookNotifier:
