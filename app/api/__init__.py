@@ -13,16 +13,16 @@ def register_api(app: Flask) -> None:
         errors,
         events,
         metrics,
-        nul_characters,
         openapi,
         ops,
         queries,
+        unstorable_text,
     )
 
     metrics.install(app)
     correlation.install(app)
     auth.install(app)
-    nul_characters.install(app)
+    unstorable_text.install(app)
     ops.install(app)
     errors.install(app)
     api = openapi.install(app)

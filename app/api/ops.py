@@ -4,6 +4,7 @@ Every change is a form POST behind a confirmation page, and every POST carries a
 token (checked here, for this blueprint only: the JSON API takes bearer tokens instead).
 """
 
+import re
 from typing import Any
 
 from flask import (
@@ -46,6 +47,8 @@ from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 from app.infrastructure.persistence.traces import TracedEvent, delivery, trace
 
 PAGE_SIZE = 100
+OPS_PATH = re.compile(r"/ops(?:[/?]|\Z)")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 FILTER_FIELDS = ("handler", "event_type", "error")
 
 blueprint = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
@@ -95,8 +98,10 @@ def _existing(dead_letter_id: int) -> dict[str, Any]:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path of this page: never another site (``//host``) after signing in."""
-    if target and target.startswith("/ops") and not target.startswith("//"):
+    """Where to go after signing in: a path of this page, else its overview. Never another
+    site (``//host``, ``https:``), and never a control character: CR/LF cannot go into the
+    ``Location`` header (Werkzeug raises), and a browser drops tabs before reading a URL."""
+    if target and OPS_PATH.match(target) and not CONTROL_CHARACTER.search(target):
         return target
     return url_for("ops.overview")
 
@@ -227,7 +232,7 @@ def _error_page(exc: HTTPException) -> tuple[str, int]:
 
 @blueprint.errorhandler(ValidationError)
 def _invalid_input_page(exc: ValidationError) -> tuple[str, int]:
-    """Input refused before the view (``nul_characters``): a 400 page, like a bad filter."""
+    """Input refused before the view (``unstorable_text``): a 400 page, like a bad filter."""
     message = f"invalid input: {exc.messages}"
     return render_template("ops/error.html", status=400, name="Bad Request", message=message), 400
 
