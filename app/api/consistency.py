@@ -1,7 +1,14 @@
 """Read-your-writes: a query sent with ``X-Min-Position: <n>`` answers once every
 projection serving it has applied every event up to ``n`` (what a command's
 ``X-Event-Position`` said), or 503 ``projection_lagging`` with ``Retry-After`` after
-READ_YOUR_WRITES_TIMEOUT_MS."""
+READ_YOUR_WRITES_TIMEOUT_MS.
+
+A position past the newest event is answered 422 at once: no command answered with it, so
+it cannot be lagging, and waiting for it would hold a web worker for the whole timeout. 422
+like a malformed position, not 409: nothing about the store's state makes the request
+conflict, the header names something that does not exist, and retrying it unchanged is
+pointless (a 409 or 503 invites a retry).
+"""
 
 import re
 from collections.abc import Mapping
@@ -11,7 +18,7 @@ from flask.typing import ResponseReturnValue
 
 from app.api.context import container
 from app.api.errors import error_response
-from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
+from app.infrastructure.persistence.checkpoints import PositionNotWritten, ProjectionCheckpoints
 from app.infrastructure.persistence.database import read_only
 
 HEADER = "X-Min-Position"
@@ -36,8 +43,17 @@ def install(blueprint: Blueprint, served_by: Mapping[str, tuple[str, ...]]) -> N
         handlers = served_by[request.endpoint.rpartition(".")[2]]
         settings = container().settings
         checkpoints = ProjectionCheckpoints(read_only(container().engine))
-        if checkpoints.wait(int(raw), handlers, settings.read_your_writes_timeout_ms / 1000):
-            return None
+        try:
+            if checkpoints.wait(int(raw), handlers, settings.read_your_writes_timeout_ms / 1000):
+                return None
+        except PositionNotWritten as exc:
+            message = (
+                f"no event has position {exc.position} (the newest is {exc.newest}): "
+                "send the X-Event-Position a command answered with"
+            )
+            return error_response(
+                422, "validation_failed", f"{HEADER}: {message}", {HEADER: [message]}
+            )
         response, status = error_response(
             503,
             "projection_lagging",

@@ -60,7 +60,9 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
         "name": "X-Min-Position",
         "required": False,
         "description": "Read your writes: the X-Event-Position a command answered with; "
-        "the query waits for the projections to reach it.",
+        "the query waits for the projections to reach it (503 projection_lagging after "
+        "READ_YOUR_WRITES_TIMEOUT_MS). A position past the newest event is refused at once: "
+        "422 validation_failed, naming the newest position.",
         "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
     },
 }

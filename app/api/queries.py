@@ -33,11 +33,16 @@ SERVED_BY = {
 consistency.install(blueprint, SERVED_BY)
 LAGGING = "projection_lagging: not at X-Min-Position in time (Retry-After)"
 UNSEEN = "not (yet) projected"
+NOT_A_POSITION = (
+    "validation_failed: X-Min-Position is not a position, or is past the newest event "
+    "(the message says which is the newest)"
+)
 
 
 def _query(rule: str, reply: Schema | type[Schema]) -> Callable[[View], View]:
     """A query endpoint: a GET route, its path ids, the reply schema, and its refusals
-    (404 until the answer is projected, 503 while the projection lags)."""
+    (404 until the answer is projected, 422 for a position no command answered with, 503
+    while the projection lags)."""
 
     def decorate(view: View) -> View:
         view = blueprint.alt_response(
@@ -45,6 +50,9 @@ def _query(rule: str, reply: Schema | type[Schema]) -> Callable[[View], View]:
             schema=responses.ErrorSchema,
             description=LAGGING,
             headers={HEADER_NAMES[RETRY_AFTER]: RETRY_AFTER},
+        )(view)
+        view = blueprint.alt_response(
+            422, schema=responses.ErrorSchema, description=NOT_A_POSITION
         )(view)
         view = blueprint.alt_response(404, schema=responses.ErrorSchema, description=UNSEEN)(view)
         view = blueprint.response(200, reply)(view)

@@ -30,6 +30,21 @@ def _first_unfinished(handlers: Collection[str]) -> sa.Select[Any]:
     )
 
 
+class PositionNotWritten(Exception):
+    """A position past the newest event: no client was given it by a committed command.
+
+    A command answers with its position only after its commit, and events are never
+    deleted, so every position a client legitimately holds is at most the newest one. A
+    writer may have taken a higher one from the sequence and not committed yet, but no
+    client can know it.
+    """
+
+    def __init__(self, position: int, newest: int) -> None:
+        super().__init__(f"no event has position {position}; the newest is {newest}")
+        self.position = position
+        self.newest = newest
+
+
 class ProjectionCheckpoints:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
@@ -40,8 +55,19 @@ class ProjectionCheckpoints:
             return self._checkpoint(conn, handlers)
 
     def wait(self, position: int, handlers: Collection[str], timeout: float) -> bool:
-        """Wait until ``handlers`` applied every event up to ``position``; False on timeout."""
+        """Wait until ``handlers`` applied every event up to ``position``; False on timeout.
+
+        Raises ``PositionNotWritten`` at once when ``position`` is past the store's newest
+        event: nobody was told of a position before its commit, so waiting would only hold
+        a web worker for the whole timeout.
+        """
         deadline = time.monotonic() + timeout
+        with self._engine.connect() as conn:
+            if self._checkpoint(conn, handlers) >= position:
+                return True
+            newest = self._newest(conn)
+            if position > newest:
+                raise PositionNotWritten(position, newest)
         if self._engine.dialect.name == "postgresql":
             return self._wait_notified(position, handlers, deadline)
         while True:
@@ -75,5 +101,9 @@ class ProjectionCheckpoints:
         first = conn.execute(_first_unfinished(handlers)).scalar_one()
         if first is not None:
             return int(first) - 1
-        last = conn.execute(sa.select(sa.func.max(events.c.position))).scalar_one()
-        return int(last or 0)
+        return ProjectionCheckpoints._newest(conn)
+
+    @staticmethod
+    def _newest(conn: sa.Connection) -> int:
+        """The newest committed event's position (0 for an empty store): one index probe."""
+        return int(conn.execute(sa.select(sa.func.max(events.c.position))).scalar_one() or 0)
