@@ -18,7 +18,7 @@ from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.registry import subscribers
 from app.application.failure_policy import FailurePolicy
 from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSender
-from app.config import InvalidSettings, Settings, StartupRefused
+from app.config import Settings, settings_to_start_with
 from app.container import EXTENSION, Container
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT, build_celery
@@ -63,14 +63,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Unpack[Adapters]) -
             f"bootstrap() has no adapter named {', '.join(sorted(unknown))}; "
             f"it replaces only {', '.join(sorted(Adapters.__optional_keys__))}"
         )
-    if settings is None:
-        try:
-            settings = Settings.from_env()
-        except ValueError as exc:
-            raise InvalidSettings(str(exc)) from None
-    problems = settings.production_problems()
-    if problems:
-        raise StartupRefused(problems)
+    settings = settings_to_start_with(settings)
     logs.configure(settings)
     flask_app = _flask_app(settings)
     celery = build_celery(settings, flask_app.app_context)

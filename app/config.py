@@ -140,6 +140,25 @@ class StartupRefused(SystemExit):
         )
 
 
+def settings_to_start_with(settings: Settings | None = None) -> Settings:
+    """``settings`` (by default the environment's) once a process may start with them.
+
+    A malformed setting raises ``InvalidSettings`` and, with ``APP_ENV=production``,
+    settings unfit to serve raise ``StartupRefused``: each ends the process with one line.
+    Every process checks here before it builds anything (the gunicorn master included,
+    so it stops rather than fork workers that would each refuse).
+    """
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except ValueError as exc:
+            raise InvalidSettings(str(exc)) from None
+    problems = settings.production_problems()
+    if problems:
+        raise StartupRefused(problems)
+    return settings
+
+
 def _parse(name: str, kind: Any, raw: str) -> Any:
     """One environment value as the field's type; a bad value names its variable."""
     if kind == tuple[str, ...]:
