@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from app.infrastructure.notifications.endpoints import webhook_endpoints
+
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6390/0"
 PRODUCTION = "production"
 APP_ENVS = ("development", PRODUCTION)
@@ -29,6 +31,7 @@ class Settings:
     smtp_url: str = ""
     slack_webhook_url: str = ""
     webhook_urls: tuple[str, ...] = ()
+    """Entries ``url`` or ``url|secret[|secret…]``: a URL's own secrets, else ``webhook_secret``."""
     webhook_secret: str = ""
     outbox_relay_interval: float = 1.0
     outbox_relay_batch: int = 500
@@ -91,6 +94,7 @@ class Settings:
             raise ValueError(f"ORDER_STORE must be state or events, got {settings.order_store!r}")
         if settings.task_soft_time_limit >= settings.task_time_limit:
             raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
+        webhook_endpoints(settings.webhook_urls, settings.webhook_secret)
         return settings
 
     @property

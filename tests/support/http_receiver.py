@@ -16,17 +16,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from app.infrastructure.notifications.signature import InvalidSignature, verify_signature
+
 
 @dataclass(frozen=True)
 class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    received_at: float = field(default_factory=time.time)
 
     def header(self, name: str) -> str:
         """The header's value, whatever the case of its name; "" when absent."""
         wanted = name.lower()
         return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
+
+    def signed_with(self, secret: str) -> bool:
+        """Whether a receiver holding ``secret`` accepts it, judged when it arrived (a test
+        may look long after, past the signature's tolerance)."""
+        try:
+            verify_signature(secret, self.headers, self.body, now=self.received_at)
+        except InvalidSignature:
+            return False
+        return True
 
 
 @dataclass(frozen=True)

@@ -5,22 +5,28 @@ those for the dead-letter store, and names the URL in them as scheme + host only
 webhook URL's path is often its credential, and these errors are stored and shown.
 """
 
-import hashlib
-import hmac
 import json
 import logging
+import time
+from collections.abc import Callable, Sequence
 
 import requests
 
 from app.application.errors import PermanentFailure, TransientFailure
 from app.application.messages import EventMessage
 from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.notifications.endpoints import webhook_endpoints
 from app.infrastructure.notifications.redaction import describe_request_error, redact_url, scrub
+from app.infrastructure.notifications.signature import (
+    EVENT_TYPE_HEADER,
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    sign,
+)
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_4XX = frozenset({408, 425, 429})
-SIGNATURE_HEADER = "X-Outboxflow-Signature"
 
 
 def post(url: str, *, data: bytes, headers: dict[str, str], timeout: float = 10.0) -> None:
@@ -73,34 +79,35 @@ class LoggingChatNotifier:
         log.info("slack (SLACK_WEBHOOK_URL not set) [%s]: %s", idempotency_key, text)
 
 
-def sign(secret: str, body: bytes) -> str:
-    """HMAC-SHA256 over the exact body, as the ``SIGNATURE_HEADER`` value."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 class SignedWebhookSender:
     """POSTs the event envelope to every URL in turn; a failure at one URL fails (and
     retries) the delivery.
 
-    Receivers that already accepted the event see it again on the retry, with the same
-    ``Idempotency-Key``: deduplicate on it.
+    Each request is signed for its URL's secrets at the moment it is sent (see
+    ``signature``). Receivers that already accepted the event see it again on the retry,
+    with the same ``Idempotency-Key``: deduplicate on it.
     """
 
-    def __init__(self, urls: tuple[str, ...], secret: str) -> None:
-        if urls and not secret:
-            raise ValueError("WEBHOOK_SECRET must be set when WEBHOOK_URLS is")
-        self._urls = urls
-        self._secret = secret
+    def __init__(
+        self, urls: Sequence[str], secret: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        """``urls`` are ``WEBHOOK_URLS`` entries: ``url`` or ``url|secret[|secret…]``."""
+        self._endpoints = webhook_endpoints(urls, secret)
+        self._clock = clock
 
     def post_event(self, message: EventMessage, *, idempotency_key: str) -> None:
-        if not self._urls:
+        if not self._endpoints:
             return
         body = Envelope.of(message).to_json()
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": idempotency_key,
-            "X-Event-Type": message.event.event_type,
-            SIGNATURE_HEADER: sign(self._secret, body),
-        }
-        for url in self._urls:
-            post(url, data=body, headers=headers)
+        event_type = message.event.event_type
+        for endpoint in self._endpoints:
+            signature = sign(
+                endpoint.secrets, int(self._clock()), idempotency_key, event_type, body
+            )
+            headers = {
+                "Content-Type": "application/json",
+                KEY_HEADER: idempotency_key,
+                EVENT_TYPE_HEADER: event_type,
+                SIGNATURE_HEADER: signature,
+            }
+            post(endpoint.url, data=body, headers=headers)
