@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, **overrides: Unpack["Adapters"]
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_session_cookie,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.ops_session_hours),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)

@@ -1,30 +1,49 @@
-"""Sign-in for the ops page: the admin token, once, buys a session cookie.
+"""Sign-in for the ops page: the admin token, once, buys a session that signing out ends.
 
-The cookie (Flask's signed session, ``HttpOnly``, ``SameSite=Lax``) holds an HMAC of the
-token, never the token, so changing ``ADMIN_TOKEN`` signs everybody out. Every form POST
-of the page carries a CSRF token (Flask-WTF), the sign-in form included. Without
-``ADMIN_TOKEN`` the page is open, like the other operational endpoints in development.
+The cookie (Flask's signed session, ``HttpOnly``, ``SameSite=Lax``, expiring with the
+session) holds the session's id and issue time, and an HMAC of the token, never the token,
+so changing ``ADMIN_TOKEN`` signs everybody out. The session is live while its row is in
+the database (``OpsSessions``): signing out deletes it, so a copy of the cookie saved before
+opens nothing on any web process; and it ends ``OPS_SESSION_HOURS`` after the sign-in,
+however much it is used. Every form POST of the page carries a CSRF token (Flask-WTF), the
+sign-in form included. Without ``ADMIN_TOKEN`` the page is open, like the other operational
+endpoints in development.
 """
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import render_template, request, session
+from flask import g, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from app.api.context import container
+from app.infrastructure.persistence.ops_sessions import OpsSessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SESSION_KEY = "ops_admin"
+SESSION_ID = "ops_session"
+ISSUED_AT = "ops_issued_at"
+_CHECKED = "ops_session_live"
+"""Where one request keeps its answer (the page asks in the view and in its template)."""
 csrf = CSRFProtect()
 
 
 def admin_token() -> str:
     return container().settings.admin_token
+
+
+def session_lifetime() -> timedelta:
+    return timedelta(hours=container().settings.ops_session_hours)
+
+
+def _sessions() -> OpsSessions:
+    return OpsSessions(container().engine, session_lifetime())
 
 
 def _fingerprint(token: str) -> str:
@@ -39,18 +58,46 @@ def token_matches(offered: str) -> bool:
 def sign_in() -> None:
     """Start a fresh session (never reuse one that existed before the sign-in)."""
     session.clear()
+    started = _sessions().start()
+    session.permanent = True
     session[SESSION_KEY] = _fingerprint(admin_token())
+    session[SESSION_ID] = started.session_id
+    session[ISSUED_AT] = started.issued_at.timestamp()
+    g.pop(_CHECKED, None)
 
 
 def sign_out() -> None:
+    """End the session for every copy of its cookie, not only this browser's."""
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        _sessions().end(session_id)
     session.clear()
+    g.pop(_CHECKED, None)
 
 
 def signed_in() -> bool:
     token = admin_token()
     if not token:
         return True
-    return hmac.compare_digest(str(session.get(SESSION_KEY, "")), _fingerprint(token))
+    if _CHECKED not in g:
+        setattr(g, _CHECKED, _live(token))
+    return bool(getattr(g, _CHECKED))
+
+
+def _live(token: str) -> bool:
+    """The cookie names a session of this token, not past its lifetime, not signed out.
+
+    The cookie's own issue time refuses an old copy without asking the database; its
+    signature (SECRET_KEY) means the time and id are the ones this app wrote.
+    """
+    if not hmac.compare_digest(str(session.get(SESSION_KEY, "")), _fingerprint(token)):
+        return False
+    session_id, issued_at = session.get(SESSION_ID), session.get(ISSUED_AT)
+    if not isinstance(session_id, str) or not isinstance(issued_at, int | float):
+        return False
+    if time.time() - issued_at >= session_lifetime().total_seconds():
+        return False
+    return _sessions().live(session_id)
 
 
 def ops_session_required(view: F) -> F:

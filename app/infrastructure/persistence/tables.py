@@ -208,3 +208,12 @@ purged_dead_deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("purged_at", Timestamp, nullable=False),
 )
+
+ops_sessions = sa.Table(
+    "ops_sessions",
+    metadata,
+    # One row per live ops-page sign-in, so that signing out on one web process ends the
+    # session on all of them. Named by the SHA-256 of the id its cookie holds, never the id.
+    sa.Column("id_digest", sa.String(64), primary_key=True),
+    sa.Column("issued_at", Timestamp, nullable=False),
+)
