@@ -13,6 +13,8 @@ PRODUCTION = "production"
 APP_ENVS = ("development", PRODUCTION)
 MIN_ADMIN_TOKEN_LENGTH = 32
 LOG_FORMATS = ("text", "json")
+MAX_OPS_SESSION_HOURS = 24 * 31
+"""Flask's own default cookie lifetime: no ops sign-in should outlast it."""
 
 
 def _default_instance_dir() -> Path:
@@ -50,6 +52,8 @@ class Settings:
     api_tokens: tuple[str, ...] = ()
     session_cookie_secure: str = ""
     """``true``/``false``; empty: the ops session cookie is ``Secure`` in production only."""
+    ops_session_hours: float = 8.0
+    """How long an ops-page sign-in lasts, counted from the sign-in: using it never extends it."""
     log_format: str = ""
     max_request_bytes: int = 64 * 1024
     idempotency_key_ttl_hours: float = 24.0
@@ -94,6 +98,11 @@ class Settings:
             raise ValueError(f"ORDER_STORE must be state or events, got {settings.order_store!r}")
         if settings.task_soft_time_limit >= settings.task_time_limit:
             raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
+        if not 0 < settings.ops_session_hours <= MAX_OPS_SESSION_HOURS:
+            raise ValueError(
+                f"OPS_SESSION_HOURS must be a number of hours above 0 and at most "
+                f"{MAX_OPS_SESSION_HOURS}, got {settings.ops_session_hours!r}"
+            )
         webhook_endpoints(settings.webhook_urls, settings.webhook_secret)
         return settings
 
