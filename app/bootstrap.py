@@ -22,7 +22,7 @@ from app.config import Settings, settings_to_start_with
 from app.container import EXTENSION, Container
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT, build_celery
-from app.infrastructure.messaging.codec import decode_message
+from app.infrastructure.messaging.codec import claimed_event_id, decode_stored
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
@@ -120,7 +120,8 @@ def _wire(
         partial(SqlUnitOfWork, engine, subscribers, relay, settings.order_store),
         outbound,
         failure_policy(settings, celery),
-        decode_message,
+        claimed_event_id,
+        decode_stored,
     )
     return Container(
         settings,

@@ -107,8 +107,29 @@ def apply_delivery(
     return DeliveryOutcome(applied=True)
 
 
+MAX_DELIVERY_ID = 2**63 - 1
+"""Delivery ids are 64-bit signed integers (BIGINT); a larger one names no row."""
+
+
+def _malformed(spec: HandlerSpec | None, handler: str, delivery_id: object) -> str | None:
+    """Why a message cannot name one of our deliveries, or None if it can."""
+    if spec is None:
+        return f"no handler named {handler!r}"
+    if not isinstance(delivery_id, int) or isinstance(delivery_id, bool):
+        return f"delivery_id must be an integer, got {delivery_id!r}"
+    if not 0 < delivery_id <= MAX_DELIVERY_ID:
+        return f"delivery_id must be between 1 and {MAX_DELIVERY_ID}, got {delivery_id}"
+    return None
+
+
 class DeliveryRunner:
-    """Runs one delivery message the way the task adapter needs: done, retry, or dead."""
+    """Runs one delivery message the way the task adapter needs: done, retry, or dead.
+
+    A message is believed only as far as the outbox confirms it: it starts the delivery
+    whose row is this handler's delivery of the event the message names, and the handler
+    runs on the event as stored, never on the message's copy. A message that names no such
+    row is dead-lettered on its own, leaving every row as it was.
+    """
 
     def __init__(
         self,
@@ -116,31 +137,42 @@ class DeliveryRunner:
         uow_factory: Callable[[], UnitOfWork],
         outbound: Outbound,
         policy: FailurePolicy,
-        decode: Callable[[Any], EventMessage],
+        claimed_event_id: Callable[[object], str],
+        decode_stored: Callable[[object], EventMessage],
     ) -> None:
         self._ledger = ledger
         self._uow_factory = uow_factory
         self._outbound = outbound
         self.policy = policy
-        self._decode = decode
+        self._claimed_event_id = claimed_event_id
+        self._decode_stored = decode_stored
 
     def run(self, handler: str, delivery_id: Any, envelope: Any) -> Outcome:
         """``delivery_id`` and ``envelope`` are as received: anything, until checked here."""
         body = {"delivery_id": delivery_id, "envelope": envelope}
         spec = HANDLERS_BY_NAME.get(handler)
-        if spec is None or not isinstance(delivery_id, int) or isinstance(delivery_id, bool):
-            reason = (
-                f"no handler named {handler!r}"
-                if spec is None
-                else f"delivery_id must be an integer, got {delivery_id!r}"
-            )
-            return self._dead_letter(CorruptMessage(reason), None, handler, body, 1)
+        malformed = _malformed(spec, handler, delivery_id)
+        if spec is None or malformed is not None:
+            return self._dead_letter(CorruptMessage(str(malformed)), None, handler, body, 1)
         try:
-            attempt = self._ledger.start_attempt(delivery_id, lease=self.policy.task_lease)
+            event_id = self._claimed_event_id(envelope)
+        except CorruptMessage as exc:
+            return self._dead_letter(exc, None, handler, body, 1)
+        try:
+            attempt = self._ledger.start_attempt(
+                delivery_id, handler, event_id, lease=self.policy.task_lease
+            )
         except StoreUnavailable as exc:
             return RetryLater(self.policy.countdown(1), exc)
         if attempt is None:
-            return self._missing(handler, delivery_id, envelope, body)
+            return self._missing(handler, delivery_id, event_id, body)
+        if (attempt.handler, attempt.event_id) != (handler, event_id):
+            mismatch = CorruptMessage(
+                f"delivery {delivery_id} is {attempt.handler}'s delivery of event "
+                f"{attempt.event_id}, not {handler}'s of {event_id}: "
+                "the message does not match the outbox, so nothing was run"
+            )
+            return self._dead_letter(mismatch, None, handler, body, 1)
         if attempt.status.finished:
             log.info(
                 "%s delivery=%s already %s; ignoring this copy",
@@ -157,7 +189,7 @@ class DeliveryRunner:
             )
             return self._dead_letter(exhausted, delivery_id, handler, body, attempt.number - 1)
         try:
-            message = self._decode(envelope)
+            message = self._decode_stored(attempt.stored_event)
             result = apply_delivery(
                 spec,
                 message,
@@ -184,14 +216,13 @@ class DeliveryRunner:
         )
         return Done(applied=result.applied)
 
-    def _missing(self, handler: str, delivery_id: int, envelope: Any, body: Any) -> Outcome:
+    def _missing(self, handler: str, delivery_id: int, event_id: str, body: Any) -> Outcome:
         """A missing delivery whose receipt exists was done, then deleted by retention.
 
         Receipts outlive retention, so a copy that turns up that late is recognised as a
         duplicate instead of being dead-lettered as a message for an unknown delivery.
         """
-        event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
-        if isinstance(event_id, str) and self._ledger.applied_before(event_id, handler):
+        if self._ledger.applied_before(event_id, handler):
             log.info(
                 "%s delivery=%s was applied and has since been purged by retention; "
                 "ignoring this late copy",

@@ -168,10 +168,18 @@ class DeliveryStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Attempt:
+    """A delivery row as a worker's start found it: started (``stored_event`` set) or not."""
+
     number: int
     status: DeliveryStatus
+    handler: str
+    event_id: str
+    """The row's own handler and event, which a message must name to start it."""
     applied_before: bool = False
     """The handler's receipt for this event already exists (another copy ran it)."""
+    stored_event: object = None
+    """The event as the store holds it, read with the start: what the handler runs on.
+    The message's copy of the envelope is never run (a forged one must not be believed)."""
 
 
 @dataclass(frozen=True)
@@ -199,11 +207,15 @@ class DeliveryLedger(Protocol):
     database does not answer.
     """
 
-    def start_attempt(self, delivery_id: int, *, lease: timedelta) -> Attempt | None:
-        """Count one attempt and mark the delivery running (unless it is finished).
+    def start_attempt(
+        self, delivery_id: int, handler: str, event_id: str, *, lease: timedelta
+    ) -> Attempt | None:
+        """Count one attempt and mark the delivery running, if it is unfinished and is
+        ``handler``'s delivery of ``event_id``; read its stored event with it.
 
-        Returns the attempt, or None when no such delivery exists. The lease keeps the
-        relay from publishing it again meanwhile.
+        Returns the attempt (not started when the row is finished or is another handler's
+        or event's: compare ``handler`` and ``event_id``), or None when no such delivery
+        exists. The lease keeps the relay from publishing it again meanwhile.
         """
 
     def applied_before(self, event_id: str, handler: str) -> bool:

@@ -11,8 +11,8 @@ it is decoded: one upcaster per (event type, from-version), chained up to the cu
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any, Protocol, get_origin, get_type_hints
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast, get_origin, get_type_hints
 
 from app.application.errors import (
     CorruptMessage,
@@ -149,10 +149,33 @@ def decode_event(stored: StoredEvent, occurred_at: datetime) -> DomainEvent:
         raise CorruptMessage(f"{stored.event_type} payload does not decode: {exc}") from exc
 
 
-def decode_message(data: object) -> EventMessage:
-    """A received envelope as the current-version event message; raises CorruptMessage,
-    UnknownEventType or UnsupportedSchemaVersion (all permanent) when it cannot be."""
-    return Envelope.from_dict(data).to_message()
+def claimed_event_id(data: object) -> str:
+    """The event a received envelope names, once its shape is checked (CorruptMessage if
+    not). Only the id is taken from a message: the delivery runs the stored event."""
+    return Envelope.from_dict(data).event_id
+
+
+class StoredEnvelope(StoredEvent, Protocol):
+    """An ``events`` row: a stored event with its message context and time."""
+
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def correlation_id(self) -> str: ...
+    @property
+    def causation_id(self) -> str: ...
+
+
+def decode_stored(stored: object) -> EventMessage:
+    """A stored event (an ``events`` row) as the current-version event message, with the
+    context it was recorded with; raises as ``decode_event`` does."""
+    row = cast(StoredEnvelope, stored)
+    occurred_at = row.occurred_at
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    return EventMessage(
+        decode_event(row, occurred_at), MessageContext(row.correlation_id, row.causation_id)
+    )
 
 
 def context_of(data: object) -> MessageContext | None:

@@ -4,6 +4,7 @@ These statements run on every delivery, so they are built once, with bound param
 building and cache-keying a fresh statement per call was a visible share of a worker's CPU.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,12 @@ from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import done_counts
 from app.infrastructure.persistence.outbox import UNFINISHED
 from app.infrastructure.persistence.sql import utcnow
-from app.infrastructure.persistence.tables import Timestamp, handler_receipts, outbox
+from app.infrastructure.persistence.tables import (
+    Timestamp,
+    events,
+    handler_receipts,
+    outbox,
+)
 
 Status = DeliveryStatus
 
@@ -25,36 +31,95 @@ _RECEIPT_EXISTS = sa.literal_column(
     " outbox.event_id AND handler_receipts.handler = outbox.handler)",
     sa.Boolean,
 )
-_START = (
+_EVENT_COLUMNS = (
+    events.c.event_id,
+    events.c.event_type,
+    events.c.schema_version,
+    events.c.aggregate_type,
+    events.c.aggregate_id,
+    events.c.aggregate_version,
+    events.c.occurred_at,
+    events.c.correlation_id,
+    events.c.causation_id,
+    events.c.payload,
+)
+# Parameters named apart from outbox's columns: in an UPDATE, a parameter named like a
+# column is taken as a value to SET.
+_THIS_DELIVERY = sa.and_(
+    outbox.c.id == sa.bindparam("delivery_id"),
+    outbox.c.handler == sa.bindparam("of_handler"),
+    outbox.c.event_id == sa.bindparam("of_event_id"),
+    UNFINISHED,
+)
+_COUNT_ATTEMPT = {
+    "attempts": outbox.c.attempts + 1,
+    "lease_until": sa.bindparam("lease_until", type_=Timestamp),
+    "status": Status.RUNNING,
+}
+# PostgreSQL returns the stored event with the counted attempt (UPDATE … FROM events);
+# SQLite's RETURNING may name only the updated table, so it reads the event next.
+_START_PG = (
     outbox.update()
-    .where(outbox.c.id == sa.bindparam("delivery_id"), UNFINISHED)
-    .values(
-        attempts=outbox.c.attempts + 1,
-        lease_until=sa.bindparam("lease_until", type_=Timestamp),
-        status=Status.RUNNING,
-    )
+    .where(_THIS_DELIVERY, events.c.event_id == outbox.c.event_id)
+    .values(_COUNT_ATTEMPT)
+    .returning(outbox.c.attempts, _RECEIPT_EXISTS.label("applied"), *_EVENT_COLUMNS)
+)
+_START_SQLITE = (
+    outbox.update()
+    .where(_THIS_DELIVERY)
+    .values(_COUNT_ATTEMPT)
     .returning(outbox.c.attempts, _RECEIPT_EXISTS.label("applied"))
 )
-_CURRENT = sa.select(outbox.c.attempts, outbox.c.status).where(
+_STORED_EVENT = sa.select(*_EVENT_COLUMNS).where(events.c.event_id == sa.bindparam("event_id"))
+_CURRENT = sa.select(outbox.c.attempts, outbox.c.status, outbox.c.handler, outbox.c.event_id).where(
     outbox.c.id == sa.bindparam("delivery_id")
 )
 
 
-def start(
-    conn: sa.Connection, delivery_id: int, *, lease: timedelta
-) -> tuple[int, DeliveryStatus, bool] | None:
-    """Count an attempt and mark the row running, in one statement.
+@dataclass(frozen=True)
+class Started:
+    """The row as the start statement left it; ``event`` is None unless it was started."""
 
-    Returns (attempt number, status, whether the handler's receipt already exists), or
-    None when no such row exists. A finished row is left alone and reported as it is.
+    attempts: int
+    status: DeliveryStatus
+    handler: str
+    event_id: str
+    applied: bool = False
+    event: Any = None
+    """The stored event's row (the envelope's columns): what the handler runs on."""
+
+
+def start(
+    conn: sa.Connection, delivery_id: int, handler: str, event_id: str, *, lease: timedelta
+) -> Started | None:
+    """Count an attempt, mark the row running and read its stored event: one statement on
+    PostgreSQL, two on SQLite.
+
+    Only the row whose handler and event are the ones named is started; any other row is
+    reported as it is, untouched (a finished one, or one that belongs to another handler
+    or event: a message that says otherwise is not this row's). None: no such row.
     """
-    started = conn.execute(
-        _START, {"delivery_id": delivery_id, "lease_until": utcnow() + lease}
-    ).first()
-    if started is not None:
-        return started.attempts, Status.RUNNING, bool(started.applied)
+    params = {
+        "delivery_id": delivery_id,
+        "of_handler": handler,
+        "of_event_id": event_id,
+        "lease_until": utcnow() + lease,
+    }
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_START_PG, params).first()
+        if row is not None:
+            return Started(row.attempts, Status.RUNNING, handler, event_id, bool(row.applied), row)
+    else:
+        started = conn.execute(_START_SQLITE, params).first()
+        if started is not None:
+            stored = conn.execute(_STORED_EVENT, {"event_id": event_id}).one()
+            return Started(
+                started.attempts, Status.RUNNING, handler, event_id, bool(started.applied), stored
+            )
     current = conn.execute(_CURRENT, {"delivery_id": delivery_id}).first()
-    return None if current is None else (current.attempts, Status(current.status), False)
+    if current is None:
+        return None
+    return Started(current.attempts, Status(current.status), current.handler, current.event_id)
 
 
 def schedule_retry(conn: sa.Connection, delivery_id: int, *, error: str, lease: timedelta) -> None:

@@ -28,13 +28,24 @@ class SqlDeliveryLedger:
         self._single = single_statement(engine)
         self._copy_dead_letter = copy_dead_letter
 
-    def start_attempt(self, delivery_id: int, *, lease: timedelta) -> Attempt | None:
+    def start_attempt(
+        self, delivery_id: int, handler: str, event_id: str, *, lease: timedelta
+    ) -> Attempt | None:
         try:
             with self._single.begin() as conn:
-                found = attempts.start(conn, delivery_id, lease=lease)
+                found = attempts.start(conn, delivery_id, handler, event_id, lease=lease)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreUnavailable(f"could not count the attempt: {exc}") from exc
-        return None if found is None else Attempt(*found)
+        if found is None:
+            return None
+        return Attempt(
+            found.attempts,
+            found.status,
+            found.handler,
+            found.event_id,
+            applied_before=found.applied,
+            stored_event=found.event,
+        )
 
     def applied_before(self, event_id: str, handler: str) -> bool:
         with self._single.connect() as conn:
