@@ -27,7 +27,7 @@ users = sa.Table(
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("email_key", sa.String(320), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("loyalty_points", sa.Integer, nullable=False),
+    sa.Column("loyalty_points", sa.BigInteger, nullable=False),
     sa.Column("loyalty_awards", Json, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
@@ -156,7 +156,7 @@ user_profiles = sa.Table(
     sa.Column("user_id", sa.String(36), primary_key=True),
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("loyalty_points", sa.Integer, nullable=False),
+    sa.Column("loyalty_points", sa.BigInteger, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
 
