@@ -16,9 +16,11 @@ def register_api(app: Flask) -> None:
         openapi,
         ops,
         queries,
+        security_headers,
         unstorable_text,
     )
 
+    security_headers.install(app)
     metrics.install(app)
     correlation.install(app)
     auth.install(app)

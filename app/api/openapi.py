@@ -2,7 +2,8 @@
 
 flask-smorest builds the document from the routes and marshmallow schemas the views are
 declared with, so it cannot drift from what the API parses and answers. Swagger UI's
-assets come from the ``swagger-ui-bundle`` package, served here: nothing from a CDN.
+assets come from the ``swagger-ui-bundle`` package, served here: nothing from a CDN; its
+page is ``swagger_ui``'s, which the Content-Security-Policy lets run.
 
 Add a route to the document by declaring it on an ``ApiBlueprint`` (``@blueprint.arguments``,
 ``@blueprint.response``, ``@blueprint.alt_response``) and registering it with
@@ -19,7 +20,7 @@ from flask import Blueprint, Flask
 from flask_smorest.utils import deepupdate, prepare_response
 from swagger_ui_bundle import swagger_ui_path
 
-from app.api import auth
+from app.api import auth, swagger_ui
 from app.api.auth import Access
 from app.api.correlation import HEADER as CORRELATION_HEADER
 from app.api.parsing import OPTIONAL_JSON, RequestParser
@@ -256,7 +257,9 @@ def install(app: Flask) -> Api:
         components.parameter(name, parameter["in"], parameter)
     for name, header in RESPONSE_HEADERS.items():
         components.header(name, header)
-    auth.protect(cast(Blueprint, app.blueprints[api._make_doc_blueprint_name()]), Access.PUBLIC)
+    docs_blueprint = api._make_doc_blueprint_name()
+    auth.protect(cast(Blueprint, app.blueprints[docs_blueprint]), Access.PUBLIC)
+    swagger_ui.install(app, docs_blueprint, api.spec.title, f"{DOCS_ASSETS_PATH}/")
     assets = Blueprint(
         "api_docs_assets",
         __name__,
