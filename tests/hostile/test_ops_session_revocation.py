@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from app.config import Settings
 from tests.support.dead_letters import WEBHOOK, Graveyard, dead_letters_made
+from tests.support.fixtures import DATABASE_KINDS, MakeDatabase
 from tests.support.inprocess import AppFactory, app_factory, build_app, container
 
 TOKEN = "hostile-session-admin-token-0123456789"
@@ -88,15 +89,15 @@ def assert_dead_letter_untouched(graveyard: Graveyard) -> None:
     assert graveyard.dead_letter(WEBHOOK)["status"] == "dead"
 
 
+@pytest.mark.parametrize("db", DATABASE_KINDS)
 def test_sign_out_on_one_web_process_ends_the_session_on_the_others(
-    make_app: AppFactory, tmp_path: Path
+    make_database: MakeDatabase, tmp_path: Path, db: str
 ) -> None:
     """Two apps on one database stand for two gunicorn workers, or two hosts."""
-    first = make_app()
-    second = build_app(
-        tmp_path / "second",
-        {"ADMIN_TOKEN": TOKEN, "SECRET_KEY": SECRET_KEY},
-        database_url=container(first).settings.database_url,
+    database = make_database(db)
+    env = {"ADMIN_TOKEN": TOKEN, "SECRET_KEY": SECRET_KEY}
+    first, second = (
+        build_app(tmp_path / name, env, database_url=database.url) for name in ("a", "b")
     )
     try:
         operator = sign_in(first)
@@ -107,7 +108,8 @@ def test_sign_out_on_one_web_process_ends_the_session_on_the_others(
         assert replaying(first, saved).get("/ops").status_code == 401
         assert replaying(second, saved).get("/ops").status_code == 401
     finally:
-        container(second).engine.dispose()
+        for app in (first, second):
+            container(app).engine.dispose()
 
 
 def test_signing_out_ends_only_that_session(make_app: AppFactory) -> None:
