@@ -7,7 +7,9 @@ the only difference from the product is the outbox.
 
 * ``bench.noop``: does nothing (raw Celery);
 * ``bench.dual_write``: the naive dual write's consumer, one projection's database work in
-  one transaction (``yardstick_schema.project_order``).
+  one transaction (``yardstick_schema.project_order``);
+* ``bench.lean``: the same work through the raw driver on a connection kept per process
+  (``lean_task.project_order``): the lean yardstick a delivery is measured against.
 """
 
 import os
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from celery import Celery
 
 from app.config import Settings
-from bench import probe, yardstick_schema
+from bench import lean_task, probe, yardstick_schema
 
 QUEUE = "bench"
 DATABASE_URL_ENV = "BENCH_DATABASE_URL"
@@ -57,6 +59,10 @@ def build_app(broker_url: str, key_prefix: str) -> Celery:
     def dual_write(order_id: str, sent_at: float = 0.0) -> None:
         with _engine().begin() as conn:
             yardstick_schema.project_order(conn, order_id)
+
+    @celery.task(name="bench.lean", shared=False)
+    def lean(order_id: str, sent_at: float = 0.0) -> None:
+        lean_task.project_order(lean_task.connection(), order_id)
 
     return celery
 

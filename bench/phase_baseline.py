@@ -1,4 +1,4 @@
-"""The yardsticks on the broker: raw Celery (no-op tasks) and the naive dual write."""
+"""The yardsticks on the broker: raw Celery (no-op tasks), the naive dual write, the lean task."""
 
 import time
 import uuid
@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench import baseline_worker, sample_order, yardstick_schema
-from bench.drain import measure, wait_for_ends
+from bench.drain import Drain, measure, wait_for_ends
 from bench.numbers import percentile, rate
 from bench.profiles import Profile
 from bench.progress import Progress
@@ -68,14 +68,33 @@ def run_raw_celery(rig: Rig, profile: Profile, progress: Progress) -> dict[str, 
 
 
 def run_dual_write(rig: Rig, profile: Profile, progress: Progress) -> dict[str, float]:
+    drain = _project_backlog(
+        rig, progress, "bench.dual_write", "dual write", profile.dual_write_tasks
+    )
+    return {
+        "dual_write_consume_per_s": drain.per_second,
+        "dual_write_worker_cpu_ms_per_task": drain.cpu_ms_per_task,
+    }
+
+
+def run_lean(rig: Rig, profile: Profile, progress: Progress) -> dict[str, float]:
+    """The lean yardstick: the dual write's consumer minus SQLAlchemy (raw psycopg)."""
+    drain = _project_backlog(rig, progress, "bench.lean", "lean task", profile.lean_tasks)
+    return {
+        "lean_consume_per_s": drain.per_second,
+        "lean_worker_cpu_ms_per_task": drain.cpu_ms_per_task,
+    }
+
+
+def _project_backlog(rig: Rig, progress: Progress, task_name: str, label: str, count: int) -> Drain:
+    """``count`` times: commit an order, then ``apply_async`` a task projecting it; then a
+    worker starts on that backlog and drains it."""
     ns = rig.namespace
     celery = baseline_worker.build_app(ns.broker_url, ns.key_prefix)
-    task = celery.tasks["bench.dual_write"]
+    task = celery.tasks[task_name]
     engine = sa.create_engine(ns.database_url)
-    progress.say(
-        f"dual write: {profile.dual_write_tasks} x (commit an order, then apply_async), no worker"
-    )
-    for _ in range(profile.dual_write_tasks):
+    progress.say(f"{label}: {count} x (commit an order, then apply_async), no worker")
+    for _ in range(count):
         order_id = str(uuid.uuid4())
         with engine.begin() as conn:
             yardstick_schema.write_order(
@@ -84,20 +103,16 @@ def run_dual_write(rig: Rig, profile: Profile, progress: Progress) -> dict[str, 
         task.apply_async(kwargs={"order_id": order_id, "sent_at": time.time()})
     engine.dispose()
 
-    progress.say("dual write: starting a worker to consume them")
-    worker, probe_dir = rig.start_worker("dual-write-worker", "bench.baseline_worker", "bench")
+    progress.say(f"{label}: starting a worker to consume them")
+    name = f"{label.replace(' ', '-')}-worker"
+    worker, probe_dir = rig.start_worker(name, "bench.baseline_worker", "bench")
     ready = wait_ready(worker, probe_dir)
-    records = wait_for_ends(
-        worker, probe_dir, _is("bench.dual_write"), profile.dual_write_tasks, 300
-    )
+    records = wait_for_ends(worker, probe_dir, _is(task_name), count, 300)
     drain = measure(records, ready.fields["cpu"], worker.cpu_seconds())
     rig.processes.stop(worker)
     celery.close()
     progress.say(
-        f"dual write: consumed {drain.per_second:.0f}/s, "
+        f"{label}: consumed {drain.per_second:.0f}/s, "
         f"{drain.cpu_ms_per_task:.1f} ms worker CPU per task"
     )
-    return {
-        "dual_write_consume_per_s": drain.per_second,
-        "dual_write_worker_cpu_ms_per_task": drain.cpu_ms_per_task,
-    }
+    return drain

@@ -13,6 +13,8 @@ class Profile:
     """Tasks per second for raw Celery's apply→start latency (worker idle otherwise)."""
     paced_seconds: float
     dual_write_tasks: int
+    lean_tasks: int
+    """Backlog of the lean yardstick (read and upsert through the raw driver)."""
     http_clients: int
     http_seconds: float
     """Closed-loop window for the bare endpoint and ``POST /api/orders``."""
@@ -36,6 +38,7 @@ QUICK = Profile(
     paced_rate=20.0,
     paced_seconds=2.0,
     dual_write_tasks=200,
+    lean_tasks=300,
     http_clients=8,
     http_seconds=2.5,
     backlog_orders=150,
@@ -54,6 +57,7 @@ FULL = Profile(
     paced_rate=20.0,
     paced_seconds=10.0,
     dual_write_tasks=1500,
+    lean_tasks=2000,
     http_clients=8,
     http_seconds=15.0,
     backlog_orders=1500,

@@ -31,6 +31,18 @@ RATIOS = (
         "drain_worker_cpu_ms_per_delivery",
         "dual_write_worker_cpu_ms_per_task",
     ),
+    Ratio(
+        "drain_over_lean",
+        "backlog drain / lean task consume",
+        "drain_deliveries_per_s",
+        "lean_consume_per_s",
+    ),
+    Ratio(
+        "worker_cpu_over_lean",
+        "worker CPU per delivery / lean task",
+        "drain_worker_cpu_ms_per_delivery",
+        "lean_worker_cpu_ms_per_task",
+    ),
     Ratio("post_over_bare", "POST /api/orders / bare endpoint", "post_req_per_s", "bare_req_per_s"),
     Ratio(
         "latency_p50_over_raw",
@@ -67,6 +79,8 @@ TARGETS = (
     Target(
         "worker CPU ≤ 1.5x dual write", "worker_cpu_over_dual_write", lambda v: v <= 1.5, "≤ 1.5"
     ),
+    Target("drain ≥ 0.7x lean task", "drain_over_lean", lambda v: v >= 0.7, "≥ 0.7"),
+    Target("worker CPU ≤ 1.6x lean task", "worker_cpu_over_lean", lambda v: v <= 1.6, "≤ 1.6"),
     Target("POST ≥ 0.6x bare endpoint", "post_over_bare", lambda v: v >= 0.6, "≥ 0.6"),
     Target(
         "bounded lag at ≥ 40 commands/s",
@@ -98,6 +112,8 @@ FIGURE_LABELS = (
     ("raw_worker_cpu_ms_per_task", "raw Celery: worker CPU per no-op task, ms"),
     ("dual_write_consume_per_s", "dual write: consume from backlog, tasks/s"),
     ("dual_write_worker_cpu_ms_per_task", "dual write: worker CPU per task, ms"),
+    ("lean_consume_per_s", "lean task: consume from backlog, tasks/s"),
+    ("lean_worker_cpu_ms_per_task", "lean task: worker CPU per task, ms"),
     ("bare_req_per_s", "bare endpoint: req/s (8 clients)"),
     ("bare_p50_ms", "bare endpoint: p50, ms"),
     ("post_req_per_s", "POST /api/orders: req/s (8 clients)"),

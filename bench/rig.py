@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from app.config import Settings
-from bench import probe
+from bench import lean_task, probe
 from bench.namespace import HOST, Namespace, free_port
 from bench.processes import Launched, ProcessFailed, ProcessSet, run_to_end
 
@@ -54,6 +54,7 @@ class Rig:
         env["DATABASE_URL"] = self.namespace.database_url
         env["INSTANCE_DIR"] = str(self.instance_dir)
         env["BENCH_DATABASE_URL"] = self.namespace.database_url
+        env[lean_task.DSN_ENV] = self.namespace.psycopg_dsn
         env["PYTHONUNBUFFERED"] = "1"
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         return env

@@ -1,7 +1,7 @@
 """One bench run: every phase in order, then the table and the JSON.
 
-Order: raw Celery, naive dual write, bare endpoint (yardsticks first, nothing else running);
-then outboxflow: POST window with no worker (its orders are the drain's backlog), drain,
+Order: raw Celery, naive dual write, lean task, bare endpoint (yardsticks first, nothing else
+running); then outboxflow: POST window with no worker (its orders are the drain's backlog), drain,
 latency at a fixed rate, bounded-rate search, projection rebuild, relay drain. Whatever
 happens (an error, Ctrl-C, SIGTERM) every started process is killed and the namespace removed.
 """
@@ -61,6 +61,7 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
         figures: dict[str, float] = {}
         figures |= phase_baseline.run_raw_celery(rig, profile, progress)
         figures |= phase_baseline.run_dual_write(rig, profile, progress)
+        figures |= phase_baseline.run_lean(rig, profile, progress)
         figures |= phase_web.run_bare_endpoint(rig, profile, progress)
 
         stack = ProductStack(rig, progress)

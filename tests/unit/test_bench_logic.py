@@ -64,6 +64,8 @@ def test_targets_pass_fail_and_the_redis_only_one(tmp_path: Path) -> None:
         "dual_write_consume_per_s": 100.0,
         "drain_worker_cpu_ms_per_delivery": 6.0,
         "dual_write_worker_cpu_ms_per_task": 3.0,
+        "lean_consume_per_s": 150.0,
+        "lean_worker_cpu_ms_per_task": 4.0,
         "post_req_per_s": 300.0,
         "bare_req_per_s": 600.0,
         "commit_to_start_p50_ms": 12.0,
@@ -80,6 +82,8 @@ def test_targets_pass_fail_and_the_redis_only_one(tmp_path: Path) -> None:
     assert on_redis == {
         "drain ≥ 0.8x dual write": True,
         "worker CPU ≤ 1.5x dual write": False,
+        "drain ≥ 0.7x lean task": False,
+        "worker CPU ≤ 1.6x lean task": True,
         "POST ≥ 0.6x bare endpoint": False,
         "bounded lag at ≥ 40 commands/s": False,
         "commit→start p50 ≤ 15 ms at 10/s": True,
