@@ -7,8 +7,11 @@ webhook URL's path is often its credential, and these errors are stored and show
 
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 
@@ -53,11 +56,47 @@ def _send(
 ) -> requests.Response | str:
     """The answer, or why there is none (returned, not raised, so nothing chains to it)."""
     try:
-        return requests.post(url, data=data, headers=headers, timeout=timeout)
+        return _session(url).post(url, data=data, headers=headers, timeout=timeout)
     except requests.Timeout as exc:
         return f"{describe_request_error(exc)} after {timeout:g} s"
     except requests.RequestException as exc:
         return describe_request_error(exc)
+
+
+_NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
+"""A partner's cookie is not sent back: each call goes out as a lone ``requests.post`` did."""
+
+
+class _Sessions(threading.local):
+    """This process's and thread's ``requests.Session`` per partner (scheme, host, port).
+
+    A kept session keeps its connection open between deliveries: no TCP (and TLS) handshake
+    per call. A session is made in the process that uses it: one inherited through the
+    pool's fork would share its socket with the parent and the sibling processes, so a
+    process that finds another's sessions starts afresh. Per thread, as ``requests`` does
+    not promise a session is safe to share between threads (a threads pool gets one each).
+    A connection the partner closed while idle is replaced when it is next taken; one that
+    breaks mid-request fails the call as before (a retry, with the same idempotency key).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.by_partner: dict[str, requests.Session] = {}
+
+
+_sessions = _Sessions()
+
+
+def _session(url: str) -> requests.Session:
+    if _sessions.pid != os.getpid():
+        _sessions.pid, _sessions.by_partner = os.getpid(), {}
+    partner = redact_url(url)
+    session = _sessions.by_partner.get(partner)
+    if session is None:
+        session = requests.Session()
+        session.cookies.set_policy(_NO_COOKIES)
+        _sessions.by_partner[partner] = session
+    return session
 
 
 class SlackWebhookNotifier:
