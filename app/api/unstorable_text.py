@@ -113,10 +113,18 @@ def _errors(found: list[Found]) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     for path, problems in found:
         node = errors
-        for name in path[:-1]:
+        *parents, last = (_shown(name) for name in path)
+        for name in parents:
             node = node.setdefault(name, {})
             if not isinstance(node, dict):
                 break
         else:
-            node[path[-1]] = problems
+            node[last] = problems
     return errors
+
+
+def _shown(key: str) -> str:
+    """A key as the refusal names it: a lone surrogate written as its escape's text
+    (``\\ud800``). JSON holding one is not valid UTF-8, and a strict client (RFC 8259)
+    would reject the whole refusal instead of reading it."""
+    return SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", key)

@@ -6,6 +6,7 @@ on it; the NUL character's twin (tests/processes/test_nul_characters.py), refuse
 rule. CR/LF in ``next`` made the redirect's ``Location`` header raise in Werkzeug.
 """
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,12 +77,22 @@ def test_a_lone_surrogate_in_a_json_body_is_refused_and_changes_nothing(
             response = client.post(path, json=body, headers=headers)
             refusal = assert_refused(response, 422)
             assert refusal["error"] == "validation_failed", (path, body, refusal)
+            # Strict UTF-8 JSON (RFC 8259): a key is named with its surrogate escaped as text.
+            json.dumps(refusal, ensure_ascii=False).encode()
             assert SURROGATE_MESSAGE in str(refusal["fields"]), (path, refusal)
 
     sku = client.post("/api/orders", json=_bodies(user_id, order, lone)[2][1])
     (message,) = assert_refused(sku, 422)["fields"]["items"]["0"]["sku"]
     assert message.startswith(SURROGATE_MESSAGE)
     assert row_counts(app) == before
+
+
+def test_a_key_with_a_lone_surrogate_is_named_with_its_escape_as_text(client: FlaskClient) -> None:
+    """The refusal stays valid UTF-8 JSON: a strict client can read which key it was."""
+    response = client.post("/api/users", json={"email": "k@example.com", "name\udfff": "K"})
+
+    (key,) = assert_refused(response, 422)["fields"]
+    assert key == "name\\udfff"
 
 
 @pytest.mark.parametrize("app", DATABASE_KINDS, indirect=True)
