@@ -1,13 +1,13 @@
 """Hooks for the schemathesis CLI that ``test_schemathesis.py`` runs (``SCHEMATHESIS_HOOKS``).
 
 * Bodies: Hypothesis never generates a lone surrogate (U+D800 to U+DFFF), yet JSON lets any
-  client send one as an escape and no database driver can store it. Some generated bodies
+  client send one as an escape and no database driver can store it. A quarter of the bodies
   come with one after every string (so a body the schema accepts carries it to the
-  database), others with one as an extra key; the run shows both are refused with a
-  documented 4xx, never a 5xx. Most stay as generated, so valid commands still create what
+  database), a quarter with one as an extra key; the run shows both are refused with a
+  documented 4xx, never a 5xx. Half stay as generated, so valid commands still create what
   the stateful phase follows links to.
 * ``X-Min-Position``: generated positions are nearly all past the newest event (a 422), so
-  most requests drop the header, letting valid queries reach their views too.
+  two requests in three drop the header, letting valid queries reach their views too.
 """
 
 from typing import Any
