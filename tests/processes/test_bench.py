@@ -10,11 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
+import sqlalchemy as sa
 
+from bench import lean_task, sample_order, yardstick_schema
 from bench.report import RATIOS, REQUIRED_FIGURES, TARGETS
 from bench.rig import PROJECT_DIR
 from tests.support.brokers import prefixed_keys
@@ -98,3 +102,33 @@ def test_ctrl_c_kills_every_started_process_and_removes_the_namespace(
     assert not alive, f"still running after Ctrl-C: {alive}"
     assert not postgres_admin.exists(namespace)
     assert prefixed_keys(shared_redis_url, f"{namespace}:") == []
+
+
+def test_the_lean_task_does_the_dual_writes_work(postgres_admin: PostgresAdmin) -> None:
+    """Both yardsticks read the same rows and leave the same summary: only the driver differs."""
+    database = postgres_admin.create()
+    engine = sa.create_engine(database.url)
+    try:
+        yardstick_schema.create_tables(engine)
+        order_id = str(uuid.uuid4())
+        with engine.begin() as conn:
+            yardstick_schema.write_order(
+                conn, order_id, yardstick_schema.BENCH_USER_ID, sample_order.ITEMS
+            )
+        summaries = []
+        for project in ("lean", "dual write"):
+            if project == "lean":
+                dsn = database.url.replace("postgresql+psycopg", "postgresql")
+                with psycopg.connect(dsn, autocommit=True) as raw:
+                    lean_task.project_order(raw, order_id)
+            else:
+                with engine.begin() as conn:
+                    yardstick_schema.project_order(conn, order_id)
+            with engine.begin() as conn:
+                summaries.append(conn.execute(sa.select(yardstick_schema.order_summaries)).one())
+                conn.execute(sa.delete(yardstick_schema.order_summaries))
+        assert summaries[0] == summaries[1]
+        assert summaries[0].total_cents > 0 and summaries[0].items
+    finally:
+        engine.dispose()
+        postgres_admin.drop(database.name)
