@@ -54,11 +54,12 @@ def run_store_rebuild(profile: Profile, progress: Progress) -> dict[str, float]:
 def run_relay_drain(
     stack: ProductStack, watch: OutboxWatch, profile: Profile, startup: float
 ) -> dict[str, float]:
-    """No worker and no beat; done deliveries are turned back to pending; ``flask outbox relay``
-    publishes them. The rate counts rows leaving ``pending`` between the first batch and the
-    last (when the first batch already took them all, it counts from the CLI's launch plus
-    its start-up time, or from the launch when that estimate is longer than the run)."""
-    stack.stop_worker_and_beat()
+    """No worker, no beat, no relay process; done deliveries are turned back to pending;
+    ``flask outbox relay`` publishes them. The rate counts rows leaving ``pending`` between
+    the first batch and the last (when the first batch already took them all, it counts from
+    the CLI's launch plus its start-up time, or from the launch when that estimate is longer
+    than the run)."""
+    stack.stop_all_but_web()
     seeded = watch.make_pending(profile.relay_rows)
     stack.progress.say(f"relay drain: {seeded} pending deliveries; running flask outbox relay")
     launched_at = time.time()

@@ -1,5 +1,5 @@
-"""The product, started as a user would: migrated database, web, beat, and (when asked) the
-worker through ``bench.probe_worker``."""
+"""The product, started as a user would: migrated database, web, beat, the relay when the
+Procfile runs one, and (when asked) the worker through ``bench.probe_worker``."""
 
 import uuid
 from pathlib import Path
@@ -17,6 +17,7 @@ class ProductStack:
         self.web: Launched | None = None
         self.port = 0
         self.beat: Launched | None = None
+        self.relay: Launched | None = None
         self.worker: Launched | None = None
         self.probe_dir: Path | None = None
         self.worker_ready: probe.ProbeRecord | None = None
@@ -27,6 +28,9 @@ class ProductStack:
         self.progress.say("outboxflow: starting gunicorn 'app:create_app()' -w 2 and celery beat")
         self.web, self.port = self.rig.start_gunicorn("web", "app:create_app()")
         self.beat = self.rig.start_beat()
+        self.relay = self.rig.start_relay()
+        if self.relay is not None:
+            self.progress.say("outboxflow: started the Procfile's relay")
 
     def start_worker(self) -> probe.ProbeRecord:
         self.progress.say("outboxflow: starting the worker (prefork, concurrency 2)")
@@ -36,11 +40,11 @@ class ProductStack:
         self.worker_ready = wait_ready(self.worker, self.probe_dir)
         return self.worker_ready
 
-    def stop_worker_and_beat(self) -> None:
-        for launched in (self.worker, self.beat):
+    def stop_all_but_web(self) -> None:
+        for launched in (self.worker, self.beat, self.relay):
             if launched is not None:
                 self.rig.processes.stop(launched)
-        self.worker = self.beat = None
+        self.worker = self.beat = self.relay = None
 
     def register_user(self) -> str:
         client = load.Client(self.port)
@@ -52,7 +56,12 @@ class ProductStack:
         return str(answer.body["user_id"])
 
     def cpu(self, which: str) -> float:
-        launched = {"web": self.web, "worker": self.worker, "beat": self.beat}[which]
+        launched = {
+            "web": self.web,
+            "worker": self.worker,
+            "beat": self.beat,
+            "relay": self.relay,
+        }[which]
         return 0.0 if launched is None else launched.cpu_seconds()
 
     def records(self) -> list[probe.ProbeRecord]:
@@ -60,7 +69,7 @@ class ProductStack:
         return list(probe.read_records(self.probe_dir))
 
     def check_alive(self) -> None:
-        for launched in (self.web, self.worker, self.beat):
+        for launched in (self.web, self.worker, self.beat, self.relay):
             if launched is not None:
                 launched.check_alive()
 

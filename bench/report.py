@@ -129,6 +129,7 @@ FIGURE_LABELS = (
     ("cpu_ms_per_delivery_web", "outboxflow at 10/s: web CPU per delivery, ms"),
     ("cpu_ms_per_delivery_worker", "outboxflow at 10/s: worker CPU per delivery, ms"),
     ("cpu_ms_per_delivery_beat", "outboxflow at 10/s: beat CPU per delivery, ms"),
+    ("cpu_ms_per_delivery_relay", "outboxflow at 10/s: relay process CPU per delivery, ms"),
     ("bounded_rate_per_s", "outboxflow: highest bounded command rate, /s"),
     ("rebuild_events_per_s", "outboxflow: projection rebuild, events/s"),
     ("relay_drain_per_s", "outboxflow: relay drain, deliveries published/s"),

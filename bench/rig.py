@@ -8,6 +8,7 @@ the Procfile's worker line lists.
 
 import os
 import re
+import shlex
 import sys
 import time
 import urllib.request
@@ -28,13 +29,19 @@ WEB_WORKERS = 2
 WORKER_CONCURRENCY = 2
 
 
+def procfile_command(name: str, procfile: Path = PROJECT_DIR / "Procfile") -> str | None:
+    """The command of the Procfile's ``name:`` line; None when it has no such line."""
+    for line in procfile.read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
 def procfile_worker_queues(procfile: Path = PROJECT_DIR / "Procfile") -> str:
     """The ``--queues`` value of the Procfile's worker line (what ``make run`` consumes)."""
-    for line in procfile.read_text().splitlines():
-        if line.startswith("worker:"):
-            found = re.search(r"--queues[ =](\S+)", line)
-            if found:
-                return found.group(1)
+    found = re.search(r"--queues[ =](\S+)", procfile_command("worker", procfile) or "")
+    if found:
+        return found.group(1)
     raise ValueError(f"no worker line with --queues in {procfile}")
 
 
@@ -103,6 +110,18 @@ class Rig:
         ]
         worker = self.processes.start(name, argv, env)
         return worker, probe_dir
+
+    def start_relay(self) -> Launched | None:
+        """The Procfile's ``relay:`` process as written there; None when it runs none (the
+        product then publishes at commit, or beat's sweep does)."""
+        command = procfile_command("relay")
+        if command is None:
+            return None
+        argv = shlex.split(command)
+        program = BIN / argv[0]
+        if not program.exists():
+            raise ProcessFailed(f"the Procfile's relay line does not start a program: {command}")
+        return self.processes.start("relay", [str(program), *argv[1:]], self.base_env())
 
     def start_beat(self) -> Launched:
         argv = [str(BIN / "celery"), "-A", "tasks", "beat", "--loglevel", "WARNING"]

@@ -12,7 +12,7 @@ from bench.phase_bounded import Window, _judge, next_rate
 from bench.probe import ProbeRecord
 from bench.product_stack import first_starts
 from bench.report import TARGETS, add_ratios, verdicts
-from bench.rig import procfile_worker_queues
+from bench.rig import procfile_command, procfile_worker_queues
 from bench.summary import medians
 
 
@@ -99,6 +99,13 @@ def test_the_worker_consumes_the_procfile_queues(tmp_path: Path) -> None:
     procfile = tmp_path / "Procfile"
     procfile.write_text("web: flask run\nworker: celery -A tasks worker --queues a,b -c 2\n")
     assert procfile_worker_queues(procfile) == "a,b"
+
+
+def test_the_relay_runs_only_when_the_procfile_has_one(tmp_path: Path) -> None:
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: flask run\nrelay: flask --app app outbox relay --follow\n")
+    assert procfile_command("relay", procfile) == "flask --app app outbox relay --follow"
+    assert procfile_command("flower", procfile) is None
 
 
 def test_the_probe_finds_the_envelope_in_a_delivery_and_nothing_in_other_tasks() -> None:
