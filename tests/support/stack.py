@@ -1,8 +1,9 @@
 """One outboxflow deployment for a test: database + broker + instance dir + processes.
 
 The test process gets its own Flask app (``stack.app``/``stack.client``) on the same
-database and broker as the ``celery worker``/``beat`` subprocesses, so commands posted
-through the test client are dispatched at once after commit and by the beat relay.
+database and broker as the ``celery worker``/``beat``/relay subprocesses: commands posted
+through the test client only write, and the following relay (started with the first
+worker, as ``make run`` does) publishes them at commit; beat's sweep is the safety net.
 """
 
 import mailbox
@@ -30,10 +31,12 @@ from tests.support.databases import Database, process_env, run_flask
 from tests.support.outbox import wait_for_outbox_drained
 from tests.support.processes import (
     BEAT_READY,
+    RELAY_READY,
     WORKER_READY,
     ManagedProcess,
     celery_beat_argv,
     celery_worker_argv,
+    flask_argv,
     gunicorn_argv,
 )
 from tests.support.services import free_port
@@ -116,10 +119,29 @@ class Stack:
         queues: Sequence[str] = WORKER_QUEUES,
         ready_timeout: float = READY_TIMEOUT,
         env: Mapping[str, str] | None = None,
+        relay: bool = True,
     ) -> ManagedProcess:
-        """``celery -A tasks worker`` (prefork) on ``queues``; returns once it is ready."""
+        """``celery -A tasks worker`` (prefork) on ``queues``; returns once it is ready.
+
+        ``relay``: also start the following relay, unless one is running already.
+        """
         process, ready = self._launch_worker(concurrency, queues, env or {})
+        if relay and not self._relay_running():
+            self.start_relay()
         process.wait_for_log(ready, timeout=ready_timeout)
+        return process
+
+    def _relay_running(self) -> bool:
+        return any(p.name.startswith("relay") and p.running for p in self.processes)
+
+    def start_relay(
+        self, *, ready_timeout: float = READY_TIMEOUT, env: Mapping[str, str] | None = None
+    ) -> ManagedProcess:
+        """``flask --app app outbox relay --follow``: publishes deliveries at commit."""
+        process = self._start(
+            f"relay-{uuid4().hex[:6]}", flask_argv("outbox", "relay", "--follow"), env=env or {}
+        )
+        process.wait_for_log(RELAY_READY, timeout=ready_timeout)
         return process
 
     def start_beat(
@@ -170,8 +192,8 @@ class Stack:
         queues: Sequence[str] = WORKER_QUEUES,
         worker_env: Mapping[str, str] | None = None,
     ) -> tuple[ManagedProcess, ManagedProcess]:
-        """A worker (on every queue by default) and beat, started together; returns once both
-        are ready.
+        """A worker (on every queue by default), beat and (unless one runs) the following
+        relay, started together; returns once all are ready.
 
         Both spend their start-up importing the app, so starting them side by side
         costs about one start-up instead of two. Beat may schedule a relay sweep before
@@ -179,6 +201,8 @@ class Stack:
         """
         worker, worker_ready = self._launch_worker(concurrency, queues, worker_env or {})
         beat = self._start("beat", celery_beat_argv(), env={})
+        if not self._relay_running():
+            self.start_relay()
         worker.wait_for_log(worker_ready, timeout=READY_TIMEOUT)
         beat.wait_for_log(BEAT_READY, timeout=READY_TIMEOUT)
         return worker, beat

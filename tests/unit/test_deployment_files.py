@@ -18,8 +18,8 @@ import yaml
 from app.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_PROCESSES = ("worker", "beat")
-APP_SERVICES = ("migrate", "web", "worker", "beat", "flower")
+SHARED_PROCESSES = ("worker", "relay", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "relay", "beat", "flower")
 BROKERS = ("rabbitmq", "redis")
 
 

@@ -5,9 +5,10 @@ first, publishing happens outside, and marking is a second short transaction. A 
 that dies in between leaves leased rows that the next sweep takes again once the lease
 expires; the handler's receipt makes that second publish harmless.
 
-The relay is also the publisher that runs right after a command commits: those rows are
-written already dispatched (see ``outbox.append``), published in one batch, and handed
-back to the sweep only if that publish fails.
+Commands only write their deliveries ``pending``; a following relay (``relay_follower``),
+woken at commit, or the beat sweep publishes them. Only in eager mode (tests) is the relay
+also the publisher that runs right after a command commits, which runs the handlers inline:
+those rows are written already dispatched (see ``outbox.append``) and published in one batch.
 """
 
 import logging
@@ -48,7 +49,7 @@ class RelayReport:
 
 class OutboxRelay:
     IMMEDIATE_PAUSE_SECONDS = 5.0
-    """After a failed publish after commit, commands stop trying (and waiting) for a while."""
+    """After a failed publish after commit (eager mode), commands stop trying for a while."""
 
     def __init__(
         self,
@@ -70,9 +71,14 @@ class OutboxRelay:
         self._redelivery_after = redelivery_after
         self._immediate_paused_until = 0.0
 
-    def sweep(self, *, time_budget: float = 5.0) -> RelayReport:
-        """Publish due deliveries batch after batch until none is left or time is up."""
-        report = RelayReport(republished_after_broker_loss=self._recover_lost_messages())
+    def sweep(self, *, time_budget: float = 5.0, check_broker: bool = True) -> RelayReport:
+        """Publish due deliveries batch after batch until none is left or time is up.
+
+        ``check_broker``: look for the broker's canary first (one queue declaration), and
+        publish again what a broker that came back empty lost.
+        """
+        recovered = self._recover_lost_messages() if check_broker else 0
+        report = RelayReport(republished_after_broker_loss=recovered)
         deadline = time.monotonic() + time_budget
         while True:
             batch = self._run_batch()

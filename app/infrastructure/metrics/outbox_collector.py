@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from app.infrastructure.persistence import relay_heartbeats
 from app.infrastructure.persistence.backlog import handler_backlogs, live_dead_letters
 from app.infrastructure.persistence.database import read_only
 
@@ -14,7 +15,8 @@ log = logging.getLogger(__name__)
 BACKLOG = "outboxflow_outbox_backlog"
 OLDEST_AGE = "outboxflow_outbox_oldest_age_seconds"
 DEAD_LETTERS = "outboxflow_dead_letters"
-NAMES = (BACKLOG, OLDEST_AGE, DEAD_LETTERS)
+RELAY_HEARTBEAT_AGE = "outboxflow_relay_heartbeat_age_seconds"
+NAMES = (BACKLOG, OLDEST_AGE, DEAD_LETTERS, RELAY_HEARTBEAT_AGE)
 
 
 class OutboxCollector:
@@ -33,6 +35,7 @@ class OutboxCollector:
             with self._engine.connect() as conn:
                 backlogs = handler_backlogs(conn, self._handlers)
                 dead = live_dead_letters(conn)
+                relay_age = relay_heartbeats.age_seconds(conn)
         except sa.exc.SQLAlchemyError:
             log.warning("metrics: could not read the outbox figures", exc_info=True)
             return
@@ -54,3 +57,9 @@ class OutboxCollector:
         for handler in sorted(set(self._handlers) | set(dead)):
             dead_letters.add_metric([handler], dead.get(handler, 0))
         yield from (backlog, oldest, dead_letters)
+        if relay_age is not None:
+            yield GaugeMetricFamily(
+                RELAY_HEARTBEAT_AGE,
+                "Seconds since a following relay last went round its loop (absent until one has).",
+                value=relay_age,
+            )

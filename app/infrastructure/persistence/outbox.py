@@ -83,6 +83,14 @@ def append(
     return [ClaimedDelivery(i, h, e) for i, (e, h) in zip(ids, wanted, strict=True)]
 
 
+_PENDING = _literal_statuses([DeliveryStatus.PENDING])
+
+
+def has_pending(conn: sa.Connection) -> bool:
+    """Whether any delivery waits to be published: a relay's cheap poll (partial index)."""
+    return conn.execute(sa.select(outbox.c.id).where(_PENDING).limit(1)).first() is not None
+
+
 def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now)
 

@@ -115,6 +115,15 @@ broker_canaries = sa.Table(
     sa.Column("placed_at", Timestamp, nullable=False),
 )
 
+relay_heartbeats = sa.Table(
+    "relay_heartbeats",
+    metadata,
+    # When each host's following relay last went round its loop: /readyz and /metrics
+    # show the freshest, so a deployment whose relay died is seen at once.
+    sa.Column("host", sa.String(255), primary_key=True),
+    sa.Column("beat_at", Timestamp, nullable=False),
+)
+
 outbox_done_counts = sa.Table(
     "outbox_done_counts",
     metadata,
