@@ -1,4 +1,4 @@
-"""The README's "Adding a new event and handler" stays true: the files it lists exist (but
+"""docs/extending.md's "Adding a new event and handler" stays true: the files it lists exist (but
 the test it creates), there are at most five, and the names it builds on are still there."""
 
 import re
@@ -14,7 +14,7 @@ CREATED = "tests/unit/test_loyalty_tier.py"
 
 
 def _section() -> str:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "extending.md").read_text()
     start = text.index("## Adding a new event and handler")
     return text[start : text.index("\n## ", start + 1)]
 
