@@ -1,6 +1,6 @@
 """``python -m bench.summary FILE…``: medians of several runs' JSON, one column per broker.
 
-Prints a Markdown table (figures, then ratios with their targets) ready for the README.
+Prints a Markdown table (figures, then ratios with their targets) ready for docs/performance.md.
 """
 
 import json

@@ -63,7 +63,7 @@ def browser_page(chromium_path: str) -> Iterator[Page]:
 
 @pytest.fixture
 def screenshot_dir(tmp_path: Path) -> Path:
-    """``SCREENSHOT_DIR`` (e.g. ``docs`` to refresh the README's images), else a temp dir."""
+    """``SCREENSHOT_DIR`` (e.g. ``docs`` to refresh the ops page's screenshots), else a temp dir."""
     directory = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path / "screenshots")
     directory.mkdir(parents=True, exist_ok=True)
     return directory
