@@ -37,7 +37,7 @@ class Settings:
     webhook_secret: str = ""
     outbox_relay_interval: float = 1.0
     outbox_relay_batch: int = 500
-    outbox_claim_lease_seconds: int = 30
+    outbox_claim_lease_seconds: int = 4
     outbox_redelivery_seconds: int = 300
     outbox_max_attempts: int = 8
     outbox_lease_margin_seconds: int = 30
