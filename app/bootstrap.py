@@ -20,9 +20,9 @@ from app.application.failure_policy import FailurePolicy
 from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSender
 from app.config import Settings, settings_to_start_with
 from app.container import EXTENSION, Container
+from app.infrastructure.envelope import claimed_event_id, decode_stored
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT, build_celery
-from app.infrastructure.messaging.codec import claimed_event_id, decode_stored
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender

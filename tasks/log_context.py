@@ -23,7 +23,7 @@ from celery.signals import (
 from app import logs
 from app.application.event_handlers.registry import HANDLERS
 from app.config import Settings
-from app.infrastructure.messaging.codec import context_of
+from app.infrastructure.envelope import context_of
 from tasks.registration import RELAY_TASK, RETENTION_TASK
 
 HANDLER_BY_TASK = {spec.task_name: spec.name for spec in HANDLERS}

@@ -25,7 +25,7 @@ from app.application.messages import EventMessage
 from app.application.ports import WebhookSender
 from app.container import Container, container_of
 from app.domain.errors import InvalidCommand
-from app.infrastructure.messaging.codec import claimed_event_id, decode_stored
+from app.infrastructure.envelope import claimed_event_id, decode_stored
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import dead_letters, events, handler_receipts, outbox

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.envelope import Envelope
 from app.infrastructure.persistence.tables import events
 from tests.inprocess.order_stores import ON_BOTH_ORDER_STORES
 from tests.support.http_receiver import HttpReceiver

@@ -46,6 +46,7 @@ def test_the_design_rules_are_contracts() -> None:
     assert forbids("app.domain", FRAMEWORKS | {"app.application", "app.infrastructure"})
     assert forbids("app.application", FRAMEWORKS | {"app.infrastructure", "app.api"})
     assert forbids("app", {"tasks"})
+    assert forbids("app.infrastructure.persistence", {"app.infrastructure.messaging"})
 
 
 def test_every_import_contract_is_kept() -> None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app.application.event_handlers.registry import subscribers
 from app.application.messages import EventMessage, MessageContext
 from app.domain.events import UserRegistered
-from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.envelope import Envelope
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import events, outbox

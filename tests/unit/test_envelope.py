@@ -11,7 +11,7 @@ from app.application.errors import (
 )
 from app.application.messages import EventMessage, MessageContext
 from app.domain.events import UserRegistered
-from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.envelope import Envelope
 from tests.unit.samples import SAMPLE_EVENTS, USER
 
 FIELDS = {

@@ -2,7 +2,7 @@
 code's current versions match it, and every older version upcasts to the current one.
 
 If a test here fails you changed an event's fields: bump its ``schema_version``, register
-an upcaster from the previous version in ``app/infrastructure/messaging/codec.py``, then run
+an upcaster from the previous version in ``app/infrastructure/envelope.py``, then run
 ``flask --app app events schema --write`` (which only ever adds versions). The snapshot's
 other wire names are checked in ``test_wire_names_snapshot.py``.
 """
@@ -13,8 +13,8 @@ import pytest
 
 from app.domain.events import EVENT_CLASSES
 from app.domain.events.schema import payload_schema
+from app.infrastructure.envelope import UPCASTERS, upcast
 from app.infrastructure.messaging import schema_snapshot
-from app.infrastructure.messaging.codec import UPCASTERS, upcast
 from tests.unit.samples import sample
 
 WHOLE = schema_snapshot.load()

@@ -8,7 +8,7 @@ import pytest
 
 from app.application.errors import PermanentFailure, TransientFailure
 from app.application.messages import EventMessage, MessageContext
-from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.envelope import Envelope
 from app.infrastructure.notifications.signature import SIGNATURE_HEADER, verify_signature
 from app.infrastructure.notifications.webhooks import (
     SignedWebhookSender,

@@ -17,7 +17,7 @@ import requests
 
 from app.application.errors import PermanentFailure, TransientFailure
 from app.application.messages import EventMessage
-from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.envelope import Envelope
 from app.infrastructure.notifications.endpoints import webhook_endpoints
 from app.infrastructure.notifications.redaction import describe_request_error, redact_url, scrub
 from app.infrastructure.notifications.signature import (

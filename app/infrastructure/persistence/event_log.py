@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.application.errors import UnprocessableMessage
-from app.infrastructure.messaging.codec import upcast_to_current
+from app.infrastructure.envelope import upcast_to_current
 from app.infrastructure.persistence import traces
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import events

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.application.messages import EventMessage, MessageContext
 from app.domain.errors import ConcurrencyConflict
 from app.domain.events import DomainEvent
-from app.infrastructure.messaging.codec import Envelope, decode_event
+from app.infrastructure.envelope import Envelope, decode_event
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import events
 

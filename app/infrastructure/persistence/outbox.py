@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.application.ports import DeliveryStatus
-from app.infrastructure.messaging.codec import Envelope
+from app.infrastructure.envelope import Envelope
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import NOT_DONE, Timestamp, events, outbox
