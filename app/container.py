@@ -6,19 +6,15 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery
 from flask import Flask
 
-from app.application import command_handlers
 from app.application.deliveries import DeliveryRunner
-from app.application.messages import MessageContext
 from app.application.ports import Outbound
 from app.config import Settings
-from app.domain.commands import Command
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.persistence import backlog, retention
 from app.infrastructure.persistence.database import read_only
@@ -47,17 +43,6 @@ class Container:
     dead_letters: DeadLetterStore
     uow: Callable[[], SqlUnitOfWork]
     """A fresh unit of work: its commit writes deliveries ``pending`` for a relay."""
-
-    def run_command(
-        self,
-        command: Command,
-        context: MessageContext,
-        before_commit: Callable[[SqlUnitOfWork, Any], None] | None = None,
-    ) -> Any:
-        """``before_commit(uow, result)`` writes in the command's transaction (its reply, say)."""
-        uow = self.uow()
-        hook = None if before_commit is None else partial(before_commit, uow)
-        return command_handlers.execute(command, uow, context, hook)
 
     def purge_done_deliveries(self, older_than: timedelta, batch_size: int = 1000) -> int:
         """Delete done deliveries past retention, one short transaction per batch."""

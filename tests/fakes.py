@@ -23,7 +23,14 @@ from decimal import Decimal
 from app.application.deliveries import DeliveryOutcome, apply_delivery
 from app.application.event_handlers.registry import HANDLERS_BY_NAME, subscribers
 from app.application.messages import EventMessage, MessageContext
-from app.application.ports import FinishDelivery, Outbound, UnitOfWork
+from app.application.ports import (
+    ClaimedKey,
+    Committed,
+    FinishDelivery,
+    Outbound,
+    Reply,
+    UnitOfWork,
+)
 from app.application.read_models import OrderSummary, UserProfile, UserProfileView
 from app.domain.errors import ConcurrencyConflict, EmailTaken
 from app.domain.events import DomainEvent, LineItem
@@ -76,6 +83,7 @@ class FakeDatabase:
     events: list[StoredEvent] = field(default_factory=list)
     deliveries: dict[int, Delivery] = field(default_factory=dict)
     receipts: set[tuple[str, str]] = field(default_factory=set)
+    replies: dict[tuple[str, str], Reply] = field(default_factory=dict)
     order_summaries: dict[str, OrderSummary] = field(default_factory=dict)
     user_profiles: dict[str, UserProfile] = field(default_factory=dict)
     subscribers: Callable[[str], list[str]] = subscribers
@@ -113,6 +121,7 @@ class _Transaction:
         self.orders: dict[str, OrderRow] = {}
         self.order_bases: dict[str, int | None] = {}
         self.receipts: set[tuple[str, str]] = set()
+        self.replies: dict[tuple[str, str], Reply] = {}
         self.done_deliveries: set[int] = set()
         self.order_summaries: dict[str, OrderSummary] = {}
         self.user_profiles: dict[str, UserProfile] = {}
@@ -171,6 +180,7 @@ class _Transaction:
                 db.deliveries[delivery_id] = Delivery(delivery_id, event.event_id, handler)
                 delivery_ids.append(delivery_id)
         db.receipts |= self.receipts
+        db.replies.update(self.replies)
         for delivery_id in self.done_deliveries:
             if delivery_id in db.deliveries:
                 db.deliveries[delivery_id].status = "done"
@@ -355,6 +365,14 @@ class FakeHandlerReceipts:
         self._tx.done_deliveries.add(delivery_id)
 
 
+class FakeReplies:
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    def keep(self, key: ClaimedKey, reply: Reply) -> None:
+        self._tx.replies[(key.caller, key.key)] = reply
+
+
 class FakeUnitOfWork(UnitOfWork):
     users: FakeUserRepository
     orders: FakeOrderRepository
@@ -377,17 +395,19 @@ class FakeUnitOfWork(UnitOfWork):
         self.events = FakeEventStreams(tx)
         self.projections = FakeProjectionWriter(tx)
         self.receipts = FakeHandlerReceipts(tx)
+        self.replies = FakeReplies(tx)
 
-    def commit(self, context: MessageContext) -> None:
+    def commit(self, context: MessageContext) -> Committed:
         assert self._tx is not None, "commit outside 'with uow:'"
         touched = [*self.users.seen, *self.orders.seen]
         new_events = [event for aggregate in touched for event in aggregate.pending_events]
-        self.committed_delivery_ids = self._tx.commit(new_events, context)
+        delivery_ids = self._tx.commit(new_events, context)
         for aggregate in touched:
             aggregate.pending_events.clear()
             aggregate.loaded_version = aggregate.version
         self.committed = True
         self._begin()
+        return Committed(self.db.events[-1].position if new_events else None, delivery_ids)
 
     def rollback(self) -> None:
         if self._tx is not None and not self.committed:

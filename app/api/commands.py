@@ -13,6 +13,8 @@ from app.api.context import container, rule_ids
 from app.api.correlation import request_context
 from app.api.openapi import EVENT_POSITION, IDEMPOTENT_REPLAYED, ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
+from app.application import command_handlers
+from app.application.ports import Reply
 from app.domain.commands import (
     CancelOrder,
     Command,
@@ -25,7 +27,6 @@ from app.domain.errors import ConcurrencyConflict
 from app.domain.events import LineItem
 from app.domain.models import Order, User
 from app.domain.money import format_money
-from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
 blueprint = ApiBlueprint(
     "commands",
@@ -90,46 +91,41 @@ USER_ID = {"user_id": "$response.body#/user_id"}
 ORDER_ID = {"order_id": "$response.body#/order_id"}
 
 
-Reply = tuple[dict[str, Any], int]
-
-
-def _run(command: Command, reply: Callable[[Any], Reply]) -> Response:
-    """Run the command; its reply is built (and, with a key, stored) inside its transaction.
+def _run(command: Command, reply_to: Callable[[Any], Reply]) -> Response:
+    """Run the command; its reply is built (and, with a key, kept) inside its transaction.
 
     Returns the finished response, so ``@blueprint.response`` documents it without dumping.
     """
-    built: list[tuple[SqlUnitOfWork, Reply]] = []
-
-    def before_commit(uow: SqlUnitOfWork, result: Any) -> None:
-        body, status = reply(result)
-        idempotency.stage_reply(uow, status, body)
-        built.append((uow, (body, status)))
-
     idempotency.command_runs()
     try:
-        container().run_command(command, request_context(), before_commit)
+        answered = command_handlers.answer(
+            command,
+            container().uow(),
+            request_context(),
+            reply_to,
+            idempotency.claimed_key(),
+        )
     except ConcurrencyConflict:
         idempotency.retry_may_succeed()
         raise
-    uow, (body, status) = built[0]
-    response = jsonify(body)
-    response.status_code = status
-    if uow.committed_position is not None:
-        response.headers[idempotency.EVENT_POSITION] = str(uow.committed_position)
+    response = jsonify(answered.reply.body)
+    response.status_code = answered.reply.status_code
+    if answered.committed.position is not None:
+        response.headers[idempotency.EVENT_POSITION] = str(answered.committed.position)
     return response
 
 
 def _order_status(order: Order) -> Reply:
-    return {"order_id": order.id, "status": str(order.status)}, 200
+    return Reply(200, {"order_id": order.id, "status": str(order.status)})
 
 
 def _created_user(user: User) -> Reply:
-    return {"user_id": user.id, "email": user.email, "name": user.name}, 201
+    return Reply(201, {"user_id": user.id, "email": user.email, "name": user.name})
 
 
 def _created_order(order: Order) -> Reply:
     body = {"order_id": order.id, "status": str(order.status), "total": format_money(order.total)}
-    return body, 201
+    return Reply(201, body)
 
 
 REGISTERED_LEADS_TO = links(

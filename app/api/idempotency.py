@@ -25,14 +25,13 @@ from flask import Blueprint, Response, g, jsonify, request
 from app.api.auth import caller
 from app.api.context import container
 from app.api.errors import error_response
+from app.application.ports import ClaimedKey
 from app.infrastructure.persistence.idempotency import (
-    Claimed,
     IdempotencyKeys,
     InFlight,
     Replay,
     Reused,
 )
-from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -46,16 +45,15 @@ def install(blueprint: Blueprint) -> None:
     blueprint.after_request(_settle)
 
 
-def stage_reply(uow: SqlUnitOfWork, status_code: int, body: Any) -> None:
-    """Called inside the command's transaction: its reply commits with it."""
-    claimed: Claimed | None = g.get("idempotency_claim")
-    if claimed is not None:
-        uow.idempotency.stage(claimed, status_code, body)
-        g.idempotency_staged = True
+def claimed_key() -> ClaimedKey | None:
+    """The key this request holds, if it sent one: the command keeps its reply under it."""
+    claimed: ClaimedKey | None = g.get("idempotency_claim")
+    return claimed
 
 
 def command_runs() -> None:
-    """Called as the command starts: from here on a 4xx is its answer, and is stored."""
+    """Called as the command starts: from here on its answer is stored (a success in its
+    own transaction, a 4xx after it)."""
     g.idempotency_command_ran = True
 
 
@@ -94,7 +92,7 @@ def _claim() -> Any:
             {HEADER: ["must be 1 to 255 visible ASCII characters"]},
         )
     outcome = _keys().claim(caller(), key, request_fingerprint())
-    if isinstance(outcome, Claimed):
+    if isinstance(outcome, ClaimedKey):
         g.idempotency_claim = outcome
         return None
     if isinstance(outcome, Reused):
@@ -122,13 +120,13 @@ def _replay(stored: Replay) -> Response:
 
 
 def _settle(response: Response) -> Response:
-    claimed: Claimed | None = g.pop("idempotency_claim", None)
+    claimed: ClaimedKey | None = g.pop("idempotency_claim", None)
     if claimed is None:
         return response
-    committed = g.pop("idempotency_staged", False) and response.status_code < 400
-    if committed:
+    command_ran = g.pop("idempotency_command_ran", False)
+    if command_ran and response.status_code < 400:
         return response
-    if response.status_code >= 500 or not g.pop("idempotency_command_ran", False):
+    if response.status_code >= 500 or not command_ran:
         _keys().release(claimed)
     else:
         _keys().store_refusal(claimed, response.status_code, response.get_json(silent=True))

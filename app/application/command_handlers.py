@@ -1,14 +1,16 @@
 """Command handlers: plain functions ``verb_noun(command, uow)``, listed in one dict.
 
 They change aggregates through the unit of work and never commit: the caller owns the
-transaction, so a reaction's command and its handler receipt commit together.
+transaction, so a reaction's command and its handler receipt commit together. ``execute``
+and ``answer`` are the application services the entry points call: one command, one commit.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from app.application.messages import MessageContext
-from app.application.ports import UnitOfWork
+from app.application.ports import ClaimedKey, Committed, Reply, UnitOfWork
 from app.domain import commands
 from app.domain.errors import EmailTaken, NotFound
 from app.domain.models import Order, User, normalize_email
@@ -91,23 +93,36 @@ def handle(command: commands.Command, uow: UnitOfWork) -> Any:
     return COMMAND_HANDLERS[type(command)](command, uow)
 
 
-def execute(
-    command: commands.Command,
-    uow: UnitOfWork,
-    context: MessageContext,
-    before_commit: Callable[[Any], None] | None = None,
-) -> Any:
+def execute(command: commands.Command, uow: UnitOfWork, context: MessageContext) -> Any:
     """Run one command in its own transaction and commit it; returns the handler's result.
 
     Its events are stored with ``context``, the trace of whoever issued the command.
-    ``before_commit(result)`` runs inside the transaction, after the handler succeeded: what
-    it writes through the unit of work commits with the command or not at all. After this
-    returns, ``uow.committed_delivery_ids`` lists the outbox rows just written and
-    ``uow.committed_position`` the last event's global position.
     """
     with uow:
         result = handle(command, uow)
-        if before_commit is not None:
-            before_commit(result)
         uow.commit(context)
     return result
+
+
+@dataclass(frozen=True)
+class Answered:
+    reply: Reply
+    committed: Committed
+
+
+def answer(
+    command: commands.Command,
+    uow: UnitOfWork,
+    context: MessageContext,
+    reply_to: Callable[[Any], Reply],
+    key: ClaimedKey | None = None,
+) -> Answered:
+    """``execute`` for a caller that waits for a reply: ``reply_to(result)`` builds it
+    inside the transaction and, with an idempotency ``key``, it is kept in that same
+    commit, so a command that committed always has its reply stored for a repeat."""
+    with uow:
+        reply = reply_to(handle(command, uow))
+        if key is not None:
+            uow.replies.keep(key, reply)
+        committed = uow.commit(context)
+    return Answered(reply, committed)

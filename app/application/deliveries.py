@@ -90,8 +90,8 @@ def apply_delivery(
                 return DeliveryOutcome(applied=False)
             spec.transactional(message, uow)
             uow.receipts.mark_delivery_done(delivery_id)
-            uow.commit(caused)
-        return DeliveryOutcome(applied=True, new_delivery_ids=uow.committed_delivery_ids)
+            committed = uow.commit(caused)
+        return DeliveryOutcome(applied=True, new_delivery_ids=committed.delivery_ids)
 
     assert spec.external is not None
     if applied_before is not None:

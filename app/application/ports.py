@@ -67,12 +67,46 @@ class HandlerReceipts(Protocol):
     def mark_delivery_done(self, delivery_id: int) -> None: ...
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers its caller: a status code and a JSON body."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClaimedKey:
+    """An idempotency key one request holds while its command runs (``claim`` proves it)."""
+
+    caller: str
+    key: str
+    claim: str
+
+
+class Replies(Protocol):
+    def keep(self, key: ClaimedKey, reply: Reply) -> None:
+        """Store ``reply`` for ``key`` when the unit of work commits, with the position of
+        the last event it writes: the reply commits with the command or not at all."""
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What one commit wrote."""
+
+    position: int | None
+    """Global position of the last event written (None: it wrote none)."""
+    delivery_ids: list[int]
+    """The outbox rows written, one per event and subscribed handler."""
+
+
 class UnitOfWork(abc.ABC):
     """One database transaction. Only ``commit`` makes anything durable.
 
     ``commit(context)`` writes the events recorded by every aggregate touched, stamped with
     the context of the command or reaction that caused them, and one outbox delivery per
-    event and subscribed handler, in the same transaction as the state.
+    event and subscribed handler, in the same transaction as the state; it returns what
+    it wrote.
     """
 
     users: UserRepository
@@ -80,13 +114,9 @@ class UnitOfWork(abc.ABC):
     events: EventStreams
     projections: ProjectionWriter
     receipts: HandlerReceipts
-    committed_delivery_ids: list[int]
-    committed_position: int | None
-    """Global position of the last event the commit wrote (None: it wrote none)."""
+    replies: Replies
 
     def __enter__(self) -> "UnitOfWork":
-        self.committed_delivery_ids = []
-        self.committed_position = None
         return self
 
     def __exit__(
@@ -98,7 +128,7 @@ class UnitOfWork(abc.ABC):
         self.rollback()
 
     @abc.abstractmethod
-    def commit(self, context: MessageContext) -> None: ...
+    def commit(self, context: MessageContext) -> Committed: ...
 
     @abc.abstractmethod
     def rollback(self) -> None: ...

@@ -16,7 +16,7 @@ from flask import Flask
 from app.application import command_handlers
 from app.application.event_handlers.registry import subscribers
 from app.application.messages import MessageContext
-from app.application.ports import ReadModelQueries, UnitOfWork
+from app.application.ports import Committed, ReadModelQueries, UnitOfWork
 from app.application.read_models import UserProfile
 from app.domain.commands import Command, CreateOrder, ProcessPayment, RegisterUser
 from app.domain.errors import ConcurrencyConflict, EmailTaken
@@ -89,30 +89,31 @@ def backend(request: pytest.FixtureRequest, app: Flask) -> Backend:
     return _fake() if request.param == "fake" else _sql(app)
 
 
-def _execute(backend: Backend, command: Command) -> UnitOfWork:
-    uow = backend.uow()
-    command_handlers.execute(command, uow, CONTEXT)
-    return uow
+def _execute(backend: Backend, command: Command) -> Committed:
+    with backend.uow() as uow:
+        command_handlers.handle(command, uow)
+        return uow.commit(CONTEXT)
 
 
-def _register(backend: Backend, email: str = "ada@example.com") -> UnitOfWork:
+def _register(backend: Backend, email: str = "ada@example.com") -> Committed:
     return _execute(backend, RegisterUser(user_id=USER, email=email, name="Ada"))
 
 
-def _create_order(backend: Backend) -> UnitOfWork:
+def _create_order(backend: Backend) -> Committed:
     items = (LineItem("book", 2, Decimal("12.50")),)
     return _execute(backend, CreateOrder(order_id=ORDER, user_id=USER, items=items))
 
 
 def test_commit_writes_state_events_and_one_delivery_per_subscriber(backend: Backend) -> None:
     before = backend.committed()
-    uow = _register(backend)
+    committed = _register(backend)
     after = backend.committed()
     assert after["users"] == before["users"] + 1
     assert after["events"] == before["events"] + 1
     assert after["deliveries"] == before["deliveries"] + len(subscribers("user.registered"))
-    assert len(uow.committed_delivery_ids) == len(subscribers("user.registered"))
-    assert {backend.delivery_status(i) for i in uow.committed_delivery_ids} == {"pending"}
+    assert len(committed.delivery_ids) == len(subscribers("user.registered"))
+    assert {backend.delivery_status(i) for i in committed.delivery_ids} == {"pending"}
+    assert committed.position is not None
 
 
 def test_nothing_is_visible_before_commit_and_leaving_without_commit_discards(
@@ -174,7 +175,7 @@ def test_receipts_are_claimed_once(backend: Backend) -> None:
 
 
 def test_mark_delivery_done_commits_with_the_unit_of_work(backend: Backend) -> None:
-    delivery_id = _register(backend).committed_delivery_ids[0]
+    delivery_id = _register(backend).delivery_ids[0]
     with backend.uow() as uow:
         uow.receipts.mark_delivery_done(delivery_id)
     assert backend.delivery_status(delivery_id) == "pending"

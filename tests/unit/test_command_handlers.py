@@ -6,6 +6,7 @@ import pytest
 from app.application import command_handlers
 from app.application.event_handlers.registry import subscribers
 from app.application.messages import MessageContext
+from app.application.ports import ClaimedKey, Reply
 from app.domain import commands
 from app.domain.commands import (
     AwardLoyaltyPoints,
@@ -240,15 +241,32 @@ def test_a_failing_handler_inside_execute_commits_nothing(db: FakeDatabase, user
     assert db.row_counts() == before
 
 
-def test_execute_reports_the_committed_delivery_ids(db: FakeDatabase, user: User) -> None:
-    uow = FakeUnitOfWork(db)
-    command_handlers.execute(
+def test_answer_commits_the_reply_with_the_command(db: FakeDatabase, user: User) -> None:
+    key = ClaimedKey("caller", "key-1", "claim-1")
+    answered = command_handlers.answer(
         CreateOrder(order_id="o1", user_id=user.id, items=(LineItem("a", 1, Decimal(1)),)),
-        uow,
+        FakeUnitOfWork(db),
         CONTEXT,
+        lambda order: Reply(201, {"order_id": order.id}),
+        key,
     )
     [created] = db.messages("order.created")
-    assert sorted(uow.committed_delivery_ids) == sorted(
+    assert sorted(answered.committed.delivery_ids) == sorted(
         d.delivery_id for d in db.deliveries_of(created.event.event_id).values()
     )
-    assert len(uow.committed_delivery_ids) == len(subscribers("order.created"))
+    assert len(answered.committed.delivery_ids) == len(subscribers("order.created"))
+    assert answered.committed.position == db.events[-1].position
+    assert db.replies == {("caller", "key-1"): Reply(201, {"order_id": "o1"})}
+    assert answered.reply == Reply(201, {"order_id": "o1"})
+
+
+def test_a_refused_command_keeps_no_reply(db: FakeDatabase) -> None:
+    with pytest.raises(NotFound):
+        command_handlers.answer(
+            CreateOrder(order_id="o1", user_id=MISSING, items=(LineItem("a", 1, Decimal(1)),)),
+            FakeUnitOfWork(db),
+            CONTEXT,
+            lambda order: Reply(201, {"order_id": order.id}),
+            ClaimedKey("caller", "key-1", "claim-1"),
+        )
+    assert db.replies == {}

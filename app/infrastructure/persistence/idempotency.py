@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 
+from app.application.ports import ClaimedKey, Replies, Reply
 from app.domain.errors import Conflict
 from app.infrastructure.persistence.sql import upsert, utcnow
 from app.infrastructure.persistence.tables import idempotency_keys
@@ -26,13 +27,6 @@ IN_FLIGHT = "in_flight"
 DONE = "done"
 IN_FLIGHT_LEASE = timedelta(minutes=2)
 """Longer than any request may run (gunicorn's worker timeout is 30 s)."""
-
-
-@dataclass(frozen=True)
-class Claimed:
-    caller: str
-    key: str
-    claim: str
 
 
 @dataclass(frozen=True)
@@ -50,7 +44,7 @@ class InFlight:
     """The first request with this key has not answered yet."""
 
 
-ClaimOutcome = Claimed | Replay | Reused | InFlight
+ClaimOutcome = ClaimedKey | Replay | Reused | InFlight
 
 
 class IdempotencyKeys:
@@ -97,7 +91,7 @@ class IdempotencyKeys:
                     .returning(table.c.key)
                 ).first()
             if inserted is not None:
-                return Claimed(caller, key, claim)
+                return ClaimedKey(caller, key, claim)
             row = conn.execute(sa.select(table).where(this_key)).one()
         if row.fingerprint != fingerprint:
             return Reused()
@@ -105,12 +99,12 @@ class IdempotencyKeys:
             return InFlight()
         return Replay(row.status_code, row.response, row.event_position)
 
-    def store_refusal(self, claimed: Claimed, status_code: int, body: Any) -> None:
+    def store_refusal(self, claimed: ClaimedKey, status_code: int, body: Any) -> None:
         """Keep a 4xx reply (the command wrote nothing), in a transaction of its own."""
         with self._engine.begin() as conn:
             _complete(conn, claimed, status_code, body, None)
 
-    def release(self, claimed: Claimed) -> None:
+    def release(self, claimed: ClaimedKey) -> None:
         """Forget the claim of a request whose answer is not kept: a retry runs again."""
         table = idempotency_keys
         with self._engine.begin() as conn:
@@ -137,24 +131,24 @@ class IdempotencyKeys:
                 return total
 
 
-class IdempotencyRecord:
+class IdempotencyRecord(Replies):
     """The reply of the running command, written by the unit of work just before it commits."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
-        self._staged: tuple[Claimed, int, Any] | None = None
+        self._kept: tuple[ClaimedKey, Reply] | None = None
 
-    def stage(self, claimed: Claimed, status_code: int, body: Any) -> None:
-        self._staged = (claimed, status_code, body)
+    def keep(self, key: ClaimedKey, reply: Reply) -> None:
+        self._kept = (key, reply)
 
     def write(self, event_position: int | None) -> None:
-        if self._staged is not None:
-            claimed, status_code, body = self._staged
-            _complete(self._conn, claimed, status_code, body, event_position)
+        if self._kept is not None:
+            key, reply = self._kept
+            _complete(self._conn, key, reply.status_code, reply.body, event_position)
 
 
 def _complete(
-    conn: sa.Connection, claimed: Claimed, status_code: int, body: Any, position: int | None
+    conn: sa.Connection, claimed: ClaimedKey, status_code: int, body: Any, position: int | None
 ) -> None:
     table = idempotency_keys
     completed = conn.execute(
@@ -169,7 +163,7 @@ def _complete(
         raise Conflict(f"idempotency key {claimed.key!r} was taken over by a later request")
 
 
-def _holds(claimed: Claimed) -> sa.ColumnElement[bool]:
+def _holds(claimed: ClaimedKey) -> sa.ColumnElement[bool]:
     """The row of ``claimed``, while its claim still holds it."""
     table = idempotency_keys
     return sa.and_(

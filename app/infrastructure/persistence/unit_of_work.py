@@ -7,7 +7,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from app.application.messages import MessageContext
-from app.application.ports import UnitOfWork
+from app.application.ports import Committed, UnitOfWork
 from app.infrastructure.persistence import outbox
 from app.infrastructure.persistence.event_store import SqlEventStreams
 from app.infrastructure.persistence.idempotency import IdempotencyRecord
@@ -63,27 +63,26 @@ class SqlUnitOfWork(UnitOfWork):
         )
         self.projections = SqlProjectionWriter(self._conn)
         self.receipts = SqlHandlerReceipts(self._conn)
-        self.idempotency = IdempotencyRecord(self._conn)
+        self.replies = self._replies = IdempotencyRecord(self._conn)
         return super().__enter__()
 
-    def commit(self, context: MessageContext) -> None:
-        """Write the recorded events (stamped with ``context``) and their deliveries with
-        the state, then publish."""
+    def commit(self, context: MessageContext) -> Committed:
+        """Write the recorded events (stamped with ``context``), their deliveries and the
+        kept reply with the state; returns what it wrote."""
         assert self._tx is not None and self._conn is not None, "commit outside 'with uow:'"
         touched = [*self.users.seen, *self.orders.seen]
         new_events = [event for aggregate in touched for event in aggregate.pending_events]
         envelopes = self._streams.append(new_events, context)
         lease = self._dispatch.dispatch_lease() if self._dispatch and envelopes else None
         deliveries = outbox.append(self._conn, envelopes, self._subscribers, dispatch_lease=lease)
-        self.idempotency.write(self._streams.last_position)
+        self._replies.write(self._streams.last_position)
         self._tx.commit()
-        self.committed_position = self._streams.last_position
         for aggregate in touched:
             aggregate.pending_events.clear()
             aggregate.loaded_version = aggregate.version
-        self.committed_delivery_ids = [d.delivery_id for d in deliveries]
         if lease is not None and deliveries and self._dispatch is not None:
             self._dispatch.publish_committed(deliveries)
+        return Committed(self._streams.last_position, [d.delivery_id for d in deliveries])
 
     def rollback(self) -> None:
         if self._tx is not None and self._tx.is_active:
