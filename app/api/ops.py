@@ -44,12 +44,16 @@ from app.infrastructure.persistence.backlog import (
 )
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
+from app.infrastructure.persistence.event_log import EventLog
 from app.infrastructure.persistence.traces import TracedEvent, delivery, trace
 
 PAGE_SIZE = 100
 OPS_PATH = re.compile(r"/ops(?:[/?]|\Z)")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 FILTER_FIELDS = ("handler", "event_type", "error")
+STATUSES = ("dead", "all")
+"""``?status=``: the dead letters still dead (default), or all, re-driven ones included."""
+EVENT_ID_MAX = 36
 
 blueprint = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
 # The page signs people in with ADMIN_TOKEN (a session cookie) and checks every request itself.
@@ -82,11 +86,19 @@ def _filters(source: Any) -> dict[str, str]:
     return given
 
 
-def _where(filters: dict[str, str]) -> DeadLetterFilter:
+def _status(source: Any) -> str:
+    status = source.get("status", "").strip() or STATUSES[0]
+    if status not in STATUSES:
+        abort(400, description=f"invalid status {status[:20]!r}: one of {', '.join(STATUSES)}")
+    return str(status)
+
+
+def _where(filters: dict[str, str], status: str = "dead") -> DeadLetterFilter:
     return DeadLetterFilter(
         handler=filters.get("handler"),
         event_type=filters.get("event_type"),
         error=filters.get("error"),
+        include_redriven=status == "all",
     )
 
 
@@ -108,12 +120,15 @@ def _safe_next(target: str | None) -> str:
 
 @blueprint.get("/sign-in")
 def sign_in_form() -> str:
+    """Without ADMIN_TOKEN (development) the form says none is needed and links onwards."""
     return render_template("ops/sign_in.html", next=_safe_next(request.args.get("next")))
 
 
 @blueprint.post("/sign-in")
 def sign_in_submit() -> Response | tuple[str, int]:
     target = _safe_next(request.form.get("next"))
+    if not admin_token():
+        return redirect(target)  # the page is open: there is no token to check
     if not token_matches(request.form.get("token", "")):
         return render_template("ops/sign_in.html", next=target, refused=True), 401
     sign_in()
@@ -141,11 +156,13 @@ def overview() -> str:
 @ops_session_required
 def dead_letters() -> str:
     filters = _filters(request.args)
+    status = _status(request.args)
     store = container().dead_letters
-    where = _where(filters)
+    where = _where(filters, status)
     return render_template(
         "ops/dead_letters.html",
         filters=filters,
+        status=status,
         items=store.search(where, limit=PAGE_SIZE),
         count=store.count(where),
         handlers=[spec.name for spec in HANDLERS],
@@ -161,7 +178,28 @@ def dead_letter(dead_letter_id: int) -> str:
     if item["delivery_id"] is not None:
         with read_only(container().engine).connect() as conn:
             current = delivery(conn, item["delivery_id"])
-    return render_template("ops/dead_letter.html", item=item, delivery=current)
+    event = _event_log().get(item["event_id"]) if item["event_id"] else None
+    return render_template(
+        "ops/dead_letter.html",
+        item=item,
+        delivery=current,
+        event=event,
+        unfinished=UNFINISHED_STATUSES,
+    )
+
+
+def _event_log() -> EventLog:
+    return EventLog(read_only(container().engine))
+
+
+@blueprint.get("/events/<event_id>")
+@ops_session_required
+def event(event_id: str) -> str:
+    """One stored event, its payload and its deliveries, linked to its whole trace."""
+    found = _event_log().get(event_id) if len(event_id) <= EVENT_ID_MAX else None
+    if found is None:
+        abort(404, description=f"event {event_id[:EVENT_ID_MAX]} does not exist")
+    return render_template("ops/event.html", event=found)
 
 
 @blueprint.route("/dead-letters/<int:dead_letter_id>/retry", methods=["GET", "POST"])

@@ -2,9 +2,11 @@
 
 A webhook receiver that answers 400 dead-letters the ``forward_to_webhooks`` delivery of
 a registration; the operator signs in, finds it, reads its traceback, fixes the receiver,
-re-drives it (through the confirmation page) and watches it reach ``done``.
+re-drives it (through the confirmation page), watches it reach ``done`` and follows the
+dead letter's link to its trace.
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,7 +101,9 @@ def test_sign_in_find_a_dead_letter_re_drive_it_and_see_it_done(
     )
     assert any(e.answer.status == 200 for e in receiver.answered())
 
-    page.goto(f"{base}/ops/trace?correlation_id={CORRELATION_ID}")
+    expect(page.locator("#reload-hint")).to_have_count(0)  # done is final: nothing to reload for
+    page.click("#trace-link")
+    expect(page).to_have_url(re.compile(rf"/ops/trace\?correlation_id={CORRELATION_ID}#event-"))
     expect(page.locator("h2").first).to_contain_text("user.registered")
     webhook_row = page.locator("tr", has_text="forward_to_webhooks")
     expect(webhook_row.locator(".status")).to_have_text("done")

@@ -312,3 +312,78 @@ def test_trace_lists_a_delivery_purged_with_its_dead_letter(graveyard: Graveyard
 def test_without_admin_token_the_page_is_open_and_says_so(make_app: AppFactory) -> None:
     html = make_app().test_client().get("/ops").get_data(as_text=True)
     assert "ADMIN_TOKEN is not set" in html
+
+
+def test_status_all_lists_re_driven_dead_letters_too(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    token = csrf_token(client, f"/ops/dead-letters/{graveyard.ids[WEBHOOK]}/retry")
+    client.post(f"/ops/dead-letters/{graveyard.ids[WEBHOOK]}/retry", data={"csrf_token": token})
+
+    def listed(query: str) -> set[int]:
+        html = client.get(f"/ops/dead-letters{query}").get_data(as_text=True)
+        return {int(i) for i in re.findall(r'href="/ops/dead-letters/(\d+)"', html)}
+
+    assert listed("") == {graveyard.ids[ORDER_WEBHOOK], graveyard.ids[SALES]}
+    assert listed("?status=all") == set(graveyard.ids.values())
+    assert listed("?status=all&handler=notify_sales_channel") == {graveyard.ids[SALES]}
+    page = client.get("/ops/dead-letters?status=all").get_data(as_text=True)
+    assert 'class="status status-redriven">redriven<' in page
+    assert '<option value="all" selected>' in page
+    refused = client.get("/ops/dead-letters?status=gone")
+    assert refused.status_code == 400 and "invalid status" in refused.get_data(as_text=True)
+
+
+def test_a_dead_letter_links_to_its_event_and_its_trace(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    item = graveyard.dead_letter(SALES)
+    with container(graveyard.app).engine.connect() as conn:
+        correlation_id = conn.execute(
+            sa.select(events.c.correlation_id).where(events.c.event_id == item["event_id"])
+        ).scalar_one()
+    html = client.get(f"/ops/dead-letters/{item['id']}").get_data(as_text=True)
+
+    event_link = re.search(r'<a id="event-link" href="([^"]+)"', html)
+    trace_link = re.search(r'<a id="trace-link" href="([^"]+)"', html)
+    assert event_link and trace_link, html
+    assert event_link.group(1) == f"/ops/events/{item['event_id']}"
+    assert trace_link.group(1) == (
+        f"/ops/trace?correlation_id={correlation_id}#event-{item['event_id']}"
+    )
+    event_page = client.get(event_link.group(1)).get_data(as_text=True)
+    assert "<code>order.created</code>" in event_page and correlation_id in event_page
+    assert "<code>notify_sales_channel</code>" in event_page and "status-dead" in event_page
+    trace_page = client.get(trace_link.group(1).split("#")[0]).get_data(as_text=True)
+    assert f'id="event-{item["event_id"]}"' in trace_page
+    missing = client.get("/ops/events/no-such-event")
+    assert missing.status_code == 404
+    assert "event no-such-event does not exist" in missing.get_data(as_text=True)
+    assert client.get("/ops/events/" + "x" * 400).status_code == 404
+
+
+def test_an_unfinished_delivery_says_to_reload(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    dead_letter_id = graveyard.ids[ORDER_WEBHOOK]
+    before = client.get(f"/ops/dead-letters/{dead_letter_id}").get_data(as_text=True)
+    assert 'id="reload-hint"' not in before  # dead is final until someone re-drives it
+
+    token = csrf_token(client, f"/ops/dead-letters/{dead_letter_id}/retry")
+    done = client.post(f"/ops/dead-letters/{dead_letter_id}/retry", data={"csrf_token": token})
+    after = client.get(done.headers["Location"]).get_data(as_text=True)
+    status = graveyard.delivery(ORDER_WEBHOOK)["status"]
+    assert status == "pending"  # nothing publishes it in this app: no relay runs
+    assert 'data-delivery-status="pending"' in after
+    assert 'id="reload-hint"' in after and "Reload" in after
+
+
+def test_without_admin_token_the_sign_in_form_says_none_is_needed(
+    make_app: AppFactory,
+) -> None:
+    client = make_app().test_client()
+    html = client.get("/ops/sign-in?next=/ops/trace").get_data(as_text=True)
+    assert "needs no sign-in" in html and 'href="/ops/trace"' in html
+    assert 'name="token"' not in html
+    token = csrf_token(client, "/ops/dead-letters/retry")  # a form a stale sign-in tab posts
+    response = client.post(
+        "/ops/sign-in", data={"token": "anything", "csrf_token": token, "next": "/ops/trace"}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/ops/trace"
