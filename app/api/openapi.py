@@ -102,6 +102,44 @@ HEADER_NAMES = {
 """Each response header component's header name."""
 
 
+ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"error": "bad_request", "message": "the request body is not valid JSON"},
+    401: {"error": "unauthorized", "message": "send Authorization: Bearer <ADMIN_TOKEN>"},
+    404: {
+        "error": "not_found",
+        "message": "order 743e863c-b698-47f2-a6c7-fba1ef45c1ed does not exist",
+    },
+    405: {
+        "error": "method_not_allowed",
+        "message": "The method is not allowed for the requested URL.",
+    },
+    409: {"error": "conflict", "message": "cannot pay an order that is cancelled"},
+    413: {
+        "error": "request_entity_too_large",
+        "message": "The data value transmitted exceeds the capacity limit.",
+    },
+    415: {
+        "error": "unsupported_media_type",
+        "message": "send a JSON body with Content-Type: application/json",
+    },
+    422: {
+        "error": "validation_failed",
+        "message": "the request has invalid fields",
+        "fields": {"email": ["Not a valid email address."]},
+    },
+    500: {"error": "internal_error", "message": "an unexpected error occurred"},
+    503: {
+        "error": "database_unavailable",
+        "message": "the database connection was lost; retry the request",
+    },
+}
+"""The example each refusal is documented with: its status's usual ``errors.py`` code."""
+
+
+def _error_example(status: int | str) -> dict[str, Any] | None:
+    return ERROR_EXAMPLES.get(int(status)) if str(status).isdigit() else None
+
+
 class ApiBlueprint(flask_smorest.Blueprint):
     """A documented blueprint in one access category.
 
@@ -142,6 +180,10 @@ class ApiBlueprint(flask_smorest.Blueprint):
                 if not self.answer_headers or code == "default":
                     continue
                 response = responses[code] = _inline_error(int(code))
+            example = _error_example(code)
+            json_body = response.get("content", {}).get("application/json")
+            if example is not None and json_body is not None and "schema" in json_body:
+                json_body.setdefault("example", example)
             names = [CORRELATION, *self.answer_headers]
             if str(code).startswith("2"):
                 names += self.success_headers
@@ -182,7 +224,10 @@ def links(status: int, **targets: dict[str, Any]) -> dict[str, Any]:
 def _inline_error(status: int) -> dict[str, Any]:
     """A refusal in the API's error shape, for one operation (not the shared response)."""
     phrase = http.HTTPStatus(status).phrase
-    return {"description": phrase, "content": {"application/json": {"schema": ErrorSchema}}}
+    body: dict[str, Any] = {"schema": ErrorSchema}
+    if (example := _error_example(status)) is not None:
+        body["example"] = example
+    return {"description": phrase, "content": {"application/json": body}}
 
 
 def _security_doc(category: Access) -> dict[str, Any]:
@@ -215,11 +260,14 @@ class Api(flask_smorest.Api):
             response: dict[str, Any] = {"description": status.phrase, "headers": headers}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+                if (example := _error_example(status)) is not None:
+                    response["example"] = example
             prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
         default = {
             "description": "Any other refusal (503 `database_unavailable` with Retry-After)",
             "schema": self.ERROR_SCHEMA,
+            "example": ERROR_EXAMPLES[503],
             "headers": retry_after,
         }
         prepare_response(default, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)

@@ -24,7 +24,10 @@ class Money(fields.String):
 class ErrorSchema(Schema):
     """Every refusal (``errors.py``): a code, a sentence, and field errors when there are."""
 
-    error = fields.String(required=True, metadata={"example": "validation_failed"})
+    error = fields.String(
+        required=True,
+        metadata={"description": "what went wrong, e.g. validation_failed, not_found, conflict"},
+    )
     message = fields.String(required=True)
     fields_ = fields.Dict(
         data_key="fields",

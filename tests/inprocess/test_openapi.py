@@ -1,6 +1,7 @@
 """The OpenAPI document covers every route, and Swagger UI is served from this process."""
 
 import re
+import uuid
 from html.parser import HTMLParser
 from typing import Any
 
@@ -9,6 +10,7 @@ from flask.testing import FlaskClient
 
 from app.api import auth
 from app.api.auth import Access
+from tests.support.inprocess import AppFactory
 
 UNDOCUMENTED_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
 BODY_OPERATIONS = {
@@ -192,3 +194,50 @@ def test_swagger_ui_and_its_assets_are_served_from_this_process(client: FlaskCli
         assert asset.status_code == 200, url
         assert kinds[url[url.rindex(".") :]] in asset.content_type, (url, asset.content_type)
         assert len(asset.get_data()) > 1000, url
+
+
+def _error_examples(document: dict[str, Any]) -> dict[str, set[str]]:
+    """Each refusal status's documented example codes, over every operation and component."""
+    found: dict[str, set[str]] = {}
+    responses = [
+        response
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method != "parameters"
+        for response in operation["responses"].items()
+    ]
+    responses += list(document["components"]["responses"].items())
+    for status, response in responses:
+        if not status.isdigit() or int(status) < 400:
+            continue
+        body = _resolve(document, response).get("content", {}).get("application/json", {})
+        assert "example" in body, (status, response)
+        found.setdefault(status, set()).add(body["example"]["error"])
+    return found
+
+
+def test_each_refusal_is_documented_with_the_code_the_api_answers_it_with(
+    make_app: AppFactory,
+) -> None:
+    client = make_app(ADMIN_TOKEN="x" * 40, MAX_REQUEST_BYTES="2000").test_client()
+    examples = _error_examples(_document(client))
+    user = {"email": "ada@example.com", "name": "Ada"}
+    assert client.post("/api/users", json=user).status_code == 201
+    answers = {
+        "400": client.post("/api/users", data="{", content_type="application/json"),
+        "401": client.get("/api/outbox/stats"),
+        "404": client.get(f"/api/orders/{uuid.uuid4()}"),
+        "409": client.post("/api/users", json=user),
+        "413": client.post("/api/users", json={**user, "name": "x" * 5000}),
+        "415": client.post("/api/users", data="{}", content_type="text/plain"),
+        "422": client.post("/api/users", json={**user, "email": "not-an-email"}),
+    }
+    for status, response in answers.items():
+        assert str(response.status_code) == status, (status, response.get_data(as_text=True))
+        assert response.get_json()["error"] in examples[status], (status, examples[status])
+    assert all(
+        codes == {"validation_failed"} or "validation_failed" not in codes
+        for status, codes in examples.items()
+        if status != "422"
+    ), examples
+    assert examples["422"] == {"validation_failed"}
