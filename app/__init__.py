@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
 
+import click
 from flask import Flask
 
 from app.config import Settings
@@ -50,6 +51,16 @@ def create_app(settings: Settings | None = None, **overrides: Unpack["Adapters"]
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     register_api(app)
     register_cli(app)
-    for line in auth.open_endpoints_report(app):
-        log.warning("%s", line)
+    if _serving_http():
+        for line in auth.open_endpoints_report(app):
+            log.warning("%s", line)
     return app
+
+
+def _serving_http() -> bool:
+    """Whether this process is the web server: a WSGI server (gunicorn, a test) builds the
+    app outside any ``flask`` command, ``flask run`` inside its own. Other ``flask``
+    commands (the relay, ``dead-letters``, ``db upgrade``) serve nothing, so they do not
+    warn about open endpoints."""
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
