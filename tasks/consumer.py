@@ -19,6 +19,7 @@ from typing import Any
 from celery.worker.consumer import Consumer
 
 from app.application.errors import CorruptMessage
+from app.container import container_of
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class DeadLetteringConsumer(Consumer):
         task_name = headers.get("task") if isinstance(headers, dict) else None
         try:
             with flask_app.app_context():
-                flask_app.extensions["outboxflow"].runner.dead_letter_unroutable(
+                container_of(flask_app).runner.dead_letter_unroutable(
                     CorruptMessage(reason),
                     task_name if isinstance(task_name, str) else None,
                     {"raw_body": repr(getattr(message, "body", message))[:RAW_BODY_LIMIT]},

@@ -15,6 +15,7 @@ from celery.signals import worker_init, worker_process_shutdown
 from prometheus_client import Counter, Histogram, start_http_server
 
 from app.application.deliveries import DeadLettered, Outcome, RetryLater
+from app.container import container_of
 from app.infrastructure.metrics.multiprocess import (
     mark_process_dead,
     multiprocess_dir,
@@ -105,7 +106,7 @@ def install() -> None:
         from tasks.worker_app import build_worker
 
         flask_app, _celery = build_worker()
-        listen = flask_app.extensions["outboxflow"].settings.worker_metrics_listen
+        listen = container_of(flask_app).settings.worker_metrics_listen
         try:
             start_worker_exporter(listen)
         except (RuntimeError, ValueError, OSError) as exc:

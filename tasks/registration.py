@@ -10,24 +10,22 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
-from flask import current_app
 
 from app.application.deliveries import DeadLettered, RetryLater
 from app.application.event_handlers.registry import HANDLERS
 from app.application.event_handlers.specs import HandlerSpec
-from app.container import Container, container_of
+from app.container import container_of
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
+from app.infrastructure.persistence import retention
 from app.infrastructure.persistence.idempotency import IdempotencyKeys
 from tasks import metrics
 
 RELAY_TASK = "outbox.relay"
 RETENTION_TASK = "outbox.purge_done"
+RETENTION_BATCH = 1000
+"""Done deliveries deleted per short transaction."""
 
 log = logging.getLogger(__name__)
-
-
-def _container() -> Container:
-    return container_of(current_app)
 
 
 def _handler_task(celery: Celery, spec: HandlerSpec) -> Task:
@@ -38,7 +36,7 @@ def _handler_task(celery: Celery, spec: HandlerSpec) -> Task:
         started = time.perf_counter()
         if not self.request.retries:
             metrics.observe_handler_start(spec.name, envelope)
-        outcome = _container().runner.run(spec.name, delivery_id, envelope)
+        outcome = container_of().runner.run(spec.name, delivery_id, envelope)
         metrics.observe_delivery(spec.name, outcome, time.perf_counter() - started)
         if isinstance(outcome, RetryLater):
             raise self.retry(exc=outcome.error, countdown=outcome.countdown)
@@ -58,7 +56,7 @@ def register_tasks(celery: Celery) -> None:
     # one relay run a second) and log only when they did something.
     @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE, send_events=False)
     def relay_outbox() -> dict[str, int]:
-        report = _container().relay.sweep()
+        report = container_of().relay.sweep()
         if report.did_work:
             log.info(
                 "relay: claimed %d, published %d, failed %d, re-published after broker loss %d",
@@ -71,11 +69,13 @@ def register_tasks(celery: Celery) -> None:
 
     @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE, send_events=False)
     def purge_done_deliveries() -> int:
-        container = _container()
+        container = container_of()
         ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
         IdempotencyKeys(container.engine, ttl).purge_expired()
-        return container.purge_done_deliveries(
-            timedelta(hours=container.settings.outbox_retention_hours)
+        return retention.purge_done_deliveries(
+            container.engine,
+            timedelta(hours=container.settings.outbox_retention_hours),
+            RETENTION_BATCH,
         )
 
     for spec in HANDLERS:

@@ -6,7 +6,7 @@ from celery.signals import task_rejected, task_unknown, worker_ready
 from flask import Flask
 
 from app.application.errors import CorruptMessage
-from app.container import Container
+from app.container import container_of
 from app.infrastructure.messaging.celery_app import declare_dead_letter_queue
 
 
@@ -18,7 +18,7 @@ def _body(message: Any) -> Any:
 
 
 def install_dead_letter_signals(flask_app: Flask) -> None:
-    container: Container = flask_app.extensions["outboxflow"]
+    container = container_of(flask_app)
 
     @worker_ready.connect(weak=False)
     def _declare_dead_letter_queue(**_: Any) -> None:

@@ -7,9 +7,11 @@ from flask import Response, current_app, jsonify
 
 from app.api import responses
 from app.api.auth import Access
-from app.api.context import container
 from app.api.openapi import ApiBlueprint
+from app.container import container_of
 from app.infrastructure import readiness
+from app.infrastructure.persistence import backlog
+from app.infrastructure.persistence.database import read_only
 
 probes = ApiBlueprint(
     "probes",
@@ -38,7 +40,7 @@ def healthz() -> dict[str, str]:
 @probes.alt_response(503, schema=responses.ReadinessSchema, description="a check failed")
 def readyz() -> Any:
     """Readiness: the database answers, migrations are at head, the broker is reachable"""
-    c = container()
+    c = container_of()
     migrations = Path(current_app.extensions["migrate"].directory)
     checks = readiness.check(c.engine, migrations, c.celery)
     answer = {"checks": checks, "relay_heartbeat_age_seconds": readiness.relay_age(c.engine)}
@@ -54,4 +56,5 @@ def readyz() -> Any:
 @outbox.response(200, responses.OutboxStatsSchema)
 def outbox_stats() -> dict[str, Any]:
     """Deliveries by status and handler, and the age of the oldest unfinished one"""
-    return container().outbox_stats()
+    with read_only(container_of().engine).connect() as conn:
+        return backlog.outbox_stats(conn)

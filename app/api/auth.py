@@ -38,6 +38,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from app.config import Settings
+from app.container import container_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTRIBUTE = "outboxflow_access"
@@ -87,7 +88,7 @@ def install(app: Flask) -> None:
     def _check_access() -> None:
         if request.endpoint is None:
             return
-        settings: Settings = current_app.extensions["outboxflow"].settings
+        settings = container_of().settings
         refusal = _refusal(settings, access_of(current_app, request.endpoint))
         if refusal:
             raise Unauthorized(
@@ -106,7 +107,7 @@ def caller() -> str:
     The SHA-256 of the bearer token that authenticated it, never the token itself (this is
     stored); ``ANONYMOUS`` when its endpoint needed no token, so open endpoints share one.
     """
-    settings: Settings = current_app.extensions["outboxflow"].settings
+    settings = container_of().settings
     category = access_of(current_app, request.endpoint) if request.endpoint else Access.PUBLIC
     offered = _bearer_token()
     if not offered or not _accepted_tokens(settings, category):
@@ -150,7 +151,7 @@ def _matches(offered: str | None, tokens: Iterable[str]) -> bool:
 
 def open_endpoints_report(app: Flask) -> list[str]:
     """One line per category that answers without a token under these settings."""
-    settings: Settings = app.extensions["outboxflow"].settings
+    settings = container_of(app).settings
     open_categories: dict[str, tuple[Access, ...]] = {}
     if not settings.admin_token:
         headline = "ADMIN_TOKEN is unset: operational endpoints are open"

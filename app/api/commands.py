@@ -9,12 +9,13 @@ from marshmallow import Schema
 
 from app.api import idempotency, responses, schemas
 from app.api.auth import Access
-from app.api.context import container, rule_ids
+from app.api.context import rule_ids
 from app.api.correlation import request_context
 from app.api.openapi import EVENT_POSITION, IDEMPOTENT_REPLAYED, ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
 from app.application import command_handlers
 from app.application.ports import Reply
+from app.container import container_of
 from app.domain.commands import (
     CancelOrder,
     Command,
@@ -100,7 +101,7 @@ def _run(command: Command, reply_to: Callable[[Any], Reply]) -> Response:
     try:
         answered = command_handlers.answer(
             command,
-            container().uow(),
+            container_of().uow(),
             request_context(),
             reply_to,
             idempotency.claimed_key(),

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from app.api.context import container
 from app.api.errors import error_response
+from app.container import container_of
 from app.infrastructure.persistence.checkpoints import PositionNotWritten, ProjectionCheckpoints
 from app.infrastructure.persistence.database import read_only
 
@@ -41,8 +41,8 @@ def install(blueprint: Blueprint, served_by: Mapping[str, tuple[str, ...]]) -> N
                 422, "validation_failed", f"{HEADER} {message}", {HEADER: [message]}
             )
         handlers = served_by[request.endpoint.rpartition(".")[2]]
-        settings = container().settings
-        checkpoints = ProjectionCheckpoints(read_only(container().engine))
+        settings = container_of().settings
+        checkpoints = ProjectionCheckpoints(read_only(container_of().engine))
         try:
             if checkpoints.wait(int(raw), handlers, settings.read_your_writes_timeout_ms / 1000):
                 return None

@@ -1,4 +1,4 @@
-"""Access to the per-process container, and the resource ids a request names."""
+"""The resource ids a request names."""
 
 import re
 from collections.abc import Callable
@@ -6,15 +6,9 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from flask import abort, current_app
-
-from app.container import Container, container_of
+from flask import abort
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def container() -> Container:
-    return container_of(current_app)
 
 
 def resource_id(value: str, what: str) -> str:

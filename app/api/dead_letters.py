@@ -7,10 +7,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.api import responses
 from app.api.auth import Access
-from app.api.context import container
 from app.api.filters import parse_since
 from app.api.openapi import ApiBlueprint
 from app.api.parsing import OPTIONAL_JSON
+from app.container import container_of
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
 blueprint = ApiBlueprint(
@@ -70,7 +70,7 @@ def _filter(data: dict[str, Any], include_redriven: bool = False) -> DeadLetterF
 def list_dead_letters(args: dict[str, Any]) -> dict[str, Any]:
     """Dead letters matching the filters, oldest first (without tracebacks)"""
     where = _filter(args, include_redriven=args["status"] == "all")
-    store = container().dead_letters
+    store = container_of().dead_letters
     items = store.search(where, limit=args["limit"], offset=args["offset"])
     for item in items:
         item.pop("traceback", None)
@@ -78,7 +78,7 @@ def list_dead_letters(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _existing(dead_letter_id: int) -> dict[str, Any]:
-    item = None if dead_letter_id > MAX_ID else container().dead_letters.get(dead_letter_id)
+    item = None if dead_letter_id > MAX_ID else container_of().dead_letters.get(dead_letter_id)
     if item is None:
         abort(404, description=f"dead letter {dead_letter_id} does not exist")
     return item
@@ -98,7 +98,7 @@ def get_dead_letter(dead_letter_id: int) -> dict[str, Any]:
 @blueprint.alt_response(409, schema=responses.ErrorSchema, description="not re-drivable")
 def retry_one(dead_letter_id: int) -> dict[str, Any]:
     """Re-drive one dead letter: its delivery goes back to pending with fresh attempts"""
-    store = container().dead_letters
+    store = container_of().dead_letters
     item = _existing(dead_letter_id)
     if item["status"] != "dead" or item["delivery_id"] is None:
         abort(
@@ -116,7 +116,7 @@ def retry_one(dead_letter_id: int) -> dict[str, Any]:
 @blueprint.alt_response(415, schema=responses.ErrorSchema, description="not application/json")
 def retry_matching(data: dict[str, Any]) -> dict[str, Any]:
     """Re-drive every dead letter matching the filters (or list them: dry_run)"""
-    store = container().dead_letters
+    store = container_of().dead_letters
     ids = store.matching(_filter(data))
     retried = [] if data["dry_run"] else store.redrive(ids)
     return {"matched": ids, "retried": retried, "dry_run": data["dry_run"]}

@@ -6,9 +6,10 @@ from flask import Response, abort, jsonify
 from marshmallow import Schema, fields, validate
 
 from app.api.auth import Access
-from app.api.context import container, rule_ids
+from app.api.context import rule_ids
 from app.api.openapi import ApiBlueprint
 from app.api.responses import ErrorSchema
+from app.container import container_of
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_log import EventFilter, EventLog
 from app.infrastructure.persistence.traces import MAX_TRACED_EVENTS
@@ -86,7 +87,7 @@ class TraceSchema(Schema):
 
 
 def _log() -> EventLog:
-    return EventLog(read_only(container().engine))
+    return EventLog(read_only(container_of().engine))
 
 
 @blueprint.route("/events")

@@ -23,9 +23,9 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from app.api.auth import caller
-from app.api.context import container
 from app.api.errors import error_response
 from app.application.ports import ClaimedKey
+from app.container import container_of
 from app.infrastructure.persistence.idempotency import (
     IdempotencyKeys,
     InFlight,
@@ -63,8 +63,9 @@ def retry_may_succeed() -> None:
 
 
 def _keys() -> IdempotencyKeys:
-    settings = container().settings
-    return IdempotencyKeys(container().engine, timedelta(hours=settings.idempotency_key_ttl_hours))
+    container = container_of()
+    ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
+    return IdempotencyKeys(container.engine, ttl)
 
 
 def request_fingerprint() -> str:

@@ -6,9 +6,9 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from app.api.auth import Access
-from app.api.context import container
 from app.api.openapi import ApiBlueprint
 from app.application.event_handlers.registry import HANDLERS
+from app.container import container_of
 from app.infrastructure.metrics.multiprocess import scrape_registry
 from app.infrastructure.metrics.outbox_collector import OutboxCollector
 
@@ -37,7 +37,7 @@ blueprint = ApiBlueprint(
 )
 def metrics() -> Response:
     """The web's metrics and the outbox gauges, for Prometheus"""
-    engine = container().engine
+    engine = container_of().engine
     registry = scrape_registry(OutboxCollector(engine, [spec.name for spec in HANDLERS]))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 

@@ -23,7 +23,6 @@ from werkzeug.wrappers import Response
 
 from app.api import auth
 from app.api.auth import Access
-from app.api.context import container
 from app.api.dead_letters import FilterSchema
 from app.api.events import MAX_POSITION
 from app.api.ops_session import (
@@ -36,6 +35,7 @@ from app.api.ops_session import (
     token_matches,
 )
 from app.application.event_handlers.registry import HANDLERS
+from app.container import container_of
 from app.domain.events import EVENT_CLASSES
 from app.infrastructure.persistence.backlog import (
     UNFINISHED_STATUSES,
@@ -103,7 +103,7 @@ def _where(filters: dict[str, str], status: str = "dead") -> DeadLetterFilter:
 
 
 def _existing(dead_letter_id: int) -> dict[str, Any]:
-    item = None if dead_letter_id > MAX_ID else container().dead_letters.get(dead_letter_id)
+    item = None if dead_letter_id > MAX_ID else container_of().dead_letters.get(dead_letter_id)
     if item is None:
         abort(404, description=f"dead letter {dead_letter_id} does not exist")
     return item
@@ -144,7 +144,7 @@ def sign_out_submit() -> Response:
 @blueprint.get("")
 @ops_session_required
 def overview() -> str:
-    with read_only(container().engine).connect() as conn:
+    with read_only(container_of().engine).connect() as conn:
         backlogs = handler_backlogs(conn, [spec.name for spec in HANDLERS])
         dead = live_dead_letters(conn)
     return render_template(
@@ -157,7 +157,7 @@ def overview() -> str:
 def dead_letters() -> str:
     filters = _filters(request.args)
     status = _status(request.args)
-    store = container().dead_letters
+    store = container_of().dead_letters
     where = _where(filters, status)
     return render_template(
         "ops/dead_letters.html",
@@ -176,7 +176,7 @@ def dead_letter(dead_letter_id: int) -> str:
     item = _existing(dead_letter_id)
     current = None
     if item["delivery_id"] is not None:
-        with read_only(container().engine).connect() as conn:
+        with read_only(container_of().engine).connect() as conn:
             current = delivery(conn, item["delivery_id"])
     event = _event_log().get(item["event_id"]) if item["event_id"] else None
     return render_template(
@@ -189,7 +189,7 @@ def dead_letter(dead_letter_id: int) -> str:
 
 
 def _event_log() -> EventLog:
-    return EventLog(read_only(container().engine))
+    return EventLog(read_only(container_of().engine))
 
 
 @blueprint.get("/events/<event_id>")
@@ -208,7 +208,7 @@ def retry_one(dead_letter_id: int) -> Response | str:
     item = _existing(dead_letter_id)
     if request.method == "GET":
         return render_template("ops/confirm_retry_one.html", item=item)
-    retried = container().dead_letters.redrive([dead_letter_id])
+    retried = container_of().dead_letters.redrive([dead_letter_id])
     if retried:
         flash(f"Dead letter #{dead_letter_id} re-driven: its delivery is pending again.")
     else:
@@ -219,7 +219,7 @@ def retry_one(dead_letter_id: int) -> Response | str:
 @blueprint.route("/dead-letters/retry", methods=["GET", "POST"])
 @ops_session_required
 def retry_matching() -> Response | str:
-    store = container().dead_letters
+    store = container_of().dead_letters
     if request.method == "GET":
         filters = _filters(request.args)
         ids = store.matching(_where(filters))
@@ -249,7 +249,7 @@ def trace_lookup() -> str:
     chain: list[TracedEvent] = []
     next_after = None
     if correlation_id:
-        with read_only(container().engine).connect() as conn:
+        with read_only(container_of().engine).connect() as conn:
             chain, next_after = trace(conn, correlation_id, after=args["after"])
     return render_template(
         "ops/trace.html",

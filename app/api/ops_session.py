@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from flask import g, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
-from app.api.context import container
+from app.container import container_of
 from app.infrastructure.persistence.ops_sessions import OpsSessions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,15 +35,15 @@ csrf = CSRFProtect()
 
 
 def admin_token() -> str:
-    return container().settings.admin_token
+    return container_of().settings.admin_token
 
 
 def session_lifetime() -> timedelta:
-    return timedelta(hours=container().settings.ops_session_hours)
+    return timedelta(hours=container_of().settings.ops_session_hours)
 
 
 def _sessions() -> OpsSessions:
-    return OpsSessions(container().engine, session_lifetime())
+    return OpsSessions(container_of().engine, session_lifetime())
 
 
 def _fingerprint(token: str) -> str:

@@ -8,10 +8,11 @@ from marshmallow import Schema
 
 from app.api import consistency, responses
 from app.api.auth import Access
-from app.api.context import container, rule_ids
+from app.api.context import rule_ids
 from app.api.openapi import HEADER_NAMES, RETRY_AFTER, ApiBlueprint
 from app.application import queries
 from app.application.read_models import OrderSummary, UserProfileView
+from app.container import container_of
 
 Found = TypeVar("Found")
 View = TypeVar("View", bound=Callable[..., Any])
@@ -64,19 +65,19 @@ def _query(rule: str, reply: Schema | type[Schema]) -> Callable[[View], View]:
 @_query("/orders/<order_id>", responses.OrderSummarySchema)
 def get_order(order_id: str) -> OrderSummary:
     """One order, as projected"""
-    return _projected(queries.get_order(container().queries, order_id), f"order {order_id}")
+    return _projected(queries.get_order(container_of().queries, order_id), f"order {order_id}")
 
 
 @_query("/users/<user_id>", responses.UserProfileSchema)
 def get_user(user_id: str) -> UserProfileView:
     """One user's profile: orders, spending, loyalty points"""
-    return _projected(queries.get_user(container().queries, user_id), f"user {user_id}")
+    return _projected(queries.get_user(container_of().queries, user_id), f"user {user_id}")
 
 
 @_query("/users/<user_id>/orders", responses.OrderSummarySchema(many=True))
 def list_user_orders(user_id: str) -> Sequence[OrderSummary]:
     """A user's orders"""
-    return _projected(queries.list_user_orders(container().queries, user_id), f"user {user_id}")
+    return _projected(queries.list_user_orders(container_of().queries, user_id), f"user {user_id}")
 
 
 def _projected(found: Found | None, what: str) -> Found:

@@ -8,8 +8,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from app.api.context import container
 from app.api.filters import parse_since
+from app.container import container_of
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
 dead_letters_cli = AppGroup("dead-letters", help="Inspect, re-drive and purge dead letters.")
@@ -66,7 +66,7 @@ def list_command(
 ) -> None:
     """List dead letters, oldest first."""
     where = _filter(handler, event_type, error, since, include_redriven)
-    items = container().dead_letters.search(where, limit=limit)
+    items = container_of().dead_letters.search(where, limit=limit)
     for item in items:
         if as_json:
             item.pop("traceback", None)
@@ -85,7 +85,7 @@ def list_command(
 @click.argument("dead_letter_id", type=click.IntRange(1, MAX_ID))
 def show_command(dead_letter_id: int) -> None:
     """Everything about one dead letter, traceback included."""
-    item = container().dead_letters.get(dead_letter_id)
+    item = container_of().dead_letters.get(dead_letter_id)
     if item is None:
         raise click.ClickException(f"dead letter {dead_letter_id} does not exist")
     traceback = item.pop("traceback")
@@ -108,7 +108,7 @@ def retry_command(
     dry_run: bool,
 ) -> None:
     """Re-drive dead letters: their deliveries go back to pending with fresh attempts."""
-    store = container().dead_letters
+    store = container_of().dead_letters
     if bool(ids) == retry_all:
         raise click.UsageError("give dead-letter ids, or --all (with optional filters)")
     if retry_all:
@@ -138,7 +138,7 @@ def purge_command(
     yes: bool,
 ) -> None:
     """Delete matching dead letters (and their dead deliveries) for good."""
-    store = container().dead_letters
+    store = container_of().dead_letters
     where = _filter(handler, event_type, error, since)
     count = len(store.matching(where))
     if count == 0:

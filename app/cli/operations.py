@@ -8,10 +8,11 @@ import time
 import click
 from flask.cli import AppGroup
 
-from app.api.context import container
 from app.application.event_handlers.projections import PROJECTIONS
+from app.container import container_of
 from app.infrastructure.messaging import schema_snapshot
 from app.infrastructure.messaging.relay_follower import RelayFollower
+from app.infrastructure.persistence import backlog
 from app.infrastructure.persistence.aggregate_check import verify_orders
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_log import EventLog
@@ -26,7 +27,8 @@ aggregates_cli = AppGroup("aggregates", help="Check the write side against the e
 @outbox_cli.command("stats")
 def outbox_stats() -> None:
     """Deliveries by status and handler, as JSON."""
-    click.echo(json.dumps(container().outbox_stats(), indent=2))
+    with read_only(container_of().engine).connect() as conn:
+        click.echo(json.dumps(backlog.outbox_stats(conn), indent=2))
 
 
 @outbox_cli.command("relay")
@@ -38,7 +40,7 @@ def outbox_stats() -> None:
 def outbox_relay(follow: bool) -> None:
     """Publish every due delivery now (what beat does every OUTBOX_RELAY_INTERVAL), or, with
     --follow, run the relay that publishes each command's deliveries at its commit."""
-    c = container()
+    c = container_of()
     if not follow:
         report = c.relay.sweep(time_budget=60.0)
         click.echo(
@@ -69,7 +71,7 @@ def projections_rebuild(names: tuple[str, ...], batch_size: int) -> None:
     short transaction. Interrupting it (Ctrl-C) leaves the live projections as they were;
     run it again to start over. With no NAME, every projection is rebuilt.
     """
-    engine = container().engine
+    engine = container_of().engine
     for name in names or sorted(PROJECTIONS):
         report = _rebuild_with_progress(ProjectionRebuild(engine, PROJECTIONS[name], batch_size))
         click.echo(
@@ -112,7 +114,7 @@ def _rebuild_with_progress(rebuild: ProjectionRebuild) -> RebuildReport:
 @click.argument("correlation_id")
 def events_trace(correlation_id: str) -> None:
     """One request's whole chain: its events and every handler delivery of each."""
-    log = EventLog(read_only(container().engine))
+    log = EventLog(read_only(container_of().engine))
     after: int | None = 0
     while after is not None:
         found = log.trace(correlation_id, after=after)
@@ -159,7 +161,7 @@ def events_schema(write: bool) -> None:
 @aggregates_cli.command("verify")
 def aggregates_verify() -> None:
     """Fold every order's events and compare with its stored state; exit 1 on any mismatch."""
-    report = verify_orders(container().engine)
+    report = verify_orders(container_of().engine)
     for mismatch in report.mismatches:
         click.echo(mismatch, err=True)
     click.echo(f"checked {report.checked} order(s), mismatched {report.mismatched}")

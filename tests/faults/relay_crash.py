@@ -10,7 +10,7 @@ import signal
 from typing import Any
 
 from app import create_app
-from app.container import Container
+from app.container import container_of
 from app.infrastructure.persistence import outbox
 
 
@@ -21,7 +21,7 @@ def _die_instead_of_marking(*_args: Any, **_kwargs: Any) -> None:
 
 def main() -> None:
     app = create_app()
-    container: Container = app.extensions["outboxflow"]
+    container = container_of(app)
     outbox.mark_dispatched = _die_instead_of_marking
     with app.app_context():
         container.relay.sweep(time_budget=30)

@@ -11,7 +11,7 @@ import pytest
 from app.infrastructure.messaging.broker_watch import CANARY_QUEUE
 from tests.faults.conftest import Rig
 from tests.faults.workload import command_count, drive_all
-from tests.support.outbox import status_counts
+from tests.support.outbox import outbox_stats, status_counts
 from tests.support.waiting import wait_until
 from tests.support.workload import (
     Workload,
@@ -42,7 +42,7 @@ def test_broker_restarts_empty_with_deliveries_in_flight_and_queued(rig: Rig) ->
     ship_orders(rig.stack.client, workload)
     cancel_orders(rig.stack.client, workload)
     seconds_down = time.monotonic() - started
-    waiting = rig.stack.container.outbox_stats()["pending"]
+    waiting = outbox_stats(rig.stack.container.engine)["pending"]
     accepted_while_down = command_count(workload) - len(workload.users) - len(workload.orders)
     rig.broker.start_empty()
 
@@ -102,7 +102,7 @@ def test_a_broker_that_comes_back_empty_is_noticed_long_before_the_redelivery_le
     drive_all(rig.stack.client, workload)
     rig.stack.container.relay.sweep()
     assert _canary_placed(rig), "the relay's first sweep places its canary"
-    stats = rig.stack.container.outbox_stats()
+    stats = outbox_stats(rig.stack.container.engine)
     queued = sum(rig.stack.queue_depths().values())
     rig.broker.crash()
     rig.broker.start_empty()

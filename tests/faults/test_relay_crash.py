@@ -12,6 +12,7 @@ from app.config import Settings
 from app.infrastructure.persistence.tables import outbox
 from tests.faults.conftest import Rig
 from tests.faults.workload import drive_all
+from tests.support.outbox import outbox_stats
 from tests.support.waiting import wait_until
 from tests.support.workload import Workload, assert_queries_match
 
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_relay_killed_between_publish_and_mark(rig: Rig) -> None:
     workload = Workload.generate(users=3, orders=8)
     drive_all(rig.stack.client, workload)
-    pending = rig.stack.container.outbox_stats()["pending"]
+    pending = outbox_stats(rig.stack.container.engine)["pending"]
 
     crashed = subprocess.run(
         [sys.executable, "-m", "tests.faults.relay_crash"],
@@ -69,7 +70,7 @@ def test_a_live_relay_publishes_a_dead_relay_s_rows_within_5_s(rig: Rig) -> None
     live_at = max(crash_at, time.monotonic())
 
     wait_until(
-        lambda: rig.stack.container.outbox_stats()["pending"] == 0,
+        lambda: outbox_stats(rig.stack.container.engine)["pending"] == 0,
         timeout=30,
         what="the dead relay's rows published by the live one",
     )

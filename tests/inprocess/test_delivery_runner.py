@@ -26,6 +26,7 @@ from app.application.ports import WebhookSender
 from app.container import Container, container_of
 from app.domain.errors import InvalidCommand
 from app.infrastructure.envelope import claimed_event_id, decode_stored
+from app.infrastructure.persistence import retention
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import dead_letters, events, handler_receipts, outbox
@@ -300,7 +301,7 @@ def test_a_late_copy_after_retention_purged_the_delivery_is_ignored(
     delivery_id, envelope = _delivery(app, handler)
     first = _runner(app, ScriptedWebhooks()).run(handler, delivery_id, envelope)
     assert first == Done(applied=True)
-    assert _container(app).purge_done_deliveries(timedelta(0)) >= 1
+    assert retention.purge_done_deliveries(_container(app).engine, timedelta(0), 1000) >= 1
     with _container(app).engine.connect() as conn:
         assert conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first() is None
     webhooks = ScriptedWebhooks()

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from app.infrastructure.messaging.broker_watch import CANARY_QUEUE, BrokerWatch
+from tests.support.outbox import outbox_stats
 from tests.support.stack import Stack
 
 pytestmark = [
@@ -43,7 +44,7 @@ def _lose_the_canary(stack: Stack) -> None:
 def test_a_new_broker_gets_a_canary_and_no_second_copies(stack: Stack) -> None:
     user = stack.client.post("/api/users", json={"email": "w@example.com", "name": "W"})
     assert user.status_code == 201
-    pending = stack.container.outbox_stats()["pending"]
+    pending = outbox_stats(stack.engine)["pending"]
     assert pending > 0 and _queued(stack) == 0, "a command only writes"
 
     first = stack.container.relay.sweep()
@@ -61,7 +62,7 @@ def test_a_lost_canary_publishes_every_unstarted_delivery_again(stack: Stack) ->
     user = stack.client.post("/api/users", json={"email": "l@example.com", "name": "L"})
     assert user.status_code == 201
     stack.container.relay.sweep()
-    dispatched = stack.container.outbox_stats()["dispatched"]
+    dispatched = outbox_stats(stack.engine)["dispatched"]
     assert _queued(stack) == dispatched > 0
 
     _lose_the_canary(stack)

