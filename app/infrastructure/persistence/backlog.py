@@ -14,9 +14,10 @@ import sqlalchemy as sa
 
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import done_counts
-from app.infrastructure.persistence.outbox import UNFINISHED
+from app.infrastructure.persistence.dead_letters import DEAD
+from app.infrastructure.persistence.delivery_states import NOT_DONE_YET, UNFINISHED
 from app.infrastructure.persistence.sql import as_utc, utcnow
-from app.infrastructure.persistence.tables import NOT_DONE, dead_letters, outbox
+from app.infrastructure.persistence.tables import dead_letters, outbox
 
 UNFINISHED_STATUSES = tuple(s.value for s in DeliveryStatus.unfinished())
 
@@ -79,7 +80,7 @@ def outbox_stats(conn: sa.Connection) -> dict[str, Any]:
             sa.func.min(outbox.c.created_at),
             sa.func.min(outbox.c.dispatched_at),
         )
-        .where(NOT_DONE)
+        .where(NOT_DONE_YET)
         .group_by(outbox.c.handler, outbox.c.status)
     ):
         add(handler, status, count)
@@ -115,7 +116,7 @@ def live_dead_letters(conn: sa.Connection) -> dict[str, int]:
     """Dead letters not yet re-driven, per handler (``unroutable`` when none was named)."""
     rows = conn.execute(
         sa.select(dead_letters.c.handler, sa.func.count())
-        .where(dead_letters.c.status == "dead")
+        .where(dead_letters.c.status == DEAD)
         .group_by(dead_letters.c.handler)
     )
     return {handler or UNROUTABLE: int(count) for handler, count in rows}

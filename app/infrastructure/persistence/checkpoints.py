@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.infrastructure.persistence.delivery_states import NOT_DONE_YET
 from app.infrastructure.persistence.tables import events, outbox
 
 NOTIFY_CHANNEL = "outbox_done"
@@ -26,7 +27,7 @@ def _first_unfinished(handlers: Collection[str]) -> sa.Select[Any]:
     return (
         sa.select(sa.func.min(events.c.position))
         .select_from(outbox.join(events, events.c.event_id == outbox.c.event_id))
-        .where(outbox.c.handler.in_(handlers), outbox.c.status != "done")
+        .where(outbox.c.handler.in_(handlers), NOT_DONE_YET)
     )
 
 

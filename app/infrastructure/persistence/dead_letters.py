@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.application.ports import DeliveryStatus
+from app.infrastructure.persistence import delivery_states as states
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import (
@@ -90,9 +91,9 @@ def record(
     ).scalar_one()
     if delivery_id is not None:
         conn.execute(
-            outbox.update()
-            .where(outbox.c.id == delivery_id, outbox.c.status != DeliveryStatus.DONE)
-            .values(status=DeliveryStatus.DEAD, lease_until=None, last_error=str(exc)[:2000])
+            states.update_to(DeliveryStatus.DEAD)
+            .where(outbox.c.id == delivery_id)
+            .values(lease_until=None, last_error=str(exc)[:2000])
         )
     return int(dead_letter_id)
 
@@ -148,13 +149,9 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
     now = utcnow()
     reset = set(
         conn.execute(
-            outbox.update()
-            .where(
-                outbox.c.id.in_([r.delivery_id for r in rows]),
-                outbox.c.status == DeliveryStatus.DEAD,
-            )
+            states.update_to(DeliveryStatus.PENDING, sources=[DeliveryStatus.DEAD])
+            .where(outbox.c.id.in_([r.delivery_id for r in rows]))
             .values(
-                status=DeliveryStatus.PENDING,
                 attempts=0,
                 available_at=now,
                 lease_until=None,
@@ -192,7 +189,7 @@ def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
     ]
     if delivery_ids:
         dead_deliveries = sa.and_(
-            outbox.c.id.in_(delivery_ids), outbox.c.status == DeliveryStatus.DEAD
+            outbox.c.id.in_(delivery_ids), states.in_status([DeliveryStatus.DEAD])
         )
         conn.execute(
             purged_dead_deliveries.insert().from_select(

@@ -1,6 +1,9 @@
 """The outbox as writers and relays move it: rows appended with their events, then claimed,
 marked dispatched or released.
 
+``delivery_states`` says which status a row may move to and guards every statement that
+moves one; the statements here name only their rows and the other columns.
+
 Claiming is one atomic ``UPDATE … RETURNING`` guarded by the lease, with ``FOR UPDATE
 SKIP LOCKED`` in the subquery on PostgreSQL (SQLite drops that clause and serialises
 writers instead), so two relays at once never claim the same row. A worker's own moves
@@ -8,7 +11,7 @@ writers instead), so two relays at once never claim the same row. A worker's own
 purge in ``retention``.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,20 +20,11 @@ import sqlalchemy as sa
 
 from app.application.ports import DeliveryStatus
 from app.infrastructure.envelope import Envelope
+from app.infrastructure.persistence import delivery_states as states
+from app.infrastructure.persistence.delivery_states import UNFINISHED
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import utcnow
-from app.infrastructure.persistence.tables import NOT_DONE, Timestamp, events, outbox
-
-Status = DeliveryStatus
-
-
-def _literal_statuses(statuses: Iterable[DeliveryStatus]) -> sa.ColumnElement[bool]:
-    """``status IN (...)`` with the values inlined, so PostgreSQL can match the partial
-    indexes (a bound parameter would hide from the planner that 'done' is excluded)."""
-    return sa.and_(NOT_DONE, outbox.c.status.in_([sa.literal_column(f"'{s}'") for s in statuses]))
-
-
-UNFINISHED = _literal_statuses(DeliveryStatus.unfinished())
+from app.infrastructure.persistence.tables import Timestamp, events, outbox
 
 
 @dataclass(frozen=True)
@@ -59,10 +53,10 @@ def append(
         return []
     now = utcnow()
     if dispatch_lease is None:
-        state: dict[str, Any] = {"status": Status.PENDING}
+        state = states.created(DeliveryStatus.PENDING)
     else:
         state = {
-            "status": Status.DISPATCHED,
+            **states.created(DeliveryStatus.DISPATCHED),
             "dispatched_at": now,
             "dispatch_count": 1,
             "lease_until": now + dispatch_lease,
@@ -83,7 +77,7 @@ def append(
     return [ClaimedDelivery(i, h, e) for i, (e, h) in zip(ids, wanted, strict=True)]
 
 
-_PENDING = _literal_statuses([DeliveryStatus.PENDING])
+_PENDING = states.in_status([DeliveryStatus.PENDING])
 
 
 def has_pending(conn: sa.Connection) -> bool:
@@ -160,10 +154,9 @@ def mark_dispatched(
         return
     now = utcnow()
     conn.execute(
-        outbox.update()
-        .where(outbox.c.id.in_(ids), UNFINISHED, outbox.c.claimed_by == token)
+        states.update_to(DeliveryStatus.DISPATCHED)
+        .where(outbox.c.id.in_(ids), outbox.c.claimed_by == token)
         .values(
-            status=Status.DISPATCHED,
             dispatched_at=now,
             lease_until=_redelivery_lease(now, redelivery_after),
             dispatch_count=outbox.c.dispatch_count + 1,
@@ -180,18 +173,17 @@ def release(conn: sa.Connection, ids: Sequence[int], *, token: str | None) -> No
     if not ids:
         return
     if token is None:
-        owned = sa.and_(outbox.c.status == Status.DISPATCHED, outbox.c.attempts == 0)
-        values: dict[str, Any] = {"lease_until": None, "status": Status.PENDING}
+        unstarted = states.update_to(DeliveryStatus.PENDING, sources=[DeliveryStatus.DISPATCHED])
+        released = unstarted.where(outbox.c.attempts == 0)
     else:
-        owned = sa.and_(outbox.c.claimed_by == token, UNFINISHED)
-        values = {"lease_until": None}
-    conn.execute(outbox.update().where(outbox.c.id.in_(ids), owned).values(**values))
+        released = outbox.update().where(outbox.c.claimed_by == token, UNFINISHED)
+    conn.execute(released.where(outbox.c.id.in_(ids)).values(lease_until=None))
 
 
 def republish_unstarted(conn: sa.Connection) -> int:
     """The broker lost its queues: make every dispatched, unstarted row due right now."""
     return conn.execute(
         outbox.update()
-        .where(UNFINISHED, outbox.c.status == Status.DISPATCHED)
+        .where(states.in_status([DeliveryStatus.DISPATCHED]))
         .values(lease_until=None)
     ).rowcount

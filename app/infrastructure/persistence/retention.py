@@ -10,7 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.application.ports import DeliveryStatus
-from app.infrastructure.persistence import done_counts
+from app.infrastructure.persistence import delivery_states, done_counts
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import outbox
 
@@ -35,7 +35,7 @@ def purge_done(conn: sa.Connection, *, older_than: timedelta, batch_size: int) -
     cutoff = utcnow() - older_than
     batch = (
         sa.select(outbox.c.id)
-        .where(outbox.c.status == DeliveryStatus.DONE, outbox.c.done_at < cutoff)
+        .where(delivery_states.in_status([DeliveryStatus.DONE]), outbox.c.done_at < cutoff)
         .order_by(outbox.c.id)
         .limit(batch_size)
     )

@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from app.application.ports import DeliveryStatus
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -17,7 +19,7 @@ metadata = sa.MetaData(
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
-NOT_DONE = sa.text("status <> 'done'")
+NOT_DONE = sa.text(f"status <> '{DeliveryStatus.DONE}'")
 """The partial-index predicate; queries that should use those indexes repeat it literally."""
 
 users = sa.Table(
