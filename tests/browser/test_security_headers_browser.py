@@ -2,7 +2,7 @@
 renders the API, the ops page keeps its styles, and no page of the app opens in a frame.
 
 The app runs in this process behind Werkzeug's threaded server (no worker is needed: the
-pages are only rendered); the in-process tier checks the headers themselves
+pages are only rendered); the integration tier checks the headers themselves
 (tests/hostile/test_security_headers.py).
 """
 

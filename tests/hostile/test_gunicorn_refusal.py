@@ -15,7 +15,7 @@ from tests.support.databases import process_env
 from tests.support.processes import GUNICORN, ManagedProcess
 from tests.support.services import HOST, free_port
 
-pytestmark = pytest.mark.processes
+pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUSED = "outboxflow refuses to start with APP_ENV=production: "

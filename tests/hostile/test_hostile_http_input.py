@@ -2,7 +2,7 @@
 refused or dropped with a 4xx or a safe redirect, never a 500, and changes nothing.
 
 A lone surrogate (``"\\ud800"`` in JSON) has no UTF-8 form, so psycopg and sqlite3 both raise
-on it; the NUL character's twin (tests/processes/test_nul_characters.py), refused by the same
+on it; the NUL character's twin (tests/system/test_nul_characters.py), refused by the same
 rule. CR/LF in ``next`` made the redirect's ``Location`` header raise in Werkzeug.
 """
 
