@@ -57,14 +57,7 @@ def register_tasks(celery: Celery) -> None:
     @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE, send_events=False)
     def relay_outbox() -> dict[str, int]:
         report = container_of().relay.sweep()
-        if report.did_work:
-            log.info(
-                "relay: claimed %d, published %d, failed %d, re-published after broker loss %d",
-                report.claimed,
-                report.published,
-                report.failed,
-                report.republished_after_broker_loss,
-            )
+        report.log(log)
         return {"claimed": report.claimed, "published": report.published, "failed": report.failed}
 
     @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE, send_events=False)

@@ -20,11 +20,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_relay_killed_between_publish_and_mark(rig: Rig) -> None:
-    workload = Workload.generate(users=3, orders=8)
-    drive_all(rig.stack.client, workload)
-    pending = outbox_stats(rig.stack.container.engine)["pending"]
-
+def _relay_dies_after_publishing(rig: Rig) -> None:
+    """One relay sweep in a process of its own, SIGKILLed between publish and mark."""
     crashed = subprocess.run(
         [sys.executable, "-m", "tests.faults.relay_crash"],
         cwd=REPO,
@@ -35,6 +32,14 @@ def test_relay_killed_between_publish_and_mark(rig: Rig) -> None:
         check=False,
     )
     assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+
+
+def test_relay_killed_between_publish_and_mark(rig: Rig) -> None:
+    workload = Workload.generate(users=3, orders=8)
+    drive_all(rig.stack.client, workload)
+    pending = outbox_stats(rig.stack.container.engine)["pending"]
+
+    _relay_dies_after_publishing(rig)
     with rig.stack.engine.connect() as conn:
         leased = conn.execute(
             sa.select(sa.func.count())
@@ -55,16 +60,7 @@ def test_relay_killed_between_publish_and_mark(rig: Rig) -> None:
 def test_a_live_relay_publishes_a_dead_relay_s_rows_within_5_s(rig: Rig) -> None:
     """With the default claim lease, counted from when both the crash and a live relay are."""
     drive_all(rig.stack.client, Workload.generate(users=2, orders=4))
-    crashed = subprocess.run(
-        [sys.executable, "-m", "tests.faults.relay_crash"],
-        cwd=REPO,
-        env=rig.stack.process_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+    _relay_dies_after_publishing(rig)
     crash_at = time.monotonic()
     rig.stack.start_relay()
     live_at = max(crash_at, time.monotonic())

@@ -46,6 +46,17 @@ class RelayReport:
     def did_work(self) -> bool:
         return bool(self.claimed or self.republished_after_broker_loss)
 
+    def log(self, logger: logging.Logger) -> None:
+        """One INFO line, only when the sweep did something (a quiet relay logs nothing)."""
+        if self.did_work:
+            logger.info(
+                "relay: claimed %d, published %d, failed %d, re-published after broker loss %d",
+                self.claimed,
+                self.published,
+                self.failed,
+                self.republished_after_broker_loss,
+            )
+
 
 class OutboxRelay:
     IMMEDIATE_PAUSE_SECONDS = 5.0

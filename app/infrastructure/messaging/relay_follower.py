@@ -131,14 +131,7 @@ class RelayFollower:
         if check_broker:
             self._last_broker_check = now
         report = self._relay.sweep(check_broker=check_broker)
-        if report.did_work:
-            log.info(
-                "relay: claimed %d, published %d, failed %d, re-published after broker loss %d",
-                report.claimed,
-                report.published,
-                report.failed,
-                report.republished_after_broker_loss,
-            )
+        report.log(log)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
             with self._engine.begin() as conn:
