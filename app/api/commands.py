@@ -59,11 +59,11 @@ def _command(
 ) -> Callable[[View], View]:
     """A command endpoint: a POST route, its path ids (checked before the body is read),
     the body and the reply schemas."""
-    body_location = {"location": OPTIONAL_JSON, "required": False} if body_optional else {}
+    location, required = (OPTIONAL_JSON, False) if body_optional else ("json", True)
 
     def decorate(view: View) -> View:
         view = blueprint.response(*reply)(view)
-        view = rule_ids(rule)(blueprint.arguments(body, **body_location)(view))
+        view = rule_ids(rule)(blueprint.arguments(body, location=location, required=required)(view))
         return blueprint.route(rule, methods=["POST"])(view)
 
     return decorate
