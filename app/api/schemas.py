@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from app.domain.money import DEFAULT_CURRENCY, parse_money
 
 
-class Money(fields.Field):
+class Money(fields.Field[Decimal]):
     """A decimal string or a JSON number, at most two decimal places, never negative."""
 
     OPENAPI = {
