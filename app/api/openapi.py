@@ -310,7 +310,7 @@ class ApiBlueprint(flask_smorest.Blueprint):
             self._docs = original
 
 
-def links(status: int, **targets: dict[str, Any]) -> dict[str, Any]:
+def links(status: int, **targets: Mapping[str, object]) -> dict[str, object]:
     """``blueprint.doc(**links(201, GetOrder={...}))``: what a response's ids lead to.
 
     Each target is an OpenAPI link object (``operationId`` + ``parameters``/``requestBody``
