@@ -68,7 +68,7 @@ class Settings:
     """``host:port`` where a worker serves its pool's metrics; empty: no exporter."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):

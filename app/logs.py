@@ -23,7 +23,7 @@ TASK_FIELDS = ("event_id", "handler", "delivery_id")
 _context: ContextVar[dict[str, Any] | None] = ContextVar("outboxflow_log_context", default=None)
 
 
-def bind(context: MessageContext | None, **ids: Any) -> None:
+def bind(context: MessageContext | None, **ids: object) -> None:
     """Attach ``context`` and the ``TASK_FIELDS`` among ``ids`` (None values are left out)
     to every record logged from here on."""
     bound = {} if context is None else asdict(context)

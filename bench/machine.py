@@ -8,7 +8,7 @@ from typing import Any
 import psutil
 import psycopg
 import redis
-from kombu import Connection
+from kombu.connection import Connection
 
 from bench.namespace import POSTGRES_ADMIN_DSN, REDIS_URL, Namespace
 

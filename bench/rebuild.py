@@ -36,7 +36,9 @@ ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 FLASK = str(Path(sys.executable).with_name("flask"))
 
 
-def event(aggregate_type: str, aggregate_id: str, version: int, kind: str, payload: dict) -> dict:
+def event(
+    aggregate_type: str, aggregate_id: str, version: int, kind: str, payload: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "event_id": str(uuid.uuid4()),
         "event_type": kind,

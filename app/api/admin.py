@@ -38,12 +38,15 @@ def healthz() -> dict[str, str]:
 @probes.route("/readyz")
 @probes.response(200, responses.ReadinessSchema)
 @probes.alt_response(503, schema=responses.ReadinessSchema, description="a check failed")
-def readyz() -> Any:
+def readyz() -> Response | dict[str, object]:
     """Readiness: the database answers, migrations are at head, the broker is reachable"""
     c = container_of()
     migrations = Path(current_app.extensions["migrate"].directory)
     checks = readiness.check(c.engine, migrations, c.celery)
-    answer = {"checks": checks, "relay_heartbeat_age_seconds": readiness.relay_age(c.engine)}
+    answer: dict[str, object] = {
+        "checks": checks,
+        "relay_heartbeat_age_seconds": readiness.relay_age(c.engine),
+    }
     if any(value != readiness.OK for value in checks.values()):
         current_app.logger.warning("not ready: %s", checks)
         response: Response = jsonify(answer)

@@ -1,6 +1,6 @@
 """Command endpoints: validate, run one command, answer from the command's result."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -59,11 +59,11 @@ def _command(
 ) -> Callable[[View], View]:
     """A command endpoint: a POST route, its path ids (checked before the body is read),
     the body and the reply schemas."""
-    body_location = {"location": OPTIONAL_JSON, "required": False} if body_optional else {}
+    location, required = (OPTIONAL_JSON, False) if body_optional else ("json", True)
 
     def decorate(view: View) -> View:
         view = blueprint.response(*reply)(view)
-        view = rule_ids(rule)(blueprint.arguments(body, **body_location)(view))
+        view = rule_ids(rule)(blueprint.arguments(body, location=location, required=required)(view))
         return blueprint.route(rule, methods=["POST"])(view)
 
     return decorate
@@ -157,7 +157,7 @@ CREATED_LEADS_TO = links(
 @_command("/users", schemas.RegisterUserSchema, (201, responses.UserCreatedSchema))
 @_refusals((409, "the email is taken"))
 @blueprint.doc(**REGISTERED_LEADS_TO)
-def register_user(data: dict[str, Any]) -> Response:
+def register_user(data: schemas.RegisterUserBody) -> Response:
     """Register a user"""
     command = RegisterUser(user_id=str(uuid4()), email=data["email"], name=data["name"])
     return _run(command, _created_user)
@@ -166,7 +166,7 @@ def register_user(data: dict[str, Any]) -> Response:
 @_command("/orders", schemas.CreateOrderSchema, (201, responses.OrderCreatedSchema))
 @_refusals((404, "no such user"))
 @blueprint.doc(**CREATED_LEADS_TO)
-def create_order(data: dict[str, Any]) -> Response:
+def create_order(data: schemas.CreateOrderBody) -> Response:
     """Create an order for a user"""
     items = tuple(LineItem(i["sku"], i["quantity"], i["unit_price"]) for i in data["items"])
     command = CreateOrder(
@@ -180,7 +180,7 @@ def create_order(data: dict[str, Any]) -> Response:
 
 @_command("/orders/<order_id>/pay", schemas.PayOrderSchema, (200, responses.OrderStatusSchema))
 @_refusals((404, "no such order"), (409, "the order cannot be paid in its state"))
-def pay_order(data: dict[str, Any], order_id: str) -> Response:
+def pay_order(data: schemas.PayOrderBody, order_id: str) -> Response:
     """Pay an order (the amount must be its total)"""
     return _run(ProcessPayment(order_id=order_id, amount=data["amount"]), _order_status)
 
@@ -192,7 +192,7 @@ def pay_order(data: dict[str, Any], order_id: str) -> Response:
     body_optional=True,
 )
 @_refusals((404, "no such order"), (409, "the order cannot be shipped in its state"))
-def ship_order(data: dict[str, Any], order_id: str) -> Response:
+def ship_order(data: Mapping[str, object], order_id: str) -> Response:
     """Ship a paid order (the body may be empty)"""
     return _run(ShipOrder(order_id=order_id), _order_status)
 
@@ -204,6 +204,6 @@ def ship_order(data: dict[str, Any], order_id: str) -> Response:
     body_optional=True,
 )
 @_refusals((404, "no such order"), (409, "the order cannot be cancelled in its state"))
-def cancel_order(data: dict[str, Any], order_id: str) -> Response:
+def cancel_order(data: schemas.CancelOrderBody, order_id: str) -> Response:
     """Cancel an order that has not shipped (the body may be empty)"""
     return _run(CancelOrder(order_id=order_id, reason=data["reason"]), _order_status)

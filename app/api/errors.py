@@ -1,6 +1,7 @@
 """Every refusal is JSON: ``{"error": code, "message": text, "fields": {...}}``."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def error_response(
-    status: int, code: str, message: str, fields: dict[str, Any] | None = None
+    status: int, code: str, message: str, fields: Mapping[str, object] | None = None
 ) -> tuple[Response, int]:
     body: dict[str, Any] = {"error": code, "message": message}
     if fields:

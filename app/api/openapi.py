@@ -11,13 +11,14 @@ Add a route to the document by declaring it on an ``ApiBlueprint`` (``@blueprint
 """
 
 import http
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import flask_smorest
 from flask import Blueprint, Flask
 from flask_smorest.utils import deepupdate, prepare_response
+from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import auth, swagger_ui
@@ -140,6 +141,13 @@ def _error_example(status: int | str) -> dict[str, Any] | None:
     return ERROR_EXAMPLES.get(int(status)) if str(status).isdigit() else None
 
 
+T_view = TypeVar("T_view", bound=Callable[..., Any])
+"""A view function: flask-smorest's decorators hand back the view they wrap, for Flask to
+call (as Flask types its own ``route``)."""
+SchemaLike = type[Schema] | Schema | Mapping[str, object]
+"""A marshmallow schema (class or instance) or a raw OpenAPI schema object."""
+
+
 class ApiBlueprint(flask_smorest.Blueprint):
     """A documented blueprint in one access category.
 
@@ -169,6 +177,96 @@ class ApiBlueprint(flask_smorest.Blueprint):
         self.success_headers = tuple(success_headers)
         self.answer_headers = tuple(answer_headers)
         self._prepare_doc_cbks.append(self._prepare_headers_doc)
+
+    # flask-smorest has no type annotations: these say what its decorators take and give,
+    # and change nothing else.
+
+    def route(
+        self,
+        rule: str,
+        *,
+        parameters: Sequence[str | Mapping[str, object]] | None = None,
+        tags: Sequence[str] | None = None,
+        **options: object,
+    ) -> Callable[[T_view], T_view]:
+        decorate = super().route(rule, parameters=parameters, tags=tags, **options)
+        return cast(Callable[[T_view], T_view], decorate)
+
+    def arguments(
+        self,
+        schema: type[Schema] | Schema,
+        *,
+        location: str = "json",
+        content_type: str | None = None,
+        required: bool = True,
+        description: str | None = None,
+        example: object = None,
+        examples: Mapping[str, object] | None = None,
+        **kwargs: object,
+    ) -> Callable[[T_view], T_view]:
+        decorate = super().arguments(
+            schema,
+            location=location,
+            content_type=content_type,
+            required=required,
+            description=description,
+            example=example,
+            examples=examples,
+            **kwargs,
+        )
+        return cast(Callable[[T_view], T_view], decorate)
+
+    def response(
+        self,
+        status_code: int | str,
+        schema: SchemaLike | None = None,
+        *,
+        content_type: str | None = None,
+        description: str | None = None,
+        example: object = None,
+        examples: Mapping[str, object] | None = None,
+        headers: Mapping[str, object] | None = None,
+    ) -> Callable[[T_view], T_view]:
+        decorate = super().response(
+            status_code,
+            schema,
+            content_type=content_type,
+            description=description,
+            example=example,
+            examples=examples,
+            headers=headers,
+        )
+        return cast(Callable[[T_view], T_view], decorate)
+
+    def alt_response(
+        self,
+        status_code: int | str,
+        response: str | None = None,
+        *,
+        schema: SchemaLike | None = None,
+        content_type: str | None = None,
+        description: str | None = None,
+        example: object = None,
+        examples: Mapping[str, object] | None = None,
+        headers: Mapping[str, object] | None = None,
+        success: bool = False,
+    ) -> Callable[[T_view], T_view]:
+        decorate = super().alt_response(
+            status_code,
+            response,
+            schema=schema,
+            content_type=content_type,
+            description=description,
+            example=example,
+            examples=examples,
+            headers=headers,
+            success=success,
+        )
+        return cast(Callable[[T_view], T_view], decorate)
+
+    @staticmethod
+    def doc(**kwargs: object) -> Callable[[T_view], T_view]:
+        return cast(Callable[[T_view], T_view], flask_smorest.Blueprint.doc(**kwargs))
 
     def _prepare_headers_doc(self, doc: dict[str, Any], doc_info: Any, **_: Any) -> Any:
         """Name the headers on each response documented inline. A shared response (a ref,
@@ -212,7 +310,7 @@ class ApiBlueprint(flask_smorest.Blueprint):
             self._docs = original
 
 
-def links(status: int, **targets: dict[str, Any]) -> dict[str, Any]:
+def links(status: int, **targets: Mapping[str, object]) -> dict[str, object]:
     """``blueprint.doc(**links(201, GetOrder={...}))``: what a response's ids lead to.
 
     Each target is an OpenAPI link object (``operationId`` + ``parameters``/``requestBody``

@@ -1,14 +1,15 @@
 """Request schemas (the API parses with them and documents them). Unknown fields are refused."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
+from uuid import UUID
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.domain.money import DEFAULT_CURRENCY, parse_money
 
 
-class Money(fields.Field):
+class Money(fields.Field[Decimal]):
     """A decimal string or a JSON number, at most two decimal places, never negative."""
 
     OPENAPI = {
@@ -35,12 +36,25 @@ class RegisterUserSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+class RegisterUserBody(TypedDict):
+    """What ``RegisterUserSchema`` loads."""
+
+    email: str
+    name: str
+
+
 class LineItemSchema(Schema):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
     quantity = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
     )
     unit_price = Money(required=True)
+
+
+class LineItemBody(TypedDict):
+    sku: str
+    quantity: int
+    unit_price: Decimal
 
 
 class CreateOrderSchema(Schema):
@@ -54,8 +68,20 @@ class CreateOrderSchema(Schema):
     )
 
 
+class CreateOrderBody(TypedDict):
+    """What ``CreateOrderSchema`` loads."""
+
+    user_id: UUID
+    items: list[LineItemBody]
+    currency: str
+
+
 class PayOrderSchema(Schema):
     amount = Money(required=True)
+
+
+class PayOrderBody(TypedDict):
+    amount: Decimal
 
 
 class ShipOrderSchema(Schema):
@@ -64,3 +90,7 @@ class ShipOrderSchema(Schema):
 
 class CancelOrderSchema(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class CancelOrderBody(TypedDict):
+    reason: str

@@ -3,7 +3,7 @@
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from flask.cli import AppGroup
@@ -15,10 +15,21 @@ from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 dead_letters_cli = AppGroup("dead-letters", help="Inspect, re-drive and purge dead letters.")
 
 
-class SinceType(click.ParamType):
+if TYPE_CHECKING:
+    # click is generic in the value it converts to from 8.4 on; flask allows older ones.
+    _DatetimeParamType = click.ParamType[datetime]
+else:
+    _DatetimeParamType = click.ParamType
+
+Command = TypeVar("Command", bound=Callable[..., object])
+
+
+class SinceType(_DatetimeParamType):
     name = "since"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
         if isinstance(value, datetime):
             return value
         try:
@@ -27,7 +38,7 @@ class SinceType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+def filter_options(command: Command) -> Command:
     for option in reversed(
         (
             click.option("--handler", help="Only this handler (e.g. forward_to_webhooks)."),

@@ -2,7 +2,7 @@
 task message at all. Each is dead-lettered with a clear reason; the worker keeps going."""
 
 import pytest
-from kombu import Producer
+from kombu.messaging import Producer
 
 from tests.faults.conftest import Rig
 from tests.support.waiting import wait_until

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from kombu import Producer
+from kombu.messaging import Producer
 
 from tests.faults.conftest import Rig
 from tests.support.waiting import wait_until

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import redis
 import requests
 from celery import Celery
-from kombu import Connection
+from kombu.connection import Connection
 
 from tests.support.processes import ManagedProcess
 from tests.support.services import HOST, free_port

@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ def wait_until(
     while True:
         value = probe()
         if value:
-            return cast(T, value)
+            return value
         if time.monotonic() >= deadline:
             seen = describe() if describe is not None else f"last value: {value!r}"
             raise WaitTimeout(f"timed out after {timeout:.1f}s waiting for {what}; {seen}")

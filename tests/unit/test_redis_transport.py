@@ -1,6 +1,6 @@
 """``redis://`` connections get our transport and still read ``redis://`` (no server needed)."""
 
-from kombu import Connection
+from kombu.connection import Connection
 
 from app.infrastructure.messaging import redis_transport
 

@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support import brokers
 from tests.support.brokers import RabbitAdmin
 
 Answer = Callable[[], subprocess.CompletedProcess[str]]
@@ -39,7 +38,7 @@ class ScriptedAdmin(RabbitAdmin):
 
 @pytest.fixture
 def admins(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ScriptedAdmin]]:
-    monkeypatch.setattr(brokers.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr("tests.support.brokers.time.sleep", lambda _seconds: None)
     made: list[ScriptedAdmin] = []
     yield made
     for admin in made:

@@ -73,7 +73,7 @@ def test_a_forked_process_makes_its_own_session(
     """Another pid is what a pool child sees: the parent's session and socket stay unused."""
     post(f"{partner.url}/a", data=b"{}", headers={})
     parents = webhooks._session(partner.url)
-    monkeypatch.setattr(webhooks.os, "getpid", lambda: -1)
+    monkeypatch.setattr("app.infrastructure.notifications.webhooks.os.getpid", lambda: -1)
     post(f"{partner.url}/a", data=b"{}", headers={})
     assert webhooks._session(partner.url) is not parents
     assert len(set(partner.client_ports)) == 2

@@ -8,7 +8,7 @@ sent as decimal strings.
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.domain.events.base import DomainEvent
+from app.domain.events.base import DomainEvent as DomainEvent  # re-exported: the events' base
 
 # The User aggregate.
 

@@ -14,7 +14,8 @@ import hashlib
 
 import sqlalchemy as sa
 from celery import Celery
-from kombu import Connection, Exchange, Queue
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
 
 from app.infrastructure.persistence.sql import upsert, utcnow
 from app.infrastructure.persistence.tables import broker_canaries

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from celery import Celery, Task
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from app.application.event_handlers.registry import HANDLER_QUEUES
 from app.config import Settings

@@ -13,7 +13,7 @@ from typing import Any
 
 from amqp import spec
 from amqp.exceptions import MessageNacked
-from kombu import Producer
+from kombu.messaging import Producer
 
 CONFIRM_TIMEOUT_SECONDS = 10.0
 _CHANNEL_ATTRIBUTE = "_outboxflow_confirm_channel"

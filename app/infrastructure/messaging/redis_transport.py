@@ -33,7 +33,8 @@ class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> Any:
         if self.connection.client is None:
             raise RedisConnectionError("the broker connection was closed after it was lost")
-        return super()._connparams(asynchronous=asynchronous)
+        # kombu leaves it unannotated; untyped_calls_exclude does not reach a super() call
+        return super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
 
 
 class Transport(kombu_redis.Transport):
