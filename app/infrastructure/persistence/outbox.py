@@ -43,10 +43,9 @@ def append(
 ) -> list[ClaimedDelivery]:
     """Insert one delivery per event and subscribed handler, in the caller's transaction.
 
-    With a ``dispatch_lease`` the rows are written already ``dispatched``, leased for
-    that long: the caller publishes them right after commit, and the relay takes them
-    again only if nothing has started them when the lease runs out. Without one they
-    are ``pending`` for the relay's next sweep.
+    Without a ``dispatch_lease`` (every deployment) they are ``pending``, for the relay,
+    which a commit wakes. With one (eager mode, tests) they are written already
+    ``dispatched``, leased for that long, and the caller publishes them right after commit.
     """
     wanted = [(e, handler) for e in envelopes for handler in subscribers(e.event_type)]
     if not wanted:
@@ -168,7 +167,7 @@ def release(conn: sa.Connection, ids: Sequence[int], *, token: str | None) -> No
     """Publishing failed: hand the rows straight back to the next relay sweep.
 
     ``token`` is the relay's claim; None releases rows written already dispatched by a
-    command whose publish after commit failed (only those still untouched by a worker).
+    command whose publish after commit failed (eager mode; only rows no worker touched).
     """
     if not ids:
         return

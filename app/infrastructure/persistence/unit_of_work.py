@@ -22,7 +22,8 @@ from app.infrastructure.persistence.repositories import (
 
 
 class ImmediateDispatch(Protocol):
-    """Publishes a commit's deliveries right after it, so they need not wait for the relay."""
+    """Publishes a commit's deliveries right after it: eager mode only (tests), where that
+    runs the handlers inline. Otherwise commands only write, and a relay publishes."""
 
     def dispatch_lease(self) -> timedelta | None:
         """How long rows written now stay leased to the publish after commit; None when
