@@ -22,7 +22,7 @@ from app.application.errors import PermanentFailure, StoreUnavailable, Transient
 from app.application.event_handlers.registry import HANDLERS
 from app.application.failure_policy import AttemptsExhausted
 from app.application.messages import EventMessage
-from app.application.ports import WebhookSender
+from app.application.ports import ChatNotifier, EmailSender, WebhookSender
 from app.container import Container, container_of
 from app.domain.errors import InvalidCommand
 from app.infrastructure.envelope import claimed_event_id, decode_stored
@@ -87,16 +87,23 @@ def _container(app: Flask) -> Container:
     return container_of(app)
 
 
-def _runner(app: Flask, webhooks: WebhookSender) -> DeliveryRunner:
-    """A runner wired exactly like the container's, except for the webhook sender."""
+def _runner(
+    app: Flask,
+    webhooks: WebhookSender | None = None,
+    *,
+    email: EmailSender | None = None,
+    chat: ChatNotifier | None = None,
+) -> DeliveryRunner:
+    """A runner wired exactly like the container's, except for the senders given."""
     c = _container(app)
+    outbound = dataclasses.replace(
+        c.outbound,
+        webhooks=webhooks or c.outbound.webhooks,
+        email=email or c.outbound.email,
+        chat=chat or c.outbound.chat,
+    )
     return DeliveryRunner(
-        c.ledger,
-        c.uow,
-        dataclasses.replace(c.outbound, webhooks=webhooks),
-        c.runner.policy,
-        claimed_event_id,
-        decode_stored,
+        c.ledger, c.uow, outbound, c.runner.policy, claimed_event_id, decode_stored
     )
 
 
@@ -420,16 +427,8 @@ def test_a_message_naming_another_handler_s_delivery_runs_nothing(app: Flask) ->
     _register(app)
     webhook_delivery, envelope = _delivery(app, HANDLER)
     forged = {**envelope, "payload": {**envelope["payload"], "email": "mallory@example.com"}}
-    c = _container(app)
     email = RecordingEmail()
-    runner = DeliveryRunner(
-        c.ledger,
-        c.uow,
-        dataclasses.replace(c.outbound, email=email),
-        c.runner.policy,
-        claimed_event_id,
-        decode_stored,
-    )
+    runner = _runner(app, email=email)
 
     outcome = runner.run("send_welcome_email", webhook_delivery, forged)
 
@@ -532,16 +531,8 @@ def test_a_handler_s_own_attempt_limit_wins_over_the_default(
     )
     assert created.status_code == 201
     delivery_id, envelope = _delivery(app, "notify_sales_channel")
-    c = _container(app)
     chat = FailingChat()
-    runner = DeliveryRunner(
-        c.ledger,
-        c.uow,
-        dataclasses.replace(c.outbound, chat=chat),
-        c.runner.policy,
-        claimed_event_id,
-        decode_stored,
-    )
+    runner = _runner(app, chat=chat)
     assert runner.policy.max_attempts == 6
 
     outcomes = [runner.run("notify_sales_channel", delivery_id, envelope) for _ in range(3)]

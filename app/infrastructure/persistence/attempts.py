@@ -5,14 +5,13 @@ building and cache-keying a fresh statement per call was a visible share of a wo
 Each starts from ``delivery_states.update_to``, which sets the status and guards the move.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.application.ports import DeliveryStatus
+from app.application.ports import Attempt, DeliveryStatus
 from app.infrastructure.persistence import delivery_states as states
 from app.infrastructure.persistence import done_counts
 from app.infrastructure.persistence.sql import utcnow
@@ -73,22 +72,9 @@ _CURRENT = sa.select(outbox.c.attempts, outbox.c.status, outbox.c.handler, outbo
 )
 
 
-@dataclass(frozen=True)
-class Started:
-    """The row as the start statement left it; ``event`` is None unless it was started."""
-
-    attempts: int
-    status: DeliveryStatus
-    handler: str
-    event_id: str
-    applied: bool = False
-    event: Any = None
-    """The stored event's row (the envelope's columns): what the handler runs on."""
-
-
 def start(
     conn: sa.Connection, delivery_id: int, handler: str, event_id: str, *, lease: timedelta
-) -> Started | None:
+) -> Attempt | None:
     """Count an attempt, mark the row running and read its stored event: one statement on
     PostgreSQL, two on SQLite.
 
@@ -109,12 +95,18 @@ def start(
         if started is not None:
             stored = conn.execute(_STORED_EVENT, {"event_id": event_id}).one()
     if started is not None:
-        running = DeliveryStatus.RUNNING
-        return Started(started.attempts, running, handler, event_id, bool(started.applied), stored)
+        return Attempt(
+            started.attempts,
+            DeliveryStatus.RUNNING,
+            handler,
+            event_id,
+            applied_before=bool(started.applied),
+            stored_event=stored,
+        )
     current = conn.execute(_CURRENT, {"delivery_id": delivery_id}).first()
     if current is None:
         return None
-    return Started(
+    return Attempt(
         current.attempts, DeliveryStatus(current.status), current.handler, current.event_id
     )
 

@@ -33,19 +33,9 @@ class SqlDeliveryLedger:
     ) -> Attempt | None:
         try:
             with self._single.begin() as conn:
-                found = attempts.start(conn, delivery_id, handler, event_id, lease=lease)
+                return attempts.start(conn, delivery_id, handler, event_id, lease=lease)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreUnavailable(f"could not count the attempt: {exc}") from exc
-        if found is None:
-            return None
-        return Attempt(
-            found.attempts,
-            found.status,
-            found.handler,
-            found.event_id,
-            applied_before=found.applied,
-            stored_event=found.event,
-        )
 
     def applied_before(self, event_id: str, handler: str) -> bool:
         with self._single.connect() as conn:
