@@ -42,30 +42,30 @@ class EventLog:
 
 @contextmanager
 def receiving_events(celery: Celery) -> Iterator[EventLog]:
+    """Capture task events over one connection for the whole block.
+
+    On Redis, events travel by pub/sub, which keeps nothing for a subscriber that is
+    away: reconnecting on every idle timeout would drop whatever was sent in the gap
+    (the relay publishes a command's task-sent within milliseconds of its commit).
+    """
     log = EventLog()
-    stop = threading.Event()
+    receivers: list[Any] = []
 
     def consume() -> None:
         with celery.connection_for_read() as connection:
             receiver = celery.events.Receiver(connection, handlers={"*": log.on_event})
-            for _ in receiver.itercapture(limit=None, timeout=0.5, wakeup=False):
-                if stop.is_set():
-                    return
+            receivers.append(receiver)
+            for _ in receiver.consume(limit=None, timeout=None, wakeup=False):
+                pass
 
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                consume()
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=consume, daemon=True)
     thread.start()
     time.sleep(1.0)
     try:
         yield log
     finally:
-        stop.set()
+        for receiver in receivers:
+            receiver.should_stop = True
         thread.join(timeout=5)
 
 
