@@ -99,16 +99,36 @@ class ReadinessSchema(Schema):
     )
 
 
+class ParkedSchema(Schema):
+    keys = fields.Integer(required=True)
+    deliveries = fields.Integer(required=True)
+    oldest_age_seconds = fields.Float(required=True)
+
+
 OutboxStatsSchema = Schema.from_dict(
     {
         **{status.value: fields.Integer(required=True) for status in DeliveryStatus},
         "oldest_pending_age_seconds": fields.Float(required=True),
         "oldest_dispatched_age_seconds": fields.Float(required=True),
+        "oldest_parked_age_seconds": fields.Float(
+            required=True,
+            metadata={"description": "age of the oldest delivery parked behind a dead one"},
+        ),
+        "parked_keys": fields.Integer(
+            required=True,
+            metadata={"description": "ordered keys held behind a dead delivery (all handlers)"},
+        ),
         "by_handler": fields.Dict(
             keys=fields.String(),
             values=fields.Dict(keys=fields.String(), values=fields.Integer()),
             required=True,
             metadata={"description": "handler → status → deliveries"},
+        ),
+        "parked_by_handler": fields.Dict(
+            keys=fields.String(),
+            values=fields.Nested(ParkedSchema),
+            required=True,
+            metadata={"description": "handler → its parked keys (only handlers with some)"},
         ),
     },
     name="OutboxStats",
@@ -127,9 +147,15 @@ class DeadLetterSchema(Schema):
     message = fields.String(required=True)
     traceback = fields.String(metadata={"description": "only on GET /api/dead-letters/<id>"})
     body = fields.Raw(required=True, allow_none=True, metadata={"description": "the message"})
-    status = fields.String(required=True, validate=validate.OneOf(["dead", "redriven"]))
+    status = fields.String(required=True, validate=validate.OneOf(["dead", "redriven", "skipped"]))
     created_at = fields.String(required=True, metadata={"format": "date-time"})
     redriven_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    skipped_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    skipped_by = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "who skipped it: the operator's caller name"},
+    )
 
 
 class DeadLetterPageSchema(Schema):

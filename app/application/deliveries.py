@@ -1,7 +1,9 @@
 """The delivery use case: one outbox delivery, from its message to done, retry or dead.
 
 A delivery moves ``pending → dispatched → running → done``, or through ``retry`` back
-to ``running``, or ends ``dead``. This module is the one place that moves it:
+to ``running``, or ends ``dead``. An ordered handler's delivery runs only when no earlier
+one of its key is open, and releases the next one when it is done. This module is the one
+place that moves it:
 
 * the attempt is counted first, committed on its own (so a worker that dies in the
   handler still used one, and a delivery that keeps killing workers is caught);
@@ -173,14 +175,18 @@ class DeliveryRunner:
                 "the message does not match the outbox, so nothing was run"
             )
             return self._dead_letter(mismatch, None, handler, body, 1)
-        if attempt.status.finished:
+        if attempt.status.finished or attempt.stored_event is None:
+            # Finished, or held behind an earlier delivery of its ordered key: the relay
+            # publishes it again when its turn comes.
             log.info(
-                "%s delivery=%s already %s; ignoring this copy",
+                "%s delivery=%s is %s; ignoring this copy",
                 handler,
                 delivery_id,
                 attempt.status,
             )
             return Done(applied=False)
+        if attempt.behind is not None:
+            return self._hold(handler, delivery_id, attempt.behind)
         limit = self.policy.attempt_limit(spec.max_attempts)
         if attempt.number > limit:
             exhausted = AttemptsExhausted(
@@ -204,6 +210,8 @@ class DeliveryRunner:
             if isinstance(decision, GiveUp):
                 return self._dead_letter(exc, delivery_id, handler, body, attempt.number)
             return self._retry_later(exc, delivery_id, handler, attempt.number, decision.countdown)
+        if spec.ordered:
+            self._ledger.release_next(delivery_id)
         log.info(
             "%s %s event=%s delivery=%s attempt=%d correlation=%s causation=%s",
             handler,
@@ -215,6 +223,20 @@ class DeliveryRunner:
             message.context.causation_id,
         )
         return Done(applied=result.applied)
+
+    def _hold(self, handler: str, delivery_id: int, behind: int) -> Outcome:
+        """Second line of the order: never run a delivery while one ahead of it is open."""
+        log.warning(
+            "%s delivery=%s started while delivery %s of its key is still open; held back",
+            handler,
+            delivery_id,
+            behind,
+        )
+        try:
+            self._ledger.hold(delivery_id)
+        except StoreUnavailable as exc:
+            return RetryLater(self.policy.countdown(1), exc)
+        return Done(applied=False)
 
     def _missing(self, handler: str, delivery_id: int, event_id: str, body: Any) -> Outcome:
         """A missing delivery whose receipt exists was done, then deleted by retention.

@@ -186,14 +186,33 @@ class DeliveryStatus(StrEnum):
     """An attempt failed; a retry is scheduled."""
     DONE = "done"
     DEAD = "dead"
+    WAITING = "waiting"
+    """An ordered handler's delivery held behind an earlier one of its key still in flight;
+    the earlier one's end makes it pending."""
+    PARKED = "parked"
+    """An ordered handler's delivery held behind a dead-lettered one of its key, until an
+    operator re-drives or skips that head."""
+    SKIPPED = "skipped"
+    """A dead delivery an operator chose never to deliver, releasing the key behind it."""
 
     @classmethod
     def unfinished(cls) -> tuple["DeliveryStatus", ...]:
+        """What a relay may claim and the backlog counts (held deliveries are neither)."""
         return (cls.PENDING, cls.DISPATCHED, cls.RUNNING, cls.RETRY)
+
+    @classmethod
+    def held(cls) -> tuple["DeliveryStatus", ...]:
+        """Waiting behind an earlier delivery of the same ordered key."""
+        return (cls.WAITING, cls.PARKED)
 
     @property
     def finished(self) -> bool:
-        return self in (DeliveryStatus.DONE, DeliveryStatus.DEAD)
+        return self in (DeliveryStatus.DONE, DeliveryStatus.DEAD, DeliveryStatus.SKIPPED)
+
+    @property
+    def closed(self) -> bool:
+        """Lets the next delivery of its ordered key go: applied, or skipped for good."""
+        return self in (DeliveryStatus.DONE, DeliveryStatus.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -210,6 +229,10 @@ class Attempt:
     stored_event: object = None
     """The event as the store holds it, read with the start: what the handler runs on.
     The message's copy of the envelope is never run (a forged one must not be believed)."""
+    behind: int | None = None
+    """For an ordered handler: the id of an earlier delivery of the same key that is
+    neither done nor skipped. The relay never publishes such a delivery; a started one
+    that is behind must not run (the receiving end's own check of the order)."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +276,18 @@ class DeliveryLedger(Protocol):
 
     def finish(self, delivery_id: int, *, receipt: tuple[str, str] | None = None) -> None:
         """See ``FinishDelivery``."""
+
+    def release_next(self, delivery_id: int) -> None:
+        """An ordered handler's delivery is done: let the next one of its key go now.
+
+        Runs after the done commit, in a transaction of its own (so it sees a delivery a
+        relay held back meanwhile); a relay's sweep repairs what a worker that died in
+        between left held."""
+
+    def hold(self, delivery_id: int) -> None:
+        """A started delivery turned out to be behind an open one of its key: hold it
+        again, unrun (waiting, or parked behind a dead one), for the relay to publish
+        when its turn comes."""
 
     def schedule_retry(self, delivery_id: int, *, error: str, lease: timedelta) -> None: ...
 

@@ -76,7 +76,14 @@ def test_backlog_dead_letters_and_trace(
     total = sum(b.total for b in backlogs.values())
     assert total == 3 * len(REGISTERED) - 2  # one done, one dead
     by_status = {s: sum(b.counts[s] for b in backlogs.values()) for s in UNFINISHED_STATUSES}
-    assert by_status == {"pending": total - 3, "dispatched": 1, "running": 1, "retry": 1}
+    assert by_status == {
+        "pending": total - 3,
+        "dispatched": 1,
+        "running": 1,
+        "retry": 1,
+        "waiting": 0,
+        "parked": 0,
+    }
     assert backlogs[handler_of_first].counts["dispatched"] == 1
     assert 3590 <= backlogs[handler_of_first].oldest_age_seconds < 3 * 86400
     idle = [b for b in backlogs.values() if b.handler not in REGISTERED]

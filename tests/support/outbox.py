@@ -12,7 +12,8 @@ from app.infrastructure.persistence import backlog
 from app.infrastructure.persistence.tables import outbox
 from tests.support.waiting import wait_until
 
-ACTIVE = tuple(DeliveryStatus.unfinished())
+ACTIVE = (*DeliveryStatus.unfinished(), DeliveryStatus.WAITING)
+"""Deliveries that will still run by themselves (parked ones wait for an operator)."""
 
 
 def outbox_stats(engine: sa.Engine) -> dict[str, Any]:

@@ -29,6 +29,7 @@ PENDING, DISPATCHED, RUNNING, RETRY, DONE, DEAD = (
     DeliveryStatus.DONE,
     DeliveryStatus.DEAD,
 )
+WAITING, PARKED, SKIPPED = DeliveryStatus.WAITING, DeliveryStatus.PARKED, DeliveryStatus.SKIPPED
 APP = Path(__file__).resolve().parents[2] / "app"
 HOME = Path(delivery_states.__file__).resolve()
 OUTBOX_STATEMENTS = {"outbox", "delivery_states", "states", "update_to"}
@@ -39,19 +40,25 @@ def test_the_transition_map_is_the_one_the_code_relies_on() -> None:
     ends = {RUNNING, RETRY, DONE, DEAD}
     assert {k: set(v) for k, v in TRANSITIONS.items()} == {
         None: {PENDING, DISPATCHED},
-        PENDING: {DISPATCHED} | ends,
+        PENDING: {DISPATCHED, WAITING, PARKED} | ends,
         DISPATCHED: {PENDING, DISPATCHED} | ends,
-        RUNNING: {DISPATCHED} | ends,
+        RUNNING: {DISPATCHED, WAITING} | ends,
         RETRY: {DISPATCHED} | ends,
-        DEAD: {PENDING, DONE, DEAD},
+        DEAD: {PENDING, DONE, DEAD, SKIPPED},
+        WAITING: {PENDING, PARKED},
+        PARKED: {PENDING, WAITING},
         DONE: set(),
+        SKIPPED: set(),
     }
 
 
 @pytest.mark.parametrize(
     ("source", "target"),
     [(DONE, s) for s in DeliveryStatus]
-    + [(None, s) for s in (RUNNING, RETRY, DONE, DEAD)]
+    + [(SKIPPED, s) for s in DeliveryStatus]
+    + [(None, s) for s in (RUNNING, RETRY, DONE, DEAD, WAITING, PARKED, SKIPPED)]
+    + [(s, RUNNING) for s in (WAITING, PARKED)]
+    + [(s, SKIPPED) for s in (PENDING, RUNNING, WAITING, PARKED)]
     + [(DEAD, s) for s in (DISPATCHED, RUNNING, RETRY)]
     + [(s, PENDING) for s in (PENDING, RUNNING, RETRY)],
 )

@@ -1,6 +1,16 @@
-"""Integrations: every event, as its JSON envelope, to each configured webhook."""
+"""Integrations: every event, as its JSON envelope, to each configured webhook.
 
-from app.application.event_handlers.specs import ALL_EVENTS, HandlerSpec, external_handler
+Ordered by aggregate: a partner receives an order's events in the order they happened,
+one at a time (``order.paid`` is accepted before ``order.shipped`` is sent), and a refused
+one holds back the rest of that order until an operator re-drives or skips it.
+"""
+
+from app.application.event_handlers.specs import (
+    ALL_EVENTS,
+    HandlerSpec,
+    by_aggregate,
+    external_handler,
+)
 from app.application.messages import EventMessage
 from app.application.ports import Outbound
 
@@ -10,5 +20,11 @@ def forward_to_webhooks(message: EventMessage, out: Outbound, key: str) -> None:
 
 
 HANDLERS: tuple[HandlerSpec, ...] = (
-    external_handler("forward_to_webhooks", ALL_EVENTS, forward_to_webhooks, "integrations"),
+    external_handler(
+        "forward_to_webhooks",
+        ALL_EVENTS,
+        forward_to_webhooks,
+        "integrations",
+        ordered_by=by_aggregate,
+    ),
 )

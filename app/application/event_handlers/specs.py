@@ -6,6 +6,7 @@ or ``database_handler``; ``registry.py`` joins those tuples into the one explici
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from app.application.messages import EventMessage
 from app.application.ports import Outbound, UnitOfWork
@@ -17,6 +18,31 @@ ExternalHandler = Callable[[EventMessage, Outbound, str], None]
 ORDER_EVENTS = frozenset(t for t, c in EVENT_CLASSES.items() if issubclass(c, OrderEvent))
 USER_EVENTS = frozenset(t for t, c in EVENT_CLASSES.items() if issubclass(c, UserEvent))
 ALL_EVENTS = frozenset(EVENT_CLASSES)
+
+
+class StoredEvent(Protocol):
+    """What an order key is computed from: the stored event's envelope fields."""
+
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def aggregate_type(self) -> str: ...
+    @property
+    def aggregate_id(self) -> str: ...
+
+
+OrderKey = Callable[[StoredEvent], str]
+"""Which deliveries of an ordered handler go one at a time, in the event store's order.
+
+A key must only group events whose transactions the store serialises, as one aggregate's
+are (a second writer of an aggregate version waits for, then loses to, the first): of two
+concurrent transactions, the one that committed later could otherwise hold the earlier
+position. At most 200 characters."""
+
+
+def by_aggregate(event: StoredEvent) -> str:
+    """The default order key: the aggregate the event belongs to."""
+    return f"{event.aggregate_type}:{event.aggregate_id}"
 
 
 @dataclass(frozen=True)
@@ -38,10 +64,18 @@ class HandlerSpec:
     external: ExternalHandler | None = None
     max_attempts: int | None = None
     """Give up sooner than OUTBOX_MAX_ATTEMPTS (which stays the ceiling); None: no sooner."""
+    ordered_by: OrderKey | None = None
+    """Ordered delivery: one delivery per key in flight at a time, in the store's order; a
+    dead-lettered one parks the rest of its key until it is re-driven or skipped.
+    None: unordered (deliveries run as they come, concurrently)."""
 
     @property
     def task_name(self) -> str:
         return f"handlers.{self.name}"
+
+    @property
+    def ordered(self) -> bool:
+        return self.ordered_by is not None
 
 
 def external_handler(
@@ -50,13 +84,25 @@ def external_handler(
     fn: ExternalHandler,
     queue: str,
     max_attempts: int | None = None,
+    ordered_by: OrderKey | None = None,
 ) -> HandlerSpec:
     """A handler that talks to the outside world: at least once, passing the key on."""
-    return HandlerSpec(name, frozenset(types), queue, external=fn, max_attempts=max_attempts)
+    return HandlerSpec(
+        name,
+        frozenset(types),
+        queue,
+        external=fn,
+        max_attempts=max_attempts,
+        ordered_by=ordered_by,
+    )
 
 
 def database_handler(
-    name: str, types: Iterable[str], fn: TransactionalHandler, queue: str
+    name: str,
+    types: Iterable[str],
+    fn: TransactionalHandler,
+    queue: str,
+    ordered_by: OrderKey | None = None,
 ) -> HandlerSpec:
     """A handler that only writes our database: exactly once, in its receipt's transaction."""
-    return HandlerSpec(name, frozenset(types), queue, transactional=fn)
+    return HandlerSpec(name, frozenset(types), queue, transactional=fn, ordered_by=ordered_by)

@@ -25,7 +25,7 @@ from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.application.ports import DeadLetter, DeliveryLedger
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.publisher import CeleryPublisher
-from app.infrastructure.persistence import outbox
+from app.infrastructure.persistence import ordering, outbox
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,14 @@ class RelayReport:
     published: int = 0
     failed: int = 0
     republished_after_broker_loss: int = 0
+    held: int = 0
+    """Claimed rows of ordered keys held back behind an open one (not published)."""
 
     def add(self, other: "RelayReport") -> None:
         self.claimed += other.claimed
         self.published += other.published
         self.failed += other.failed
+        self.held += other.held
 
     @property
     def did_work(self) -> bool:
@@ -50,10 +53,12 @@ class RelayReport:
         """One INFO line, only when the sweep did something (a quiet relay logs nothing)."""
         if self.did_work:
             logger.info(
-                "relay: claimed %d, published %d, failed %d, re-published after broker loss %d",
+                "relay: claimed %d, published %d, failed %d, held %d, "
+                "re-published after broker loss %d",
                 self.claimed,
                 self.published,
                 self.failed,
+                self.held,
                 self.republished_after_broker_loss,
             )
 
@@ -61,6 +66,8 @@ class RelayReport:
 class OutboxRelay:
     IMMEDIATE_PAUSE_SECONDS = 5.0
     """After a failed publish after commit (eager mode), commands stop trying for a while."""
+    REPAIR_SECONDS = 1.0
+    """How often a sweep also settles the ordered keys that have held rows (``repair``)."""
 
     def __init__(
         self,
@@ -81,6 +88,7 @@ class OutboxRelay:
         self._claim_lease = claim_lease
         self._redelivery_after = redelivery_after
         self._immediate_paused_until = 0.0
+        self._last_repair = float("-inf")
 
     def sweep(self, *, time_budget: float = 5.0, check_broker: bool = True) -> RelayReport:
         """Publish due deliveries batch after batch until none is left or time is up.
@@ -90,6 +98,9 @@ class OutboxRelay:
         """
         recovered = self._recover_lost_messages() if check_broker else 0
         report = RelayReport(republished_after_broker_loss=recovered)
+        if time.monotonic() - self._last_repair >= self.REPAIR_SECONDS:
+            self._last_repair = time.monotonic()
+            self.repair()
         deadline = time.monotonic() + time_budget
         while True:
             batch = self._run_batch()
@@ -150,6 +161,13 @@ class OutboxRelay:
             claimed = outbox.claim(
                 conn, token=token, lease=self._claim_lease, limit=self._batch_size
             )
+            held = self._hold_back(conn, claimed)
+        held_keys = {
+            (d.handler, d.order_key)
+            for d in claimed
+            if d.delivery_id in held and d.order_key is not None
+        }
+        claimed = [d for d in claimed if d.delivery_id not in held]
         orphans = [d for d in claimed if d.handler not in HANDLERS_BY_NAME]
         for orphan in orphans:
             self._dead_letter_orphan(orphan)
@@ -165,9 +183,33 @@ class OutboxRelay:
                     conn, published, token=token, redelivery_after=self._redelivery_after
                 )
                 outbox.release(conn, unpublished, token=token)
+                if held_keys:
+                    # After the claim's commit: frees what a worker's done missed meanwhile.
+                    ordering.settle(conn, held_keys)
         return RelayReport(
-            len(claimed) + len(orphans), len(published), len(claimed) - len(published)
+            len(claimed) + len(orphans) + len(held),
+            len(published),
+            len(claimed) - len(published),
+            held=len(held),
         )
+
+    @staticmethod
+    def _hold_back(conn: sa.Connection, claimed: Sequence[outbox.ClaimedDelivery]) -> set[int]:
+        """Claimed rows of ordered keys with an open row ahead of them: held, not published."""
+        keys = {(d.handler, d.order_key) for d in claimed if d.order_key is not None}
+        if not keys:
+            return set()
+        return set(ordering.settle(conn, keys).held)
+
+    def repair(self) -> int:
+        """Settle every key with held rows: frees what a worker that died between its done
+        and its release left held. Reads only held rows; sweeps run it once a second."""
+        with self._engine.begin() as conn:
+            keys = ordering.held_keys(conn)
+            released = ordering.settle(conn, keys).released if keys else []
+        if released:
+            log.warning("relay: released %d held deliveries whose key was free", len(released))
+        return len(released)
 
     def _dead_letter_orphan(self, orphan: outbox.ClaimedDelivery) -> None:
         """A delivery for a handler that no longer exists can never run: say so, loudly."""

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.application.ports import Attempt, DeliveryStatus
 from app.infrastructure.persistence import delivery_states as states
-from app.infrastructure.persistence import done_counts
+from app.infrastructure.persistence import done_counts, ordering
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import (
     Timestamp,
@@ -58,13 +58,18 @@ _START_PG = (
     states.update_to(DeliveryStatus.RUNNING)
     .where(_THIS_DELIVERY, events.c.event_id == outbox.c.event_id)
     .values(_COUNT_ATTEMPT)
-    .returning(outbox.c.attempts, _RECEIPT_EXISTS.label("applied"), *_EVENT_COLUMNS)
+    .returning(
+        outbox.c.attempts,
+        _RECEIPT_EXISTS.label("applied"),
+        ordering.BEHIND.label("behind"),
+        *_EVENT_COLUMNS,
+    )
 )
 _START_SQLITE = (
     states.update_to(DeliveryStatus.RUNNING)
     .where(_THIS_DELIVERY)
     .values(_COUNT_ATTEMPT)
-    .returning(outbox.c.attempts, _RECEIPT_EXISTS.label("applied"))
+    .returning(outbox.c.attempts, _RECEIPT_EXISTS.label("applied"), ordering.BEHIND.label("behind"))
 )
 _STORED_EVENT = sa.select(*_EVENT_COLUMNS).where(events.c.event_id == sa.bindparam("event_id"))
 _CURRENT = sa.select(outbox.c.attempts, outbox.c.status, outbox.c.handler, outbox.c.event_id).where(
@@ -76,7 +81,8 @@ def start(
     conn: sa.Connection, delivery_id: int, handler: str, event_id: str, *, lease: timedelta
 ) -> Attempt | None:
     """Count an attempt, mark the row running and read its stored event: one statement on
-    PostgreSQL, two on SQLite.
+    PostgreSQL, two on SQLite. An ordered row also says whether one of its key is open
+    ahead of it (``Attempt.behind``).
 
     Only the row whose handler and event are the ones named is started; any other row is
     reported as it is, untouched (a finished one, or one that belongs to another handler
@@ -102,6 +108,7 @@ def start(
             event_id,
             applied_before=bool(started.applied),
             stored_event=stored,
+            behind=started.behind,
         )
     current = conn.execute(_CURRENT, {"delivery_id": delivery_id}).first()
     if current is None:

@@ -15,18 +15,22 @@ import sqlalchemy as sa
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import done_counts
 from app.infrastructure.persistence.dead_letters import DEAD
-from app.infrastructure.persistence.delivery_states import NOT_DONE_YET, UNFINISHED
+from app.infrastructure.persistence.delivery_states import NOT_DONE_YET, in_status
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import dead_letters, outbox
 
-UNFINISHED_STATUSES = tuple(s.value for s in DeliveryStatus.unfinished())
+WAITING_STATUSES = (*DeliveryStatus.unfinished(), *DeliveryStatus.held())
+"""What the backlog counts: deliveries still to run, held ones of ordered keys included."""
+UNFINISHED_STATUSES = tuple(s.value for s in WAITING_STATUSES)
+_WAITING = in_status(WAITING_STATUSES)
+_PARKED = in_status([DeliveryStatus.PARKED])
 
 
 @dataclass(frozen=True)
 class HandlerBacklog:
     handler: str
     counts: dict[str, int]
-    """Unfinished deliveries by status (every unfinished status, zeros included)."""
+    """Deliveries still to run by status (every such status, zeros included)."""
     oldest_age_seconds: float
     """Age of the oldest unfinished delivery; 0 when there is none."""
 
@@ -44,7 +48,7 @@ def handler_backlogs(conn: sa.Connection, handlers: list[str]) -> list[HandlerBa
         sa.select(
             outbox.c.handler, outbox.c.status, sa.func.count(), sa.func.min(outbox.c.created_at)
         )
-        .where(UNFINISHED)
+        .where(_WAITING)
         .group_by(outbox.c.handler, outbox.c.status)
     )
     for handler, status, count, first in rows:
@@ -88,11 +92,53 @@ def outbox_stats(conn: sa.Connection) -> dict[str, Any]:
             oldest_pending = _earliest(oldest_pending, created)
         elif status in (DeliveryStatus.DISPATCHED, DeliveryStatus.RUNNING, DeliveryStatus.RETRY):
             oldest_dispatched = _earliest(oldest_dispatched, dispatched or created)
+    parked = parked_keys(conn)
     return {
         **totals,
         "oldest_pending_age_seconds": round(_age(now, oldest_pending), 3),
         "oldest_dispatched_age_seconds": round(_age(now, oldest_dispatched), 3),
+        "oldest_parked_age_seconds": round(
+            max((p.oldest_age_seconds for p in parked.values()), default=0.0), 3
+        ),
+        "parked_keys": sum(p.keys for p in parked.values()),
         "by_handler": by_handler,
+        "parked_by_handler": {
+            handler: {
+                "keys": p.keys,
+                "deliveries": p.deliveries,
+                "oldest_age_seconds": round(p.oldest_age_seconds, 3),
+            }
+            for handler, p in sorted(parked.items())
+        },
+    }
+
+
+@dataclass(frozen=True)
+class ParkedKeys:
+    """An ordered handler's keys held behind a dead delivery."""
+
+    keys: int
+    deliveries: int
+    oldest_age_seconds: float
+    """Age of the oldest parked delivery (since it was written)."""
+
+
+def parked_keys(conn: sa.Connection) -> dict[str, ParkedKeys]:
+    """Per handler with parked deliveries: how many keys, deliveries, and the oldest's age."""
+    now = utcnow()
+    rows = conn.execute(
+        sa.select(
+            outbox.c.handler,
+            sa.func.count(sa.distinct(outbox.c.order_key)),
+            sa.func.count(),
+            sa.func.min(outbox.c.created_at),
+        )
+        .where(_PARKED)
+        .group_by(outbox.c.handler)
+    )
+    return {
+        handler: ParkedKeys(int(keys), int(count), _age(now, _earliest(None, first)))
+        for handler, keys, count, first in rows
     }
 
 

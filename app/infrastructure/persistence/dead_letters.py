@@ -2,7 +2,9 @@
 
 It is the source of truth on both brokers (the ``dead_letter`` queue is a copy for
 operators). Re-driving resets the delivery to pending with fresh attempts and keeps the
-dead-letter row, marked ``redriven``, as history.
+dead-letter row, marked ``redriven``, as history. Skipping gives the delivery up for good
+(``skipped``), keeping the row with who skipped it. For an ordered handler, dead-lettering
+parks the rest of the delivery's key, and re-driving, skipping or purging it lets it go on.
 """
 
 import traceback as tb
@@ -13,8 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.event_handlers.registry import HANDLERS
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import delivery_states as states
+from app.infrastructure.persistence import ordering
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import (
@@ -26,6 +30,8 @@ from app.infrastructure.persistence.tables import (
 
 DEAD = "dead"
 REDRIVEN = "redriven"
+SKIPPED = "skipped"
+ORDERED_HANDLERS = frozenset(spec.name for spec in HANDLERS if spec.ordered)
 MAX_ID = 2**63 - 1
 """Ids are BIGINT: anything larger cannot exist (and would overflow the driver)."""
 
@@ -95,6 +101,8 @@ def record(
             .where(outbox.c.id == delivery_id)
             .values(lease_until=None, last_error=str(exc)[:2000])
         )
+        if handler in ORDERED_HANDLERS:
+            ordering.settle_deliveries(conn, [delivery_id])
     return int(dead_letter_id)
 
 
@@ -168,7 +176,45 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
             .where(dead_letters.c.id.in_(redriven))
             .values(status=REDRIVEN, redriven_at=now)
         )
+        # Their ordered keys' parked rows wait again, behind the re-driven head.
+        ordering.settle_deliveries(conn, reset)
     return redriven
+
+
+def skip(conn: sa.Connection, ids: Sequence[int], *, by: str) -> list[int]:
+    """Never deliver these dead letters' deliveries, and let their keys' next ones go.
+
+    The dead letter keeps its row, ``skipped``, with who skipped it and when. Returns the
+    ids actually skipped: dead letters still ``dead`` whose delivery is still dead.
+    """
+    if not ids:
+        return []
+    rows = conn.execute(
+        sa.select(dead_letters.c.id, dead_letters.c.delivery_id).where(
+            dead_letters.c.id.in_(ids),
+            dead_letters.c.status == DEAD,
+            dead_letters.c.delivery_id.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return []
+    skipped_deliveries = set(
+        conn.execute(
+            states.update_to(DeliveryStatus.SKIPPED, sources=[DeliveryStatus.DEAD])
+            .where(outbox.c.id.in_([r.delivery_id for r in rows]))
+            .values(lease_until=None, claimed_by=None)
+            .returning(outbox.c.id)
+        ).scalars()
+    )
+    skipped = [r.id for r in rows if r.delivery_id in skipped_deliveries]
+    if skipped:
+        conn.execute(
+            dead_letters.update()
+            .where(dead_letters.c.id.in_(skipped))
+            .values(status=SKIPPED, skipped_at=utcnow(), skipped_by=by[:200])
+        )
+        ordering.settle_deliveries(conn, skipped_deliveries)
+    return skipped
 
 
 def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
@@ -203,13 +249,24 @@ def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
                 ).where(dead_deliveries),
             )
         )
+        keys = {
+            (row.handler, row.order_key)
+            for row in conn.execute(
+                sa.select(outbox.c.handler, outbox.c.order_key).where(
+                    dead_deliveries, outbox.c.order_key.is_not(None)
+                )
+            )
+        }
         conn.execute(outbox.delete().where(dead_deliveries))
+        if keys:
+            # A purged head is gone for good: the rest of its key goes on.
+            ordering.settle(conn, keys)
     return conn.execute(dead_letters.delete().where(dead_letters.c.id.in_(ids))).rowcount
 
 
 def _public(row: Any) -> dict[str, Any]:
     data = dict(row)
-    for key in ("created_at", "redriven_at"):
+    for key in ("created_at", "redriven_at", "skipped_at"):
         if data[key] is not None:
             data[key] = as_utc(data[key]).isoformat()
     return data
@@ -247,6 +304,10 @@ class DeadLetterStore:
     def redrive(self, ids: Sequence[int]) -> list[int]:
         with self._engine.begin() as conn:
             return redrive(conn, ids)
+
+    def skip(self, ids: Sequence[int], *, by: str) -> list[int]:
+        with self._engine.begin() as conn:
+            return skip(conn, ids, by=by)
 
     def purge(self, where: DeadLetterFilter) -> int:
         with self._engine.begin() as conn:

@@ -1,5 +1,6 @@
 """The delivery ledger: the outbox rows a worker touches outside the handler's transaction."""
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -8,9 +9,11 @@ import sqlalchemy as sa
 
 from app.application.errors import StoreUnavailable
 from app.application.ports import Attempt, DeadLetter
-from app.infrastructure.persistence import attempts, dead_letters
+from app.infrastructure.persistence import attempts, dead_letters, ordering
 from app.infrastructure.persistence.database import single_statement
 from app.infrastructure.persistence.receipts import already_applied
+
+log = logging.getLogger(__name__)
 
 DeadLetterCopy = Callable[[str | None, Any, str], None]
 
@@ -47,6 +50,21 @@ class SqlDeliveryLedger:
                 attempts.finish(conn, delivery_id, receipt)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreUnavailable(f"could not mark the delivery done: {exc}") from exc
+
+    def release_next(self, delivery_id: int) -> None:
+        try:
+            with self._single.begin() as conn:
+                ordering.settle_deliveries(conn, [delivery_id])
+        except sa.exc.SQLAlchemyError:
+            # The relay's repair releases it within a second or so: nothing is lost.
+            log.warning("could not release the delivery after %s", delivery_id, exc_info=True)
+
+    def hold(self, delivery_id: int) -> None:
+        try:
+            with self._engine.begin() as conn:
+                ordering.hold(conn, delivery_id)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreUnavailable(f"could not hold the delivery back: {exc}") from exc
 
     def schedule_retry(self, delivery_id: int, *, error: str, lease: timedelta) -> None:
         try:

@@ -8,6 +8,10 @@ import, for the statements built once). Callers add which rows (ids, a claim tok
 other columns (lease, attempts, errors). A unit test keeps every other module from setting
 the column or comparing it, so the map stays the whole truth.
 
+Ordered handlers add ``waiting`` and ``parked`` (held behind an earlier delivery of the same
+key, in flight or dead) and ``skipped`` (a dead one an operator chose never to deliver);
+``ordering`` says when a row is held and released.
+
 The map is wider than the happy path ``pending → dispatched → running → done`` on purpose:
 copies of one message race (a relay re-publishes a row whose lease ran out while a worker
 runs it; a duplicate copy finishes a row another copy gave up on), and each statement must
@@ -30,24 +34,36 @@ RUNNING = DeliveryStatus.RUNNING
 RETRY = DeliveryStatus.RETRY
 DONE = DeliveryStatus.DONE
 DEAD = DeliveryStatus.DEAD
+WAITING = DeliveryStatus.WAITING
+PARKED = DeliveryStatus.PARKED
+SKIPPED = DeliveryStatus.SKIPPED
 
 _ANY_ATTEMPT_ENDS = frozenset({RUNNING, RETRY, DONE, DEAD})
 
 TRANSITIONS: Mapping[DeliveryStatus | None, frozenset[DeliveryStatus]] = MappingProxyType(
     {
-        # A new row: for the relay's sweep, or already published by its command.
+        # A new row: for the relay's sweep, or already published by its command (eager).
         None: frozenset({PENDING, DISPATCHED}),
         # Published by the relay; a worker holding an earlier copy may start it first.
-        PENDING: frozenset({DISPATCHED}) | _ANY_ATTEMPT_ENDS,
+        # An ordered handler's row with an earlier one of its key still open is held
+        # instead: waiting behind one in flight, parked behind a dead one.
+        PENDING: frozenset({DISPATCHED, WAITING, PARKED}) | _ANY_ATTEMPT_ENDS,
         # Re-published when its lease runs out; back to pending when the publish after
         # commit failed and no worker has started it.
         DISPATCHED: frozenset({PENDING, DISPATCHED}) | _ANY_ATTEMPT_ENDS,
-        # Re-published when the worker's lease ran out (the worker died, or runs long).
-        RUNNING: frozenset({DISPATCHED}) | _ANY_ATTEMPT_ENDS,
+        # Re-published when the worker's lease ran out (the worker died, or runs long);
+        # held again, unrun, when the worker finds an open delivery of its key ahead of it.
+        RUNNING: frozenset({DISPATCHED, WAITING}) | _ANY_ATTEMPT_ENDS,
         RETRY: frozenset({DISPATCHED}) | _ANY_ATTEMPT_ENDS,
-        # Re-driven by an operator; a duplicate copy may still finish it or fail again.
-        DEAD: frozenset({PENDING, DONE, DEAD}),
+        # Re-driven by an operator; a duplicate copy may still finish it or fail again;
+        # or skipped by an operator, for good.
+        DEAD: frozenset({PENDING, DONE, DEAD, SKIPPED}),
+        # Its key's earlier delivery ended: the next one goes (pending); or it died.
+        WAITING: frozenset({PENDING, PARKED}),
+        # Its key's dead head was re-driven (waiting again) or skipped (the next one goes).
+        PARKED: frozenset({PENDING, WAITING}),
         DONE: frozenset(),
+        SKIPPED: frozenset(),
     }
 )
 """From each status (None: a row not yet written) to the statuses it may move to."""
@@ -93,6 +109,10 @@ UNFINISHED = in_status(DeliveryStatus.unfinished())
 """Rows still waiting for an attempt to end: what relays claim and the backlog counts."""
 NOT_DONE_YET = in_status(set(DeliveryStatus) - {DONE})
 """Rows not done, dead ones included (a dead delivery has not applied its event)."""
+OPEN = in_status(set(DeliveryStatus) - {DONE, SKIPPED})
+"""Rows that hold back the later deliveries of their ordered key: neither done nor skipped."""
+HELD = in_status(DeliveryStatus.held())
+"""Ordered rows held behind an earlier one of their key."""
 
 
 def update_to(

@@ -29,6 +29,8 @@ class SqlEventStreams:
         self._conn = conn
         self.last_position: int | None = None
         """The global position of the last event ``append`` wrote."""
+        self.positions: list[int] = []
+        """The positions of the events the last ``append`` wrote, in their order."""
 
     def load_stream(self, aggregate_id: str) -> list[DomainEvent]:
         rows = self._conn.execute(
@@ -61,10 +63,13 @@ class SqlEventStreams:
             return []
         rows = [envelope.to_columns() for envelope in envelopes]
         try:
-            positions = self._conn.execute(
-                events.insert().returning(events.c.position), rows
-            ).scalars()
-            self.last_position = max(positions)
+            self.positions = list(
+                self._conn.execute(
+                    events.insert().returning(events.c.position, sort_by_parameter_order=True),
+                    rows,
+                ).scalars()
+            )
+            self.last_position = max(self.positions)
         except sa.exc.IntegrityError:
             raise ConcurrencyConflict("the aggregate was changed by another request") from None
         return envelopes

@@ -11,16 +11,16 @@ writers instead), so two relays at once never claim the same row. A worker's own
 purge in ``retention``.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
 from app.application.ports import DeliveryStatus
 from app.infrastructure.envelope import Envelope
 from app.infrastructure.persistence import delivery_states as states
+from app.infrastructure.persistence import ordering
 from app.infrastructure.persistence.delivery_states import UNFINISHED
 from app.infrastructure.persistence.event_store import envelope_from_row
 from app.infrastructure.persistence.sql import utcnow
@@ -32,22 +32,33 @@ class ClaimedDelivery:
     delivery_id: int
     handler: str
     envelope: Envelope
+    order_key: str | None = None
+    """An ordered handler's key (see ``ordering``); None for unordered handlers."""
 
 
 def append(
     conn: sa.Connection,
     envelopes: Sequence[Envelope],
-    subscribers: Any,
+    subscribers: Callable[[str], list[str]],
     *,
     dispatch_lease: timedelta | None,
+    positions: Sequence[int] = (),
 ) -> list[ClaimedDelivery]:
     """Insert one delivery per event and subscribed handler, in the caller's transaction.
 
     Without a ``dispatch_lease`` (every deployment) they are ``pending``, for the relay,
-    which a commit wakes. With one (eager mode, tests) they are written already
-    ``dispatched``, leased for that long, and the caller publishes them right after commit.
+    which a commit wakes; an ordered handler's rows carry their key and the event's
+    ``positions`` entry, and the relay holds back any with an earlier one of its key still
+    open. With a lease (eager mode, tests) they are written already ``dispatched``, leased
+    for that long, and the caller publishes them right after commit, which runs them
+    inline in commit order: they need no key.
     """
-    wanted = [(e, handler) for e in envelopes for handler in subscribers(e.event_type)]
+    placed: Sequence[int | None] = positions or [None] * len(envelopes)
+    wanted = [
+        (e, handler, position)
+        for e, position in zip(envelopes, placed, strict=True)
+        for handler in subscribers(e.event_type)
+    ]
     if not wanted:
         return []
     now = utcnow()
@@ -67,13 +78,14 @@ def append(
             "available_at": now,
             "created_at": now,
             **state,
+            **ordering.place(handler, e, position if dispatch_lease is None else None),
         }
-        for e, handler in wanted
+        for e, handler, position in wanted
     ]
     ids = conn.execute(
         outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True), rows
     ).scalars()
-    return [ClaimedDelivery(i, h, e) for i, (e, h) in zip(ids, wanted, strict=True)]
+    return [ClaimedDelivery(i, h, e) for i, (e, h, _p) in zip(ids, wanted, strict=True)]
 
 
 _PENDING = states.in_status([DeliveryStatus.PENDING])
@@ -96,7 +108,11 @@ def claim(
     limit: int,
     ids: Sequence[int] | None = None,
 ) -> list[ClaimedDelivery]:
-    """Lease up to ``limit`` due deliveries (or only those of ``ids``), oldest first."""
+    """Lease up to ``limit`` due deliveries (or only those of ``ids``), oldest first.
+
+    An ordered handler's rows come back too: the caller settles their keys (``ordering``)
+    before publishing, in the same transaction.
+    """
     now = utcnow()
     due = sa.and_(UNFINISHED, outbox.c.available_at <= now, _lease_free(now))
     if ids is not None:
@@ -112,7 +128,7 @@ def claim(
         outbox.update()
         .where(outbox.c.id.in_(candidates.scalar_subquery()), _lease_free(now))
         .values(lease_until=now + lease, claimed_by=token)
-        .returning(outbox.c.id, outbox.c.handler, outbox.c.event_id)
+        .returning(outbox.c.id, outbox.c.handler, outbox.c.event_id, outbox.c.order_key)
     ).all()
     if not claimed:
         return []
@@ -123,7 +139,10 @@ def claim(
         )
     }
     return sorted(
-        (ClaimedDelivery(c.id, c.handler, envelope_from_row(rows[c.event_id])) for c in claimed),
+        (
+            ClaimedDelivery(c.id, c.handler, envelope_from_row(rows[c.event_id]), c.order_key)
+            for c in claimed
+        ),
         key=lambda d: d.delivery_id,
     )
 

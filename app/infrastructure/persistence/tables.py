@@ -88,6 +88,10 @@ outbox = sa.Table(
     sa.Column("dispatched_at", Timestamp, nullable=True),
     sa.Column("done_at", Timestamp, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # Ordered handlers only (null otherwise): the key whose deliveries go one at a time,
+    # and the event's position in the store, their order within the key.
+    sa.Column("order_key", sa.String(200), nullable=True),
+    sa.Column("order_seq", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("event_id", "handler", name="uq_outbox_event_handler"),
     # Partial indexes over the rows not yet done: what the relay claims and what the
     # stats count stay as cheap with millions of done rows as with none.
@@ -103,6 +107,15 @@ outbox = sa.Table(
         "status",
         "created_at",
         "dispatched_at",
+        postgresql_where=NOT_DONE,
+        sqlite_where=NOT_DONE,
+    ),
+    # An ordered key's open rows in order: what holds a delivery back, what is next.
+    sa.Index(
+        "ix_outbox_ordered_open",
+        "handler",
+        "order_key",
+        "order_seq",
         postgresql_where=NOT_DONE,
         sqlite_where=NOT_DONE,
     ),
@@ -205,6 +218,9 @@ dead_letters = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("redriven_at", Timestamp, nullable=True),
+    # An operator skipped it (never delivered; its ordered key released): when and who.
+    sa.Column("skipped_at", Timestamp, nullable=True),
+    sa.Column("skipped_by", sa.String(200), nullable=True),
     sa.Index("ix_dead_letters_status_created", "status", "created_at"),
 )
 

@@ -75,7 +75,13 @@ class SqlUnitOfWork(UnitOfWork):
         new_events = [event for aggregate in touched for event in aggregate.pending_events]
         envelopes = self._streams.append(new_events, context)
         lease = self._dispatch.dispatch_lease() if self._dispatch and envelopes else None
-        deliveries = outbox.append(self._conn, envelopes, self._subscribers, dispatch_lease=lease)
+        deliveries = outbox.append(
+            self._conn,
+            envelopes,
+            self._subscribers,
+            dispatch_lease=lease,
+            positions=self._streams.positions,
+        )
         self._replies.write(self._streams.last_position)
         self._tx.commit()
         for aggregate in touched:
