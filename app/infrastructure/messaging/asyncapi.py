@@ -83,8 +83,9 @@ def dump(document: Document) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def committed(path: Path = CATALOG_PATH) -> Document | None:
-    """The committed copy, or None where there is none."""
+def committed(path: Path | None = None) -> Document | None:
+    """The committed copy (``CATALOG_PATH`` unless told), or None where there is none."""
+    path = path or CATALOG_PATH
     if not path.exists():
         return None
     loaded: Document = json.loads(path.read_text())
