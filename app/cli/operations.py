@@ -140,7 +140,8 @@ def events_schema(write: bool) -> None:
 
     Without --write, print the snapshot the code implies and exit 1 if the committed file
     lacks or contradicts it. With --write, add the current versions to the file and replace
-    the names; a changed payload under an already-recorded version is refused (bump the
+    the names, and rewrite the event catalog built from it (what `events catalog --write`
+    writes); a changed payload under an already-recorded version is refused (bump the
     version, add an upcaster).
     """
     committed = schema_snapshot.load()
@@ -152,6 +153,8 @@ def events_schema(write: bool) -> None:
     if write:
         schema_snapshot.SNAPSHOT_PATH.write_text(text)
         click.echo(f"wrote {schema_snapshot.SNAPSHOT_PATH}")
+        asyncapi.CATALOG_PATH.write_text(asyncapi.dump(asyncapi.build(wanted)))
+        click.echo(f"wrote {asyncapi.CATALOG_PATH}")
         return
     click.echo(text, nl=False)
     if wanted != committed:

@@ -2,10 +2,10 @@
 contract's rule: a payload changed under a recorded schema version is refused.
 
 If a test here fails, you changed an event, a handler or a subscription: run
-``flask --app app events schema --write`` (if the wire contract test fails too), then
-``flask --app app events catalog --write``, and commit both files, so the change shows in
-review. The rule itself lives in ``schema_snapshot.merged``; these tests only check that
-the catalog goes through it.
+``flask --app app events schema --write``, which rewrites the wire contract and this catalog
+(``events catalog --write`` rewrites the catalog alone), and commit both files, so the
+change shows in review. The rule itself lives in ``schema_snapshot.merged``; these tests
+only check that the catalog goes through it.
 """
 
 from typing import Any
