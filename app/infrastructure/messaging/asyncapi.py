@@ -119,6 +119,7 @@ def build(contract: schema_snapshot.Snapshot) -> Document:
 
 
 def _webhook_handler() -> HandlerSpec:
+    """The handler that POSTs to partner webhooks, found by its function (names may change)."""
     (spec,) = [spec for spec in HANDLERS if spec.external is forward_to_webhooks]
     return spec
 
