@@ -7,50 +7,30 @@ response's nonce, so the page keeps its styles and the console reports no violat
 """
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
-from werkzeug.serving import make_server
+from playwright.sync_api import Page, expect
 
 from app.application.event_handlers.registry import HANDLERS
 from app.domain.events import EVENT_CLASSES
 from app.infrastructure.messaging import asyncapi
+from tests.support.browser_serving import Served, served_to
 from tests.support.inprocess import app_factory
-from tests.support.services import HOST
 
 TOKEN = "browser-catalog-admin-token-0123456789"
 INK = "rgb(29, 35, 48)"
 """The catalog's header background (``--ink``), set by its inline stylesheet."""
 
 
-@dataclass
-class Served:
-    base: str
-    policy_errors: list[str]
-
-
 @pytest.fixture
 def served(tmp_path: Path, browser_page: Page) -> Iterator[Served]:
-    with app_factory(tmp_path, ADMIN_TOKEN=TOKEN, SECRET_KEY="browser-catalog-key") as make:
-        server = make_server(HOST, 0, make(), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        errors: list[str] = []
-
-        def record(message: ConsoleMessage) -> None:
-            if "Content Security Policy" in message.text:
-                errors.append(message.text)
-
-        browser_page.on("console", record)
-        try:
-            yield Served(f"http://{HOST}:{server.server_port}", errors)
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
+    with (
+        app_factory(tmp_path, ADMIN_TOKEN=TOKEN, SECRET_KEY="browser-catalog-key") as make,
+        served_to(browser_page, make()) as served,
+    ):
+        yield served
 
 
 def test_an_integrator_goes_from_the_api_docs_to_an_event_and_its_document(
