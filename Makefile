@@ -1,10 +1,12 @@
 # outboxflow: `make run` starts the whole service locally, `make test` runs every check.
-# Needs only python3 (>= 3.11) on PATH; everything else is installed into .venv.
+# Needs python3 (>= 3.11) and npm on PATH; everything else is installed into .venv and
+# node_modules (the AsyncAPI JSON Schemas the tests validate the event catalog against).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-pyproject
+NODE_STAMP := node_modules/.installed-from-lock
 CACHES := .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis build
 # pytest-xdist workers for `make test`: most real-process tests wait on workers, brokers and
 # leases rather than compute, so more workers than cores still pays on a 2-core machine.
@@ -38,7 +40,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-venv: $(STAMP)
+# Reinstalls whenever package-lock.json changes: exactly the locked versions, nothing else.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+venv: $(STAMP) $(NODE_STAMP)
 
 run: $(STAMP)
 	@python -c 'import socket, sys; busy = [p for p in (6390, 5000, 5555, 9808) if socket.socket().connect_ex(("127.0.0.1", p)) == 0]; sys.exit(f"127.0.0.1 port(s) {busy} already in use: is another make run still going?" if busy else 0)'
@@ -59,10 +66,10 @@ run: $(STAMP)
 
 # The import contracts are checked by a unit test (tests/unit/test_layering.py), so both
 # `make test` and `make test-fast` run import-linter, inside pytest; `make lint` runs it alone.
-test: style
+test: style $(NODE_STAMP)
 	pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(NODE_STAMP)
 	pytest -n $(FAST_TEST_WORKERS) tests/unit tests/integration
 
 lint: style
@@ -89,4 +96,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

@@ -11,6 +11,7 @@ def register_api(app: Flask) -> None:
         correlation,
         dead_letters,
         errors,
+        event_catalog,
         events,
         metrics,
         openapi,
@@ -40,4 +41,5 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(dead_letters.blueprint, parameters=correlation_header)
     api.register_blueprint(metrics.blueprint, parameters=correlation_header)
     api.register_blueprint(events.blueprint, parameters=correlation_header)
+    api.register_blueprint(event_catalog.blueprint, parameters=correlation_header)
     app.register_blueprint(ops.blueprint)

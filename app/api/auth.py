@@ -2,8 +2,8 @@
 
 Categories (``Access``):
 
-* ``PUBLIC``: the probes (``/healthz``, ``/readyz``) and the API document (``/api/openapi.json``,
-  ``/api/docs``). Always open.
+* ``PUBLIC``: the probes (``/healthz``, ``/readyz``), the API document (``/api/openapi.json``,
+  ``/api/docs``) and the event catalog (``/api/asyncapi.json``, ``/api/asyncapi``). Always open.
 * ``API``: commands and queries. When ``API_TOKENS`` is set they need
   ``Authorization: Bearer <one of API_TOKENS>``; ``ADMIN_TOKEN`` is accepted too.
 * ``OPERATIONS``: everything an operator's tools call (``/api/outbox/stats``,

@@ -15,8 +15,14 @@ PAGE = """<!doctype html>
   <meta charset="utf-8">
   <title>{{ title }}</title>
   <link rel="stylesheet" type="text/css" href="{{ assets }}swagger-ui.css">
+  <style nonce="{{ csp_nonce() }}">
+    #event-catalog-link { max-width: 1460px; margin: 0 auto; padding: 12px 20px 0;
+                          font: 14px sans-serif; }
+  </style>
 </head>
 <body>
+  <p id="event-catalog-link">Events these endpoints cause, and the webhooks and tasks that carry
+    them: <a href="{{ catalog_url }}">the event catalog</a> (AsyncAPI 3.0.0).</p>
   <div id="swagger-ui-container"></div>
   <script src="{{ assets }}swagger-ui-standalone-preset.js"></script>
   <script src="{{ assets }}swagger-ui-bundle.js"></script>
@@ -42,6 +48,9 @@ def install(app: Flask, docs_blueprint: str, title: str, assets_url: str) -> Non
 
     def swagger_ui() -> str:
         spec_url = url_for(spec_endpoint)
-        return render_template_string(PAGE, title=title, assets=assets_url, spec_url=spec_url)
+        catalog_url = url_for("event_catalog.asyncapi_page")
+        return render_template_string(
+            PAGE, title=title, assets=assets_url, spec_url=spec_url, catalog_url=catalog_url
+        )
 
     app.view_functions[endpoint] = swagger_ui

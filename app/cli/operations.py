@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from app.application.event_handlers.projections import PROJECTIONS
 from app.container import container_of
-from app.infrastructure.messaging import schema_snapshot
+from app.infrastructure.messaging import asyncapi, schema_snapshot
 from app.infrastructure.messaging.relay_follower import RelayFollower
 from app.infrastructure.persistence import backlog
 from app.infrastructure.persistence.aggregate_check import verify_orders
@@ -140,7 +140,8 @@ def events_schema(write: bool) -> None:
 
     Without --write, print the snapshot the code implies and exit 1 if the committed file
     lacks or contradicts it. With --write, add the current versions to the file and replace
-    the names; a changed payload under an already-recorded version is refused (bump the
+    the names, and rewrite the event catalog built from it (what `events catalog --write`
+    writes); a changed payload under an already-recorded version is refused (bump the
     version, add an upcaster).
     """
     committed = schema_snapshot.load()
@@ -152,10 +153,42 @@ def events_schema(write: bool) -> None:
     if write:
         schema_snapshot.SNAPSHOT_PATH.write_text(text)
         click.echo(f"wrote {schema_snapshot.SNAPSHOT_PATH}")
+        asyncapi.CATALOG_PATH.write_text(asyncapi.dump(asyncapi.build(wanted)))
+        click.echo(f"wrote {asyncapi.CATALOG_PATH}")
         return
     click.echo(text, nl=False)
     if wanted != committed:
         raise click.ClickException(f"{schema_snapshot.SNAPSHOT_PATH} is out of date: run --write")
+
+
+@events_cli.command("catalog")
+@click.option("--write", is_flag=True, help="Rewrite docs/asyncapi.json from the code.")
+def events_catalog(write: bool) -> None:
+    """The event catalog as AsyncAPI 3.0.0 JSON: what GET /api/asyncapi.json serves.
+
+    Without --write, print it and exit 1 if the committed docs/asyncapi.json differs. With
+    --write, rewrite that file; refused while the wire contract is out of date (run
+    `events schema --write` first), so the committed catalog names no version the contract
+    lacks. A payload changed under a recorded version is refused either way, as there.
+    """
+    try:
+        wanted = asyncapi.current()
+    except schema_snapshot.SchemaChanged as exc:
+        raise click.ClickException(str(exc)) from None
+    text = asyncapi.dump(wanted)
+    if write:
+        contract = schema_snapshot.load()
+        if schema_snapshot.merged(contract) != contract:
+            raise click.ClickException(
+                f"{schema_snapshot.SNAPSHOT_PATH} is out of date: run "
+                "`flask --app app events schema --write` first"
+            )
+        asyncapi.CATALOG_PATH.write_text(text)
+        click.echo(f"wrote {asyncapi.CATALOG_PATH}")
+        return
+    click.echo(text, nl=False)
+    if asyncapi.committed() != wanted:
+        raise click.ClickException(f"{asyncapi.CATALOG_PATH} is out of date: run --write")
 
 
 @aggregates_cli.command("verify")

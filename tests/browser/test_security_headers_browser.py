@@ -6,50 +6,27 @@ pages are only rendered); the integration tier checks the headers themselves
 (tests/hostile/test_security_headers.py).
 """
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from playwright.sync_api import ConsoleMessage, Page, expect
-from werkzeug.serving import make_server
+from playwright.sync_api import Page, expect
 
+from tests.support.browser_serving import Served, served_to
 from tests.support.inprocess import app_factory
-from tests.support.services import HOST
 
 TOKEN = "browser-headers-admin-token-0123456789"
 INK = "rgb(29, 35, 48)"
 """The ops page header's background (``--ink``), set by its inline stylesheet."""
 
 
-@dataclass
-class Served:
-    app: Flask
-    base: str
-    policy_errors: list[str]
-
-
 @pytest.fixture
 def served(tmp_path: Path, browser_page: Page) -> Iterator[Served]:
-    with app_factory(tmp_path, ADMIN_TOKEN=TOKEN, SECRET_KEY="browser-headers-key") as make:
-        app = make()
-        server = make_server(HOST, 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        errors: list[str] = []
-
-        def record(message: ConsoleMessage) -> None:
-            if "Content Security Policy" in message.text:
-                errors.append(message.text)
-
-        browser_page.on("console", record)
-        try:
-            yield Served(app, f"http://{HOST}:{server.server_port}", errors)
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
+    with (
+        app_factory(tmp_path, ADMIN_TOKEN=TOKEN, SECRET_KEY="browser-headers-key") as make,
+        served_to(browser_page, make()) as served,
+    ):
+        yield served
 
 
 def test_swagger_ui_renders_the_api_under_the_policy(browser_page: Page, served: Served) -> None:

@@ -80,7 +80,15 @@ def assert_not_stored(response: Any) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/ops", "/ops/dead-letters", "/ops/trace", "/ops/sign-in", "/api/docs", "/healthz"],
+    [
+        "/ops",
+        "/ops/dead-letters",
+        "/ops/trace",
+        "/ops/sign-in",
+        "/api/docs",
+        "/api/asyncapi",
+        "/healthz",
+    ],
 )
 def test_every_page_refuses_framing_sniffing_and_referrers(client: FlaskClient, path: str) -> None:
     response = client.get(path)
@@ -186,6 +194,11 @@ def test_swagger_ui_loads_under_the_policy(client: FlaskClient) -> None:
     assert client.get("/api/openapi.json").status_code == 200
 
 
+def test_the_event_catalog_loads_under_the_policy(client: FlaskClient) -> None:
+    page = assert_loads_under_its_policy(client, "/api/asyncapi")
+    assert page.inline and not page.scripts, "the catalog is one page with its own styles"
+
+
 @pytest.mark.parametrize("path", ["/ops", "/ops/sign-in"])
 def test_the_ops_page_loads_under_the_policy(client: FlaskClient, path: str) -> None:
     page = assert_loads_under_its_policy(client, path)
@@ -193,7 +206,7 @@ def test_the_ops_page_loads_under_the_policy(client: FlaskClient, path: str) -> 
 
 
 def test_no_page_may_run_inline_script_or_plugins(client: FlaskClient) -> None:
-    for path in ("/ops", "/api/docs"):
+    for path in ("/ops", "/api/docs", "/api/asyncapi"):
         directives = policy(client.get(path))
         assert "'unsafe-inline'" not in sources(directives, "script-src"), path
         assert "'unsafe-eval'" not in sources(directives, "script-src"), path

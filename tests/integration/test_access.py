@@ -24,7 +24,14 @@ OPERATIONS_PREFIXES = ("/api/outbox/", "/api/dead-letters", "/api/events", "/api
 OPERATIONS_PATHS = ("/metrics",)
 SIGN_IN_PREFIX = "/ops"
 API_PREFIXES = ("/api/users", "/api/orders")
-PUBLIC_PATHS = ("/healthz", "/readyz", "/api/openapi.json", "/api/docs")
+PUBLIC_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/api/openapi.json",
+    "/api/docs",
+    "/api/asyncapi.json",
+    "/api/asyncapi",
+)
 PUBLIC_PREFIXES = ("/api/docs/assets/", "/static/")
 
 
@@ -170,7 +177,14 @@ def test_the_admin_token_and_an_api_token_both_run_commands(guarded: Flask) -> N
 
 def test_public_endpoints_need_no_token(guarded: Flask) -> None:
     client = guarded.test_client()
-    for path in ("/healthz", "/api/openapi.json", "/api/docs", "/api/docs/assets/swagger-ui.css"):
+    for path in (
+        "/healthz",
+        "/api/openapi.json",
+        "/api/docs",
+        "/api/docs/assets/swagger-ui.css",
+        "/api/asyncapi.json",
+        "/api/asyncapi",
+    ):
         assert client.get(path).status_code == 200, path
     assert client.get("/readyz").status_code in (200, 503)
 

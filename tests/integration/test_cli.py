@@ -1,12 +1,14 @@
 """Operator commands through Flask's CLI runner, against the same eager-mode app."""
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from app.infrastructure.messaging import schema_snapshot
+from app.infrastructure.messaging import asyncapi, schema_snapshot
 from app.infrastructure.persistence.tables import order_summaries, user_profiles
 from tests.support.inprocess import Api, container
 
@@ -106,3 +108,15 @@ def test_events_schema_prints_the_committed_snapshot(app: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert result.output == schema_snapshot.dump(schema_snapshot.load())
     assert '"currency": "string"' in result.output
+
+
+def test_events_schema_write_rewrites_the_contract_and_the_event_catalog(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract, catalog = tmp_path / "wire_contract.json", tmp_path / "asyncapi.json"
+    monkeypatch.setattr(schema_snapshot, "SNAPSHOT_PATH", contract)
+    monkeypatch.setattr(asyncapi, "CATALOG_PATH", catalog)
+    result = app.test_cli_runner().invoke(args=["events", "schema", "--write"])
+    assert result.exit_code == 0, result.output
+    assert contract.read_text() == schema_snapshot.dump(schema_snapshot.load())
+    assert catalog.read_text() == asyncapi.current_json()

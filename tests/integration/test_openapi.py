@@ -168,11 +168,15 @@ def test_security_follows_the_access_categories(app: Flask, client: FlaskClient)
 
 
 class _Assets(HTMLParser):
+    """What a page loads: script sources and linked files (not the links a person follows)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.urls: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            return
         for name, value in attrs:
             if name in ("src", "href") and value:
                 self.urls.append(value)
