@@ -36,7 +36,13 @@ from app.infrastructure.notifications.webhooks import (
     SignedWebhookSender,
     SlackWebhookNotifier,
 )
-from app.infrastructure.persistence.database import db, engine_options, read_only, tune_engine
+from app.infrastructure.persistence.database import (
+    db,
+    engine_options,
+    read_only,
+    session_engine,
+    tune_engine,
+)
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
@@ -88,7 +94,9 @@ def _flask_app(settings: Settings) -> Flask:
     app = Flask("app", instance_path=str(settings.instance_dir))
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(
+            settings.database_url, behind_pooler=bool(settings.database_direct_url)
+        ),
     )
     db.init_app(app)
     return app
@@ -141,6 +149,7 @@ def _wire(
     return Container(
         settings,
         engine,
+        session_engine(settings.database_direct_url, engine),
         celery,
         flask_app,
         relay,

@@ -29,6 +29,13 @@ class Settings:
 
     instance_dir: Path = field(default_factory=_default_instance_dir)
     database_url: str = ""
+    database_direct_url: str = ""
+    """The database without a pooler between: for what needs a session (LISTEN).
+
+    Set it when ``database_url`` goes through a transaction-pooling PgBouncer; the pooled
+    connections then prepare no statements (the pooler cannot keep them). Empty: the
+    session features use ``database_url`` too.
+    """
     celery_broker_url: str = DEFAULT_BROKER_URL
     celery_result_backend: str = ""
     broker_key_prefix: str = ""
