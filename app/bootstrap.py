@@ -21,8 +21,13 @@ from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSe
 from app.config import Settings, settings_to_start_with
 from app.container import EXTENSION, Container
 from app.infrastructure.envelope import claimed_event_id, decode_stored
+from app.infrastructure.messaging.broker_kind import is_amqp
 from app.infrastructure.messaging.broker_watch import BrokerWatch
-from app.infrastructure.messaging.celery_app import REDIS_VISIBILITY_TIMEOUT, build_celery
+from app.infrastructure.messaging.celery_app import (
+    REDIS_VISIBILITY_TIMEOUT,
+    build_celery,
+    queue_type_arguments,
+)
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
@@ -31,7 +36,13 @@ from app.infrastructure.notifications.webhooks import (
     SignedWebhookSender,
     SlackWebhookNotifier,
 )
-from app.infrastructure.persistence.database import db, engine_options, read_only, tune_engine
+from app.infrastructure.persistence.database import (
+    db,
+    engine_options,
+    read_only,
+    session_engine,
+    tune_engine,
+)
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
@@ -83,7 +94,9 @@ def _flask_app(settings: Settings) -> Flask:
     app = Flask("app", instance_path=str(settings.instance_dir))
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(
+            settings.database_url, behind_pooler=bool(settings.database_direct_url)
+        ),
     )
     db.init_app(app)
     return app
@@ -96,7 +109,7 @@ def _wire(
     if publisher is None:
         publisher = CeleryPublisher(
             celery,
-            native_dead_lettering=settings.celery_broker_url.startswith(("amqp", "pyamqp")),
+            native_dead_lettering=is_amqp(settings.celery_broker_url),
         )
     ledger = SqlDeliveryLedger(engine, publisher.copy_to_dead_letter_queue)
     relay = OutboxRelay(
@@ -109,6 +122,7 @@ def _wire(
             celery,
             engine,
             broker=f"{settings.celery_broker_url}|{settings.broker_key_prefix}",
+            queue_arguments=queue_type_arguments(settings),
         ),
         batch_size=settings.outbox_relay_batch,
         claim_lease=timedelta(seconds=settings.outbox_claim_lease_seconds),
@@ -135,6 +149,7 @@ def _wire(
     return Container(
         settings,
         engine,
+        session_engine(settings.database_direct_url, engine),
         celery,
         flask_app,
         relay,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from app.infrastructure.messaging.broker_kind import is_sentinel
 from app.infrastructure.notifications.endpoints import webhook_endpoints
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6390/0"
@@ -13,6 +14,7 @@ PRODUCTION = "production"
 APP_ENVS = ("development", PRODUCTION)
 MIN_ADMIN_TOKEN_LENGTH = 32
 LOG_FORMATS = ("text", "json")
+RABBITMQ_QUEUE_TYPES = ("classic", "quorum")
 MAX_OPS_SESSION_HOURS = 24 * 31
 """Flask's own default cookie lifetime: no ops sign-in should outlast it."""
 
@@ -27,9 +29,20 @@ class Settings:
 
     instance_dir: Path = field(default_factory=_default_instance_dir)
     database_url: str = ""
+    database_direct_url: str = ""
+    """The database without a pooler between: for what needs a session (LISTEN).
+
+    Set it when ``database_url`` goes through a transaction-pooling PgBouncer; the pooled
+    connections then prepare no statements (the pooler cannot keep them). Empty: the
+    session features use ``database_url`` too.
+    """
     celery_broker_url: str = DEFAULT_BROKER_URL
     celery_result_backend: str = ""
     broker_key_prefix: str = ""
+    broker_sentinel_master: str = ""
+    """The Redis master's name at the Sentinels of a ``sentinel://`` broker or result backend."""
+    rabbitmq_queue_type: str = "classic"
+    """``quorum``: every queue is replicated across a RabbitMQ cluster (ignored on Redis)."""
     smtp_url: str = ""
     slack_webhook_url: str = ""
     webhook_urls: tuple[str, ...] = ()
@@ -96,6 +109,18 @@ class Settings:
             raise ValueError(f"SESSION_COOKIE_SECURE must be true or false, got {secure!r}")
         if settings.order_store not in ("state", "events"):
             raise ValueError(f"ORDER_STORE must be state or events, got {settings.order_store!r}")
+        if settings.rabbitmq_queue_type not in RABBITMQ_QUEUE_TYPES:
+            raise ValueError(
+                f"RABBITMQ_QUEUE_TYPE must be one of {RABBITMQ_QUEUE_TYPES}, "
+                f"got {settings.rabbitmq_queue_type!r}"
+            )
+        sentinel_urls = [
+            url
+            for url in (settings.celery_broker_url, settings.celery_result_backend)
+            if is_sentinel(url)
+        ]
+        if sentinel_urls and not settings.broker_sentinel_master:
+            raise ValueError("a sentinel:// URL needs BROKER_SENTINEL_MASTER (the master's name)")
         if settings.task_soft_time_limit >= settings.task_time_limit:
             raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
         if not 0 < settings.ops_session_hours <= MAX_OPS_SESSION_HOURS:

@@ -30,6 +30,8 @@ class Container:
 
     settings: Settings
     engine: sa.Engine
+    session_engine: sa.Engine
+    """For LISTEN: ``engine`` unless ``DATABASE_DIRECT_URL`` goes around a pooler."""
     celery: Celery
     flask_app: Flask
     relay: OutboxRelay

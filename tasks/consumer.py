@@ -20,6 +20,7 @@ from celery.worker.consumer import Consumer
 
 from app.application.errors import CorruptMessage
 from app.container import container_of
+from tasks.delayed_delivery import consumer_steps
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ def _shape(value: object) -> str:
 
 
 class DeadLetteringConsumer(Consumer):
+    class Blueprint(Consumer.Blueprint):
+        default_steps = consumer_steps(Consumer.Blueprint.default_steps)
+
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         self._dead_letter(
             message,

@@ -41,10 +41,13 @@ def install(blueprint: Blueprint, served_by: Mapping[str, tuple[str, ...]]) -> N
                 422, "validation_failed", f"{HEADER} {message}", {HEADER: [message]}
             )
         handlers = served_by[request.endpoint.rpartition(".")[2]]
-        settings = container_of().settings
-        checkpoints = ProjectionCheckpoints(read_only(container_of().engine))
+        container = container_of()
+        checkpoints = ProjectionCheckpoints(
+            read_only(container.engine), listening=container.session_engine
+        )
         try:
-            if checkpoints.wait(int(raw), handlers, settings.read_your_writes_timeout_ms / 1000):
+            timeout = container.settings.read_your_writes_timeout_ms / 1000
+            if checkpoints.wait(int(raw), handlers, timeout):
                 return None
         except PositionNotWritten as exc:
             message = (

@@ -51,7 +51,12 @@ def outbox_relay(follow: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"relay: following the outbox ({c.engine.dialect.name}); SIGTERM stops it")
-    RelayFollower(c.relay, c.engine, idle_seconds=c.settings.outbox_relay_interval).follow(stop)
+    RelayFollower(
+        c.relay,
+        c.engine,
+        idle_seconds=c.settings.outbox_relay_interval,
+        listening=c.session_engine,
+    ).follow(stop)
     click.echo("relay: stopped")
 
 

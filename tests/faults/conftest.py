@@ -8,6 +8,7 @@ invariants and records a figures line that is printed at the end of the run.
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from tests.faults.brokers import CrashableBroker, crashable_broker
 from tests.faults.invariants import Figures, check_invariants
 from tests.faults.receiver import WebhookReceiver, running_receiver
+from tests.support.databases import Database
 from tests.support.fixtures import (
     STACK_COMBOS,
     STACK_IDS,
@@ -97,31 +99,45 @@ def rig(
     request: pytest.FixtureRequest, tmp_path: Path, make_database: MakeDatabase
 ) -> Iterator[Rig]:
     db_kind, broker_kind = request.param
-    marker = request.node.get_closest_marker("rig_settings")
-    overrides = marker.kwargs if marker else {}
-    started = request.node.stash.setdefault(STARTED_PROCESSES, [])
     admin = request.getfixturevalue("rabbitmq_admin") if broker_kind == "rabbitmq" else None
     broker = crashable_broker(broker_kind, tmp_path / "broker", admin)
     try:
-        with running_receiver(WEBHOOK_SECRET) as receiver:
-            stack = Stack(
-                make_database(db_kind),
-                broker.broker,
-                tmp_path / "stack",
-                on_process_started=started.append,
-                webhook_urls=(receiver.url,),
-                webhook_secret=WEBHOOK_SECRET,
-                **{**FAST_FAILURE, **overrides},
-            )
-            try:
-                yield Rig(
-                    f"{request.node.originalname}[{db_kind}+{broker_kind}]",
-                    stack,
-                    broker,
-                    receiver,
-                    request.node,
-                )
-            finally:
-                stack.close()
+        with running_rig(request, tmp_path, make_database(db_kind), broker) as built:
+            yield built
     finally:
         broker.close()
+
+
+@contextmanager
+def running_rig(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    database: Database,
+    broker: CrashableBroker,
+    **settings: object,
+) -> Iterator[Rig]:
+    """A rig on ``broker`` (which the caller closes): the fast-failure settings, then the
+    test's ``rig_settings`` marker, then ``settings``."""
+    marker = request.node.get_closest_marker("rig_settings")
+    overrides = {**(marker.kwargs if marker else {}), **settings}
+    started = request.node.stash.setdefault(STARTED_PROCESSES, [])
+    with running_receiver(WEBHOOK_SECRET) as receiver:
+        stack = Stack(
+            database,
+            broker.broker,
+            tmp_path / "stack",
+            on_process_started=started.append,
+            webhook_urls=(receiver.url,),
+            webhook_secret=WEBHOOK_SECRET,
+            **{**FAST_FAILURE, **overrides},
+        )
+        try:
+            yield Rig(
+                f"{request.node.originalname}[{database.kind}+{broker.broker.kind}]",
+                stack,
+                broker,
+                receiver,
+                request.node,
+            )
+        finally:
+            stack.close()

@@ -268,3 +268,4 @@ class Stack:
         finally:
             self.celery.close()
             self.engine.dispose()
+            self.container.session_engine.dispose()

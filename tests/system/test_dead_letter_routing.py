@@ -36,7 +36,7 @@ def drain_dead_letter_queue(stack: Stack) -> list[dict[str, Any]]:
     """Take every message off ``dead_letter`` (the test is done with them)."""
     seen: list[dict[str, Any]] = []
     with stack.celery.connection_for_write() as conn:
-        queue = dead_letter_queue()(conn.default_channel)
+        queue = dead_letter_queue(stack.celery)(conn.default_channel)
         while (message := queue.get(no_ack=True)) is not None:
             _args, kwargs, _embed = message.decode()
             seen.append({"headers": message.headers or {}, "kwargs": kwargs})

@@ -16,3 +16,14 @@ def test_redis_urls_use_the_fixed_transport_and_keep_their_scheme() -> None:
     with Connection("amqp://guest:guest@127.0.0.1:5672//") as amqp_conn:
         assert not isinstance(amqp_conn.transport, redis_transport.Transport)
         assert amqp_conn.as_uri().startswith("amqp://")
+
+
+def test_sentinel_urls_get_the_same_fix() -> None:
+    redis_transport.install()
+
+    with Connection(
+        "sentinel://127.0.0.1:26379;sentinel://127.0.0.1:26380",
+        transport_options={"master_name": "outboxflow"},
+    ) as conn:
+        assert isinstance(conn.transport, redis_transport.SentinelTransport)
+        assert issubclass(conn.transport.Channel, redis_transport.SentinelChannel)

@@ -225,3 +225,22 @@ def test_the_session_cookie_is_secure_in_production_unless_told(
 def test_a_session_cookie_secure_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="SESSION_COOKIE_SECURE must be true or false"):
         Settings.from_env(env={"SESSION_COOKIE_SECURE": "maybe"}, instance_dir=tmp_path)
+
+
+def test_the_rabbitmq_queue_type_is_classic_or_quorum(tmp_path: Path) -> None:
+    assert Settings.from_env(env={}, instance_dir=tmp_path).rabbitmq_queue_type == "classic"
+    quorum = Settings.from_env(env={"RABBITMQ_QUEUE_TYPE": "quorum"}, instance_dir=tmp_path)
+    assert quorum.rabbitmq_queue_type == "quorum"
+    with pytest.raises(ValueError, match=r"RABBITMQ_QUEUE_TYPE must be one of .* got 'mirrored'"):
+        Settings.from_env(env={"RABBITMQ_QUEUE_TYPE": "mirrored"}, instance_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"])
+def test_a_sentinel_url_needs_the_master_name(name: str, tmp_path: Path) -> None:
+    url = "sentinel://127.0.0.1:26379;sentinel://127.0.0.1:26380"
+    with pytest.raises(ValueError, match="BROKER_SENTINEL_MASTER"):
+        Settings.from_env(env={name: url}, instance_dir=tmp_path)
+    named = Settings.from_env(
+        env={name: url, "BROKER_SENTINEL_MASTER": "mymaster"}, instance_dir=tmp_path
+    )
+    assert named.broker_sentinel_master == "mymaster"

@@ -11,6 +11,7 @@ would send every queued delivery twice just when a backlog is being worked off.
 """
 
 import hashlib
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 from celery import Celery
@@ -24,8 +25,19 @@ CANARY_QUEUE = "outboxflow.canary"
 
 
 class BrokerWatch:
-    def __init__(self, celery: Celery, engine: sa.Engine, *, broker: str) -> None:
-        """``broker`` names it (URL and key prefix); only its hash is stored."""
+    def __init__(
+        self,
+        celery: Celery,
+        engine: sa.Engine,
+        *,
+        broker: str,
+        queue_arguments: Mapping[str, str] | None = None,
+    ) -> None:
+        """``broker`` names it (URL and key prefix); only its hash is stored.
+
+        ``queue_arguments``: the canary queue's type, as every other queue's (a classic
+        canary on a cluster would vanish with its node and look like a lost broker).
+        """
         self._celery = celery
         self._engine = engine
         self._queue = Queue(
@@ -33,6 +45,7 @@ class BrokerWatch:
             Exchange(CANARY_QUEUE, type="direct", durable=True),
             routing_key=CANARY_QUEUE,
             durable=True,
+            queue_arguments=dict(queue_arguments) if queue_arguments else None,
         )
         self._broker = hashlib.sha256(broker.encode()).hexdigest()[:64]
 

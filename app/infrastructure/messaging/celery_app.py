@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from functools import cache
 from typing import Any
 
 from celery import Celery, Task
@@ -11,41 +10,74 @@ from kombu.entity import Exchange, Queue
 from app.application.event_handlers.registry import HANDLER_QUEUES
 from app.config import Settings
 from app.infrastructure.messaging import redis_transport
+from app.infrastructure.messaging.broker_kind import is_amqp, is_redis, is_sentinel
 
 RELAY_QUEUE = "outbox"
 DEAD_LETTER_QUEUE = "dead_letter"
 DEAD_LETTER_EXCHANGE = "dead_letter"
 REDIS_VISIBILITY_TIMEOUT = 3600
+QUORUM = "quorum"
+REJECT_PUBLISH = {"x-overflow": "reject-publish"}
+"""What at-least-once dead-lettering requires of a quorum queue (it has no length limit)."""
 
 
-def _queues() -> list[Queue]:
+def queue_type_arguments(settings: Settings) -> dict[str, str]:
+    """``x-queue-type`` for every queue this app declares: quorum on RabbitMQ when asked.
+
+    Queue arguments cannot change once a queue is declared: switching a deployment
+    between classic and quorum means deleting its queues first (docs/operations.md).
+    """
+    if settings.rabbitmq_queue_type == QUORUM and is_amqp(settings.celery_broker_url):
+        return {"x-queue-type": QUORUM}
+    return {}
+
+
+def _queues(settings: Settings) -> list[Queue]:
     """Handler queues dead-letter into ``dead_letter`` on RabbitMQ (ignored on Redis).
 
-    Queue arguments cannot change once a queue is declared: change them with a new name.
+    On quorum queues every exchange is a topic exchange, which Celery's native delayed
+    delivery needs to route a retry's countdown back to its queue (through a direct
+    exchange the message would wait in a worker until its ETA), and dead letters move
+    at least once, so a leader failing over mid-move loses none.
     """
+    typed = queue_type_arguments(settings)
     dead_letter_args = {
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": DEAD_LETTER_QUEUE,
+        **typed,
     }
+    if typed:
+        dead_letter_args.update({"x-dead-letter-strategy": "at-least-once", **REJECT_PUBLISH})
+    exchange_type = "topic" if typed else "direct"
     handler_queues = [
         Queue(
-            name, Exchange(name, type="direct"), routing_key=name, queue_arguments=dead_letter_args
+            name,
+            Exchange(name, type=exchange_type),
+            routing_key=name,
+            queue_arguments=dead_letter_args,
         )
         for name in HANDLER_QUEUES
     ]
     return [
-        Queue(RELAY_QUEUE, Exchange(RELAY_QUEUE, type="direct"), routing_key=RELAY_QUEUE),
+        Queue(
+            RELAY_QUEUE,
+            Exchange(RELAY_QUEUE, type=exchange_type),
+            routing_key=RELAY_QUEUE,
+            queue_arguments=typed or None,
+        ),
         *handler_queues,
         Queue(
             DEAD_LETTER_QUEUE,
-            Exchange(DEAD_LETTER_EXCHANGE, type="direct"),
+            Exchange(DEAD_LETTER_EXCHANGE, type=exchange_type),
             routing_key=DEAD_LETTER_QUEUE,
+            queue_arguments=typed or None,
         ),
     ]
 
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
-    if settings.celery_broker_url.startswith(("redis", "rediss", "valkey")):
+    url = settings.celery_broker_url
+    if is_redis(url):
         options: dict[str, Any] = {
             "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,
             "socket_timeout": 10,
@@ -53,10 +85,37 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
         }
         if settings.broker_key_prefix:
             options["global_keyprefix"] = settings.broker_key_prefix
+        if is_sentinel(url):
+            options["master_name"] = settings.broker_sentinel_master
         return options
-    if settings.celery_broker_url.startswith(("amqp", "pyamqp")):
+    if is_amqp(url):
         return {"confirm_publish": True}
     return {}
+
+
+def _queue_type_conf(settings: Settings) -> dict[str, Any]:
+    """On quorum queues, whatever Celery creates by itself is a quorum queue too.
+
+    The worker finds the quorum queues among ``task_queues`` by itself
+    (``worker_detect_quorum_queues``): it turns global QoS off, which quorum queues
+    refuse, and declares the native delayed-delivery queues that hold countdowns.
+    """
+    if not queue_type_arguments(settings):
+        return {}
+    return {
+        "task_default_queue_type": QUORUM,
+        "task_create_missing_queue_type": QUORUM,
+        "broker_native_delayed_delivery_queue_type": QUORUM,
+        "worker_detect_quorum_queues": True,
+    }
+
+
+def _result_backend_conf(settings: Settings) -> dict[str, Any]:
+    backend = settings.celery_result_backend
+    conf: dict[str, Any] = {"result_backend": backend or None}
+    if is_sentinel(backend):
+        conf["result_backend_transport_options"] = {"master_name": settings.broker_sentinel_master}
+    return conf
 
 
 def build_celery(
@@ -78,9 +137,8 @@ def build_celery(
     celery.config_from_object("celeryconfig")
     celery.conf.update(
         broker_url=settings.celery_broker_url,
-        result_backend=settings.celery_result_backend or None,
         broker_transport_options=_transport_options(settings),
-        task_queues=_queues(),
+        task_queues=_queues(settings),
         task_always_eager=settings.task_always_eager,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
@@ -101,14 +159,15 @@ def build_celery(
         },
         beat_schedule_filename=str(settings.instance_dir / "celerybeat-schedule"),
     )
+    celery.conf.update(**_queue_type_conf(settings), **_result_backend_conf(settings))
     celery.set_default()
     return celery
 
 
-@cache
-def dead_letter_queue() -> Queue:
-    """One object for the process, so kombu's declare-once cache recognises it."""
-    return next(q for q in _queues() if q.name == DEAD_LETTER_QUEUE)
+def dead_letter_queue(celery: Celery) -> Queue:
+    """One object for the process (the app's), so kombu's declare-once cache recognises it."""
+    queue: Queue = celery.amqp.queues[DEAD_LETTER_QUEUE]
+    return queue
 
 
 def declare_dead_letter_queue(celery: Celery) -> None:
@@ -119,4 +178,4 @@ def declare_dead_letter_queue(celery: Celery) -> None:
     the relay's publisher), so it comes back after the broker forgot its queues.
     """
     with celery.connection_for_write() as connection:
-        dead_letter_queue().bind(connection.default_channel).declare()
+        dead_letter_queue(celery).bind(connection.default_channel).declare()

@@ -68,7 +68,7 @@ class CeleryPublisher:
         names = sorted({HANDLERS_BY_NAME[d.handler].queue for d in deliveries})
         entities = [self._celery.amqp.queues[name] for name in names]
         if entities:
-            entities.append(dead_letter_queue())
+            entities.append(dead_letter_queue(self._celery))
         declared = channel.connection.client.declared_entities
         for entity in entities:
             # kombu checks its cache only after copying the entity: ask it first.

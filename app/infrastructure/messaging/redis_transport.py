@@ -27,9 +27,10 @@ from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 SCHEME = "redis"
+SENTINEL_SCHEME = "sentinel"
 
 
-class Channel(kombu_redis.Channel):
+class _SurvivesDetachedTransport(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> Any:
         if self.connection.client is None:
             raise RedisConnectionError("the broker connection was closed after it was lost")
@@ -37,12 +38,25 @@ class Channel(kombu_redis.Channel):
         return super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
 
 
+class Channel(_SurvivesDetachedTransport):
+    pass
+
+
+class SentinelChannel(_SurvivesDetachedTransport, kombu_redis.SentinelChannel):
+    """The same fix for ``sentinel://`` URLs, whose channel is the Redis one's subclass."""
+
+
 class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel
+
+
 def install() -> None:
-    """Make every ``redis://`` connection this process opens from now on use ``Transport``.
+    """Make every ``redis://`` (``sentinel://``) connection this process opens from now on
+    use ``Transport`` (``SentinelTransport``).
 
     Done through kombu's alias table rather than Celery's ``broker_transport``: a class
     there would print as the URL's scheme, in the worker's banner and in Flower, whose
@@ -50,5 +64,8 @@ def install() -> None:
     (the README documents ``redis://`` and ``amqp://``). Idempotent; kombu caches
     resolved aliases, so a resolution made before this call is dropped.
     """
-    kombu.transport.TRANSPORT_ALIASES[SCHEME] = f"{Transport.__module__}:{Transport.__qualname__}"
-    kombu.transport._transport_cache.pop(SCHEME, None)
+    for scheme, transport in ((SCHEME, Transport), (SENTINEL_SCHEME, SentinelTransport)):
+        kombu.transport.TRANSPORT_ALIASES[scheme] = (
+            f"{transport.__module__}:{transport.__qualname__}"
+        )
+        kombu.transport._transport_cache.pop(scheme, None)

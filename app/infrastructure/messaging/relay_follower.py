@@ -87,9 +87,19 @@ def wakeups_for(engine: sa.Engine) -> Wakeups:
 
 
 class RelayFollower:
-    def __init__(self, relay: OutboxRelay, engine: sa.Engine, *, idle_seconds: float) -> None:
+    def __init__(
+        self,
+        relay: OutboxRelay,
+        engine: sa.Engine,
+        *,
+        idle_seconds: float,
+        listening: sa.Engine | None = None,
+    ) -> None:
+        """``listening``: the engine whose database it LISTENs on (default ``engine``);
+        behind a transaction pooler, one that goes around it."""
         self._relay = relay
         self._engine = engine
+        self._listening = engine if listening is None else listening
         self._idle_seconds = idle_seconds
         self._host = socket.gethostname()
         self._last_beat = self._last_broker_check = float("-inf")
@@ -104,7 +114,7 @@ class RelayFollower:
         while not stop.is_set():
             try:
                 if wakeups is None:
-                    wakeups = wakeups_for(self._engine)
+                    wakeups = wakeups_for(self._listening)
                 self._sweep()
                 self._wait(wakeups, stop)
             except Exception:

@@ -47,8 +47,10 @@ class PositionNotWritten(Exception):
 
 
 class ProjectionCheckpoints:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, listening: sa.Engine | None = None) -> None:
+        """``listening``: where to LISTEN, a connection that is a session (default ``engine``)."""
         self._engine = engine
+        self._listening = engine if listening is None else listening
 
     def checkpoint(self, handlers: Collection[str]) -> int:
         """The highest position up to which every delivery to ``handlers`` is done."""
@@ -80,7 +82,7 @@ class ProjectionCheckpoints:
             time.sleep(min(POLL_SECONDS, remaining))
 
     def _wait_notified(self, position: int, handlers: Collection[str], deadline: float) -> bool:
-        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with self._listening.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f"LISTEN {NOTIFY_CHANNEL}")
             try:
                 listener = conn.connection.driver_connection

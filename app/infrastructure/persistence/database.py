@@ -29,13 +29,31 @@ def single_statement(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-def engine_options(database_url: str) -> dict[str, Any]:
+def engine_options(database_url: str, *, behind_pooler: bool = False) -> dict[str, Any]:
+    """``behind_pooler``: the URL reaches PostgreSQL through a transaction-pooling PgBouncer,
+    which hands each transaction to any server connection, where psycopg's prepared
+    statements (made after a query's fifth run) do not exist."""
     if database_url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     # No pre-ping: it costs a round trip per checkout. A connection the server dropped
     # fails its first statement instead; SQLAlchemy then discards the pool's stale
     # connections, and the failure is retried like any other transient one.
-    return {"pool_size": 5, "max_overflow": 10}
+    options: dict[str, Any] = {"pool_size": 5, "max_overflow": 10}
+    if behind_pooler:
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
+def session_engine(settings_direct_url: str, engine: sa.Engine) -> sa.Engine:
+    """The engine for what needs a session of its own (LISTEN): ``engine`` itself, unless a
+    pooler stands between it and the database and ``settings_direct_url`` goes around it.
+
+    A transaction pooler hands the next transaction to another client, so a LISTEN made
+    through it hears nothing, or hears for someone else.
+    """
+    if not settings_direct_url:
+        return engine
+    return sa.create_engine(settings_direct_url, pool_size=1, max_overflow=10)
 
 
 def tune_engine(engine: sa.Engine) -> None:
