@@ -185,17 +185,18 @@ def dead_letters() -> str:
 @ops_session_required
 def dead_letter(dead_letter_id: int) -> str:
     item = _existing(dead_letter_id)
-    current = None
+    current = parked = None
     if item["delivery_id"] is not None:
         with read_only(container_of().engine).connect() as conn:
             current = delivery(conn, item["delivery_id"])
+            parked = parked_behind(conn, item["delivery_id"])
     event = _event_log().get(item["event_id"]) if item["event_id"] else None
     return render_template(
         "ops/dead_letter.html",
         item=item,
         delivery=current,
         event=event,
-        parked=_parked_behind(item),
+        parked=parked,
         unfinished=UNFINISHED_STATUSES,
     )
 
