@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.infrastructure.persistence import backlog
+from app.infrastructure.persistence.tables import outbox
+from tests.support.inprocess import container
 from tests.support.parked import EVENTS, HANDLER, ParkedOrder, parked_order
 
 TOKEN = "parked-admin-token-0123456789abcdef"
@@ -79,7 +83,7 @@ def test_stats_and_metrics_count_parked_then_waiting(parked: ParkedOrder) -> Non
         body: dict[str, Any] = client.get("/api/outbox/stats", headers=AUTH).get_json()
         return body
 
-    def backlog() -> dict[str, float]:
+    def backlog_gauge() -> dict[str, float]:
         page = client.get("/metrics", headers=AUTH).get_data(as_text=True)
         return {
             s.labels["status"]: s.value
@@ -95,11 +99,34 @@ def test_stats_and_metrics_count_parked_then_waiting(parked: ParkedOrder) -> Non
     assert before["parked_by_handler"][HANDLER]["deliveries"] == 2
     assert before["oldest_parked_age_seconds"] >= 0
     assert before["by_handler"][HANDLER]["parked"] == 2
-    assert (backlog()["parked"], backlog()["waiting"]) == (2.0, 0.0)
+    assert (backlog_gauge()["parked"], backlog_gauge()["waiting"]) == (2.0, 0.0)
 
     client.post(f"/api/dead-letters/{parked.dead_letter_id}/skip", headers=AUTH)
 
     after = stats()
     assert (after["parked"], after["waiting"], after["parked_keys"]) == (0, 1, 0)
     assert (after["skipped"], after["parked_by_handler"]) == (1, {})
-    assert (backlog()["parked"], backlog()["waiting"], backlog()["pending"]) == (0.0, 1.0, 1.0)
+    assert (backlog_gauge()["parked"], backlog_gauge()["waiting"], backlog_gauge()["pending"]) == (
+        0.0,
+        1.0,
+        1.0,
+    )
+
+
+def test_parked_behind_names_the_key_and_counts_its_parked_deliveries(
+    parked: ParkedOrder,
+) -> None:
+    engine = container(parked.app).engine
+    with engine.connect() as conn:
+        head = backlog.parked_behind(conn, parked.deliveries["order.created"])
+        unordered = conn.execute(
+            sa.select(outbox.c.id).where(outbox.c.order_key.is_(None)).limit(1)
+        ).scalar_one()
+        assert backlog.parked_behind(conn, unordered) is None
+        assert backlog.parked_behind(conn, 10**12) is None
+    assert head == backlog.ParkedBehind(parked.key, 2)
+    parked.app.test_client().post(f"/api/dead-letters/{parked.dead_letter_id}/skip", headers=AUTH)
+    with engine.connect() as conn:
+        assert backlog.parked_behind(conn, parked.deliveries["order.created"]) == (
+            backlog.ParkedBehind(parked.key, 0)
+        )
