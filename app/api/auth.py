@@ -115,6 +115,19 @@ def caller() -> str:
     return hashlib.sha256(offered.encode()).hexdigest()
 
 
+CALLER_NAME_DIGITS = 12
+
+
+def caller_name() -> str:
+    """The caller as recorded beside what it changed (who skipped a dead letter).
+
+    ``token:`` and the first ``CALLER_NAME_DIGITS`` hex digits of ``caller()`` (match them
+    against the SHA-256 of each token you hand out), or ``ANONYMOUS``. Never the token.
+    """
+    digest = caller()
+    return digest if digest == ANONYMOUS else f"token:{digest[:CALLER_NAME_DIGITS]}"
+
+
 def _accepted_tokens(settings: Settings, category: Access) -> list[str]:
     """The tokens an endpoint of ``category`` takes; none when it is open."""
     if category is Access.OPERATIONS and settings.admin_token:

@@ -1,12 +1,12 @@
-"""Dead letters over HTTP: list, inspect, re-drive one or many."""
+"""Dead letters over HTTP: list, inspect, re-drive one or many, skip one."""
 
 from typing import Any
 
 from flask import abort
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.api import responses
-from app.api.auth import Access
+from app.api import responses, skipping
+from app.api.auth import Access, caller_name
 from app.api.filters import parse_since
 from app.api.openapi import ApiBlueprint
 from app.api.parsing import OPTIONAL_JSON
@@ -18,7 +18,8 @@ blueprint = ApiBlueprint(
     __name__,
     url_prefix="/api/dead-letters",
     access=Access.OPERATIONS,
-    description="Deliveries given up on: inspect them, re-drive them once the cause is fixed.",
+    description="Deliveries given up on: inspect them, re-drive them once the cause is fixed, "
+    "or skip them for good.",
 )
 
 
@@ -107,6 +108,36 @@ def retry_one(dead_letter_id: int) -> dict[str, Any]:
             f"(status {item['status']}, delivery {item['delivery_id']})",
         )
     return {"retried": store.redrive([dead_letter_id])}
+
+
+@blueprint.route("/<int:dead_letter_id>/skip", methods=["POST"])
+@blueprint.response(200, responses.DeadLetterSchema)
+@blueprint.alt_response(404, schema=responses.ErrorSchema, description="no such dead letter")
+@blueprint.alt_response(
+    409,
+    schema=responses.ErrorSchema,
+    description="not skippable: already re-driven or skipped, or without a delivery",
+    example={
+        "error": "conflict",
+        "message": "dead letter 42 was already skipped by api:token:5e884898da28 "
+        "at 2026-01-02T03:04:05+00:00",
+    },
+)
+def skip_one(dead_letter_id: int) -> dict[str, Any]:
+    """Skip one dead letter for good: its delivery never runs, and what it parked goes on
+
+    The deliveries of an ordered handler parked behind it go on, in order. The answer is
+    the dead letter (without its traceback), `skipped`, with when and who: `api:` and the
+    caller (`token:` and the first 12 hex digits of the SHA-256 of the bearer token, or
+    `anonymous`).
+    """
+    store = container_of().dead_letters
+    outcome = skipping.skip(store, [dead_letter_id], by=f"api:{caller_name()}")
+    for refused in outcome.refused:
+        abort(404 if refused.missing else 409, description=refused.reason)
+    item = _existing(dead_letter_id)
+    item.pop("traceback", None)
+    return item
 
 
 @blueprint.route("/retry", methods=["POST"])

@@ -1,5 +1,6 @@
-"""The ops page (``/ops``): backlog, dead letters and their re-drive, traces. Server-rendered.
+"""The ops page (``/ops``): backlog and parked keys, dead letters (re-drive, skip), traces.
 
+Server-rendered.
 Every change is a form POST behind a confirmation page, and every POST carries a CSRF
 token (checked here, for this blueprint only: the JSON API takes bearer tokens instead).
 """
@@ -21,13 +22,14 @@ from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.api import auth
+from app.api import auth, skipping
 from app.api.auth import Access
 from app.api.dead_letters import FilterSchema
 from app.api.events import MAX_POSITION
 from app.api.ops_session import (
     admin_token,
     csrf,
+    operator_name,
     ops_session_required,
     sign_in,
     sign_out,
@@ -39,8 +41,11 @@ from app.container import container_of
 from app.domain.events import EVENT_CLASSES
 from app.infrastructure.persistence.backlog import (
     UNFINISHED_STATUSES,
+    ParkedBehind,
     handler_backlogs,
     live_dead_letters,
+    parked_behind,
+    parked_keys,
 )
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
@@ -52,7 +57,8 @@ OPS_PATH = re.compile(r"/ops(?:[/?]|\Z)")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 FILTER_FIELDS = ("handler", "event_type", "error")
 STATUSES = ("dead", "all")
-"""``?status=``: the dead letters still dead (default), or all, re-driven ones included."""
+"""``?status=``: the dead letters still dead (default), or all, re-driven and skipped ones
+included."""
 EVENT_ID_MAX = 36
 
 blueprint = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
@@ -147,8 +153,13 @@ def overview() -> str:
     with read_only(container_of().engine).connect() as conn:
         backlogs = handler_backlogs(conn, [spec.name for spec in HANDLERS])
         dead = live_dead_letters(conn)
+        parked = parked_keys(conn)
     return render_template(
-        "ops/overview.html", backlogs=backlogs, dead=dead, statuses=UNFINISHED_STATUSES
+        "ops/overview.html",
+        backlogs=backlogs,
+        dead=dead,
+        parked=dict(sorted(parked.items())),
+        statuses=UNFINISHED_STATUSES,
     )
 
 
@@ -174,18 +185,27 @@ def dead_letters() -> str:
 @ops_session_required
 def dead_letter(dead_letter_id: int) -> str:
     item = _existing(dead_letter_id)
-    current = None
+    current = parked = None
     if item["delivery_id"] is not None:
         with read_only(container_of().engine).connect() as conn:
             current = delivery(conn, item["delivery_id"])
+            parked = parked_behind(conn, item["delivery_id"])
     event = _event_log().get(item["event_id"]) if item["event_id"] else None
     return render_template(
         "ops/dead_letter.html",
         item=item,
         delivery=current,
         event=event,
+        parked=parked,
         unfinished=UNFINISHED_STATUSES,
     )
+
+
+def _parked_behind(item: dict[str, Any]) -> ParkedBehind | None:
+    if item["delivery_id"] is None:
+        return None
+    with read_only(container_of().engine).connect() as conn:
+        return parked_behind(conn, item["delivery_id"])
 
 
 def _event_log() -> EventLog:
@@ -213,6 +233,28 @@ def retry_one(dead_letter_id: int) -> Response | str:
         flash(f"Dead letter #{dead_letter_id} re-driven: its delivery is pending again.")
     else:
         flash(f"Dead letter #{dead_letter_id} was not re-driven (status {item['status']}).")
+    return redirect(url_for("ops.dead_letter", dead_letter_id=dead_letter_id))
+
+
+@blueprint.route("/dead-letters/<int:dead_letter_id>/skip", methods=["GET", "POST"])
+@ops_session_required
+def skip_one(dead_letter_id: int) -> Response | str:
+    """Skip one dead letter for good, recording the signed-in session as who skipped it."""
+    item = _existing(dead_letter_id)
+    if request.method == "GET":
+        return render_template(
+            "ops/confirm_skip_one.html",
+            item=item,
+            refusal=skipping.refusal(dead_letter_id, item),
+            parked=_parked_behind(item),
+        )
+    outcome = skipping.skip(
+        container_of().dead_letters, [dead_letter_id], by=f"ops:{operator_name()}"
+    )
+    if outcome.skipped:
+        flash(f"Dead letter #{dead_letter_id} skipped: its delivery will never run.")
+    for refused in outcome.refused:
+        flash(f"Not skipped: {refused.reason}.")
     return redirect(url_for("ops.dead_letter", dead_letter_id=dead_letter_id))
 
 
@@ -273,6 +315,18 @@ def _invalid_input_page(exc: ValidationError) -> tuple[str, int]:
     """Input refused before the view (``unstorable_text``): a 400 page, like a bad filter."""
     message = f"invalid input: {exc.messages}"
     return render_template("ops/error.html", status=400, name="Bad Request", message=message), 400
+
+
+@blueprint.app_template_filter("age")
+def readable_age(seconds: float) -> str:
+    """A wait an operator reads at a glance: seconds, then minutes, hours, days."""
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 @blueprint.context_processor

@@ -100,6 +100,23 @@ def _live(token: str) -> bool:
     return _sessions().live(session_id)
 
 
+OPERATOR_DIGITS = 12
+
+
+def operator_name() -> str:
+    """The signed-in operator, as recorded beside what the page changed (a skip).
+
+    ``session:`` and the first ``OPERATOR_DIGITS`` hex digits of the SHA-256 of the
+    session's id: the start of its row's ``id_digest`` in ``ops_sessions``, never the id
+    itself (which, with ``SECRET_KEY``, would make a cookie). ``anonymous`` when the page is
+    open (no ``ADMIN_TOKEN``).
+    """
+    session_id = session.get(SESSION_ID)
+    if not admin_token() or not isinstance(session_id, str):
+        return "anonymous"
+    return f"session:{hashlib.sha256(session_id.encode()).hexdigest()[:OPERATOR_DIGITS]}"
+
+
 def ops_session_required(view: F) -> F:
     """A page without a session answers 401 with the sign-in form, which comes back to it
     (POSTs are refused earlier). 401 like every operational endpoint without the token,

@@ -1,6 +1,8 @@
-"""``flask dead-letters list|show|retry|purge``: inspect and re-drive what we gave up on."""
+"""``flask dead-letters list|show|retry|skip|purge``: inspect, re-drive or give up for good."""
 
+import getpass
 import json
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -8,11 +10,12 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 from flask.cli import AppGroup
 
+from app.api import skipping
 from app.api.filters import parse_since
 from app.container import container_of
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
-dead_letters_cli = AppGroup("dead-letters", help="Inspect, re-drive and purge dead letters.")
+dead_letters_cli = AppGroup("dead-letters", help="Inspect, re-drive, skip and purge dead letters.")
 
 
 if TYPE_CHECKING:
@@ -63,7 +66,7 @@ def _filter(
 
 @dead_letters_cli.command("list")
 @filter_options
-@click.option("--all", "include_redriven", is_flag=True, help="Include re-driven ones.")
+@click.option("--all", "include_redriven", is_flag=True, help="Include re-driven and skipped ones.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_command(
@@ -130,12 +133,43 @@ def retry_command(
         click.echo(f"would re-drive {len(selected)}: {', '.join(map(str, selected)) or '-'}")
         return
     retried = store.redrive(selected)
-    skipped = sorted(set(selected) - set(retried))
+    left = sorted(set(selected) - set(retried))
     click.echo(f"re-drove {len(retried)} dead letter(s)")
-    if skipped:
+    if left:
         click.echo(
-            f"skipped (unknown, already re-driven or without a delivery): {skipped}", err=True
+            f"not re-driven (unknown, already re-driven or skipped, or without a delivery): {left}",
+            err=True,
         )
+
+
+@dead_letters_cli.command("skip")
+@click.argument("ids", nargs=-1, required=True, type=click.IntRange(1, MAX_ID))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def skip_command(ids: tuple[int, ...], yes: bool) -> None:
+    """Give dead letters up for good: their deliveries never run, and an ordered handler's
+    deliveries parked behind them go on. Exits 1 if any could not be skipped."""
+    wanted = list(dict.fromkeys(ids))
+    if not yes:
+        click.confirm(
+            f"skip {len(wanted)} dead letter(s) for good (their deliveries never run)?",
+            abort=True,
+        )
+    by = f"cli:{_login_name()}"
+    outcome = skipping.skip(container_of().dead_letters, wanted, by=by)
+    listed = ", ".join(map(str, outcome.skipped)) or "-"
+    click.echo(f"skipped {len(outcome.skipped)} dead letter(s) as {by}: {listed}")
+    for refused in outcome.refused:
+        click.echo(f"not skipped: {refused.reason}", err=True)
+    if outcome.refused:
+        raise click.exceptions.Exit(1)
+
+
+def _login_name() -> str:
+    """Who runs the command, as the operating system names them (their uid if it cannot)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid-{os.getuid()}"
 
 
 @dead_letters_cli.command("purge")

@@ -56,7 +56,7 @@ def test_a_developer_finds_re_drives_and_follows_a_dead_letter(
 
     page.click("header >> text=Dead letters")
     expect(page.locator("tbody tr")).to_have_count(2)  # the re-driven one is not dead now
-    page.click("text=Show re-driven ones too")
+    page.click("#show-all")
     expect(page.locator("select[name=status]")).to_have_value("all")
     row = page.locator(
         "tbody tr", has=page.locator(f"a[href='/ops/dead-letters/{dead_letter_id}']")

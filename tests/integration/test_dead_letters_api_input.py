@@ -80,3 +80,4 @@ def test_an_id_beyond_the_database_range_is_404(dead_app: Flask, number: int) ->
     assert_refused(client.get(f"/api/dead-letters/{number}"), 404)
     with NoWrites(dead_app):
         assert_refused(client.post(f"/api/dead-letters/{number}/retry"), 404)
+        assert_refused(client.post(f"/api/dead-letters/{number}/skip"), 404)

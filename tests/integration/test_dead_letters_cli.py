@@ -1,7 +1,8 @@
-"""``flask dead-letters list|show|retry|purge`` against dead letters made the real way
+"""``flask dead-letters list|show|retry|skip|purge`` against dead letters made the real way
 (``tests.support.dead_letters``: two ``forward_to_webhooks``, one ``notify_sales_channel``).
 """
 
+import getpass
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -163,7 +164,7 @@ def test_retry_puts_the_delivery_back_with_fresh_attempts_and_keeps_history(
     assert graveyard.delivery(SALES)["status"] == "dead"
 
 
-def test_a_second_retry_of_the_same_id_is_skipped(graveyard: Graveyard) -> None:
+def test_a_second_retry_of_the_same_id_is_not_re_driven_again(graveyard: Graveyard) -> None:
     dead_letter_id = str(graveyard.ids[WEBHOOK])
     assert graveyard.cli("retry", dead_letter_id).exit_code == 0
     state = graveyard.snapshot()
@@ -173,8 +174,8 @@ def test_a_second_retry_of_the_same_id_is_skipped(graveyard: Graveyard) -> None:
     assert again.exit_code == 0, again.output
     assert "re-drove 0 dead letter(s)" in again.stdout
     assert (
-        f"skipped (unknown, already re-driven or without a delivery): [{dead_letter_id}, 999999]"
-        in (again.stderr)
+        "not re-driven (unknown, already re-driven or skipped, or without a delivery): "
+        f"[{dead_letter_id}, 999999]" in again.stderr
     )
     assert graveyard.snapshot() == state
 
@@ -235,6 +236,60 @@ def test_retry_needs_ids_or_all_but_not_both(graveyard: Graveyard, args: list[st
     result = graveyard.cli("retry", *args)
     assert result.exit_code == 2, result.output
     assert "give dead-letter ids, or --all" in result.output
+    assert graveyard.snapshot() == state
+
+
+def test_skip_asks_first_and_an_answer_of_no_changes_nothing(graveyard: Graveyard) -> None:
+    state = graveyard.snapshot()
+    result = graveyard.cli("skip", str(graveyard.ids[WEBHOOK]), input="n\n")
+    assert result.exit_code == 1
+    assert "skip 1 dead letter(s) for good (their deliveries never run)?" in result.output
+    assert "Aborted" in result.output
+    assert graveyard.snapshot() == state
+
+
+def test_skip_records_the_user_and_leaves_the_others_alone(graveyard: Graveyard) -> None:
+    dead_letter_id = graveyard.ids[WEBHOOK]
+    result = graveyard.cli("skip", str(dead_letter_id), str(dead_letter_id), input="y\n")
+    assert result.exit_code == 0, result.output
+    who = f"cli:{getpass.getuser()}"
+    assert f"skipped 1 dead letter(s) as {who}: {dead_letter_id}" in result.stdout
+    assert result.stderr == ""
+    skipped = graveyard.dead_letter(WEBHOOK)
+    assert (skipped["status"], skipped["skipped_by"]) == ("skipped", who)
+    assert skipped["skipped_at"] is not None
+    assert graveyard.delivery(WEBHOOK)["status"] == "skipped"
+    for key in (ORDER_WEBHOOK, SALES):
+        assert graveyard.dead_letter(key)["status"] == "dead"
+    listed = graveyard.cli("list", "--all")
+    assert f"#{dead_letter_id:<6} skipped" in listed.stdout
+
+
+def test_skip_says_why_each_refused_id_was_not_skipped_and_exits_1(graveyard: Graveyard) -> None:
+    redriven, skippable = graveyard.ids[WEBHOOK], graveyard.ids[SALES]
+    assert graveyard.cli("retry", str(redriven)).exit_code == 0
+
+    result = graveyard.cli("skip", "--yes", str(redriven), "999999", str(skippable))
+
+    assert result.exit_code == 1, result.output
+    assert f"skipped 1 dead letter(s) as cli:{getpass.getuser()}: {skippable}" in result.stdout
+    refusals = result.stderr.splitlines()
+    assert refusals[0].startswith(f"not skipped: dead letter {redriven} was re-driven at ")
+    assert refusals[1] == "not skipped: dead letter 999999 does not exist"
+    assert len(refusals) == 2
+    assert graveyard.dead_letter(SALES)["status"] == "skipped"
+
+    again = graveyard.cli("skip", "--yes", str(skippable))
+    assert again.exit_code == 1
+    assert "skipped 0 dead letter(s)" in again.stdout
+    assert f"dead letter {skippable} was already skipped by cli:" in again.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["--yes"], ["0"], ["x"]])
+def test_skip_needs_dead_letter_ids(graveyard: Graveyard, args: list[str]) -> None:
+    state = graveyard.snapshot()
+    result = graveyard.cli("skip", *args)
+    assert result.exit_code == 2, result.output
     assert graveyard.snapshot() == state
 
 

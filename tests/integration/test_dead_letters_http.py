@@ -1,10 +1,11 @@
-"""``/api/dead-letters``: list with filters, inspect, re-drive one or many, admin token.
+"""``/api/dead-letters``: list with filters, inspect, re-drive one or many, skip one, admin token.
 
 The dead letters are made the real way (see ``dead_letters_made`` in the CLI tests):
 two ``forward_to_webhooks`` (receiver answered 400) and one ``notify_sales_channel``
 (503, one attempt allowed).
 """
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -197,6 +198,74 @@ def test_retry_of_a_dead_letter_without_a_delivery_is_409(graveyard: Graveyard) 
     assert graveyard.snapshot() == state
 
 
+def test_skip_one_answers_the_skipped_dead_letter_and_refuses_it_again(
+    graveyard: Graveyard, client: FlaskClient
+) -> None:
+    dead_letter_id = graveyard.ids[ORDER_WEBHOOK]
+
+    response = client.post(f"/api/dead-letters/{dead_letter_id}/skip")
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert (body["id"], body["status"], body["skipped_by"]) == (
+        dead_letter_id,
+        "skipped",
+        "api:anonymous",
+    )
+    skipped_at = datetime.fromisoformat(body["skipped_at"])
+    assert abs(datetime.now(UTC) - skipped_at) < timedelta(minutes=1)
+    assert body["redriven_at"] is None and "traceback" not in body
+    assert graveyard.delivery(ORDER_WEBHOOK)["status"] == "skipped"
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "dead"  # the others are untouched
+
+    state = graveyard.snapshot()
+    again = assert_refused(client.post(f"/api/dead-letters/{dead_letter_id}/skip"), 409)
+    assert again["message"] == (
+        f"dead letter {dead_letter_id} was already skipped by api:anonymous at {body['skipped_at']}"
+    )
+    retried = assert_refused(client.post(f"/api/dead-letters/{dead_letter_id}/retry"), 409)
+    assert "status skipped" in retried["message"]
+    assert graveyard.snapshot() == state
+
+
+def test_skip_refuses_a_re_driven_an_unknown_and_an_undeliverable_one(
+    graveyard: Graveyard, client: FlaskClient
+) -> None:
+    app = graveyard.app
+    with app.app_context():
+        container(app).runner.dead_letter_unroutable(
+            CorruptMessage("cannot decode the message body"), "handlers.nope", {"raw": "x"}
+        )
+    [orphan] = _list(client, handler="nope")["items"]
+    redriven = graveyard.ids[WEBHOOK]
+    assert client.post(f"/api/dead-letters/{redriven}/retry").status_code == 200
+    state = graveyard.snapshot()
+
+    body = assert_refused(client.post(f"/api/dead-letters/{redriven}/skip"), 409)
+    assert f"dead letter {redriven} was re-driven at " in body["message"]
+    assert "only a dead letter still dead can be skipped" in body["message"]
+    body = assert_refused(client.post(f"/api/dead-letters/{orphan['id']}/skip"), 409)
+    assert "names no delivery to skip" in body["message"]
+    for unknown in (999999, 2**63):
+        body = assert_refused(client.post(f"/api/dead-letters/{unknown}/skip"), 404)
+        assert body["message"] == f"dead letter {unknown} does not exist"
+    assert graveyard.snapshot() == state
+
+
+def test_status_all_includes_skipped(graveyard: Graveyard, client: FlaskClient) -> None:
+    ids = graveyard.ids
+    assert client.post(f"/api/dead-letters/{ids[SALES]}/skip").status_code == 200
+    assert _ids(_list(client)) == sorted([ids[WEBHOOK], ids[ORDER_WEBHOOK]])
+    every = {i["id"]: i for i in _list(client, status="all")["items"]}
+    assert (every[ids[SALES]]["status"], every[ids[SALES]]["skipped_by"]) == (
+        "skipped",
+        "api:anonymous",
+    )
+    assert client.post("/api/dead-letters/retry").get_json()["retried"] == sorted(
+        [ids[WEBHOOK], ids[ORDER_WEBHOOK]]
+    ), "bulk re-drive leaves skipped ones alone"
+
+
 def test_retry_matching_filters(graveyard: Graveyard, client: FlaskClient) -> None:
     ids = graveyard.ids
     response = client.post(
@@ -256,6 +325,8 @@ def _admin_calls(graveyard: Graveyard) -> list[tuple[str, str, dict[str, Any] | 
         ("GET", "/api/dead-letters/999999", None),
         ("POST", f"/api/dead-letters/{one}/retry", None),
         ("POST", "/api/dead-letters/999999/retry", None),
+        ("POST", f"/api/dead-letters/{graveyard.ids[ORDER_WEBHOOK]}/skip", None),
+        ("POST", "/api/dead-letters/999999/skip", None),
         ("POST", "/api/dead-letters/retry", {"dry_run": True}),
         ("POST", "/api/dead-letters/retry", {}),
     ]
@@ -288,7 +359,7 @@ def test_with_an_admin_token_every_dead_letter_endpoint_needs_it(guarded: Gravey
 def test_with_the_right_token_the_endpoints_work(guarded: Graveyard) -> None:
     client = guarded.app.test_client()
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    expected = [200, 200, 200, 404, 200, 404, 200, 200]
+    expected = [200, 200, 200, 404, 200, 404, 200, 404, 200, 200]
     got = [
         client.open(path, method=method, json=body, headers=headers).status_code
         for method, path, body in _admin_calls(guarded)
@@ -296,6 +367,10 @@ def test_with_the_right_token_the_endpoints_work(guarded: Graveyard) -> None:
     assert got == expected
     assert guarded.dead_letter(WEBHOOK)["status"] == "redriven"
     assert guarded.delivery(SALES)["status"] == "pending"
+    skipped = guarded.dead_letter(ORDER_WEBHOOK)
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    assert (skipped["status"], skipped["skipped_by"]) == ("skipped", f"api:token:{digest[:12]}")
+    assert TOKEN not in skipped["skipped_by"]
 
 
 def test_with_an_admin_token_stats_need_it_and_commands_stay_open(guarded: Graveyard) -> None:

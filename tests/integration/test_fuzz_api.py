@@ -470,7 +470,7 @@ def test_fuzz_dead_letter_endpoints(world: dict[str, Any]) -> None:
 
     @settings(FUZZ, max_examples=50)
     @given(
-        kind=st.sampled_from(["list", "get", "retry-one", "retry"]),
+        kind=st.sampled_from(["list", "get", "retry-one", "skip-one", "retry"]),
         params=filters,
         number=st.integers(min_value=-1, max_value=2**80),
         raw=st.one_of(filters.map(lambda f: json.dumps(f).encode()), raw_bodies),
@@ -486,6 +486,8 @@ def test_fuzz_dead_letter_endpoints(world: dict[str, Any]) -> None:
             send(world, "GET", f"/api/dead-letters/{number}")
         elif kind == "retry-one":
             send(world, "POST", f"/api/dead-letters/{number}/retry")
+        elif kind == "skip-one":
+            send(world, "POST", f"/api/dead-letters/{number}/skip")
         else:
             send(world, "POST", "/api/dead-letters/retry", data=raw, content_type=content_type)
 

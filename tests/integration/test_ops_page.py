@@ -1,18 +1,22 @@
-"""``/ops`` through Flask's test client: sign-in, session cookie, CSRF, filters, re-drive, trace.
+"""``/ops`` through Flask's test client: sign-in, session cookie, CSRF, filters, re-drive,
+skip, parked keys, trace.
 
 The dead letters are made the real way (``dead_letters_made``: a webhook receiver
-answering 400, Slack answering 503); the browser test (tests/browser) drives the same
+answering 400, Slack answering 503; ``parked_order``: an order whose first webhook was
+refused, parking the next two); the browser test (tests/browser) drives the same
 page in Chromium against a real worker.
 """
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 
-from app.infrastructure.persistence.tables import events
+from app.infrastructure.persistence.tables import events, ops_sessions
 from app.infrastructure.persistence.traces import MAX_TRACED_EVENTS
 from tests.support.db_state import store_raw_event
 from tests.support.dead_letters import (
@@ -23,6 +27,7 @@ from tests.support.dead_letters import (
     dead_letters_made,
 )
 from tests.support.inprocess import AppFactory, container
+from tests.support.parked import HANDLER, ParkedOrder, parked_order
 
 TOKEN = "ops-page-admin-token-0123456789abcdef"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -42,7 +47,11 @@ def csrf_token(client: FlaskClient, page: str) -> str:
 
 
 def signed_in(graveyard: Graveyard) -> FlaskClient:
-    client = graveyard.app.test_client()
+    return signed_in_to(graveyard.app)
+
+
+def signed_in_to(app: Flask) -> FlaskClient:
+    client = app.test_client()
     form = {"token": TOKEN, "csrf_token": csrf_token(client, "/ops/sign-in"), "next": "/ops"}
     response = client.post("/ops/sign-in", data=form)
     assert response.status_code == 302 and response.headers["Location"] == "/ops"
@@ -63,7 +72,9 @@ def test_pages_answer_401_with_the_sign_in_form_without_a_session(
     assert "Outbox backlog" not in html and "Traceback" not in html
 
 
-@pytest.mark.parametrize("path", ["/ops/dead-letters/1/retry", "/ops/dead-letters/retry"])
+@pytest.mark.parametrize(
+    "path", ["/ops/dead-letters/1/retry", "/ops/dead-letters/retry", "/ops/dead-letters/1/skip"]
+)
 def test_a_form_post_without_a_session_is_401_and_changes_nothing(
     graveyard: Graveyard, path: str
 ) -> None:
@@ -156,6 +167,7 @@ def test_overview_shows_backlog_and_dead_letters_per_handler(graveyard: Graveyar
     assert "Outbox backlog" in html
     row = html[html.index("<code>forward_to_webhooks</code>") :].split("</tr>", 1)[0]
     assert ">2</a>" in row  # two dead letters, linked to the filtered list
+    assert 'id="nothing-parked"' in html  # eager mode orders nothing, so nothing parks
 
 
 @pytest.mark.parametrize(
@@ -188,6 +200,7 @@ def test_an_unknown_dead_letter_is_a_404_page(graveyard: Graveyard, dead_letter_
     for path in (
         f"/ops/dead-letters/{dead_letter_id}",
         f"/ops/dead-letters/{dead_letter_id}/retry",
+        f"/ops/dead-letters/{dead_letter_id}/skip",
     ):
         response = client.get(path)
         assert response.status_code == 404
@@ -387,3 +400,137 @@ def test_without_admin_token_the_sign_in_form_says_none_is_needed(
         "/ops/sign-in", data={"token": "anything", "csrf_token": token, "next": "/ops/trace"}
     )
     assert response.status_code == 302 and response.headers["Location"] == "/ops/trace"
+
+
+def test_each_live_dead_letter_has_a_skip_button_beside_re_drive(graveyard: Graveyard) -> None:
+    html = signed_in(graveyard).get("/ops/dead-letters").get_data(as_text=True)
+    for dead_letter_id in graveyard.ids.values():
+        row = html[html.index(f'href="/ops/dead-letters/{dead_letter_id}"') :].split("</tr>")[0]
+        assert f'href="/ops/dead-letters/{dead_letter_id}/retry">Re-drive…</a>' in row
+        assert f'href="/ops/dead-letters/{dead_letter_id}/skip">Skip…</a>' in row
+
+
+def test_skipping_one_asks_first_needs_the_csrf_token_and_records_the_session(
+    graveyard: Graveyard,
+) -> None:
+    client = signed_in(graveyard)
+    dead_letter_id = graveyard.ids[WEBHOOK]
+    confirm = client.get(f"/ops/dead-letters/{dead_letter_id}/skip").get_data(as_text=True)
+    assert f"Skip dead letter #{dead_letter_id}?" in confirm
+    assert "<strong>never</strong> delivered" in confirm
+    assert f"Yes, skip #{dead_letter_id}" in confirm
+    assert 'id="releases"' not in confirm  # in eager mode no delivery has an order key
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "dead"  # asking changed nothing
+
+    refused = client.post(f"/ops/dead-letters/{dead_letter_id}/skip", data={})
+    assert refused.status_code == 400
+    assert graveyard.dead_letter(WEBHOOK)["status"] == "dead"
+
+    token = CSRF_FIELD.search(confirm)
+    assert token
+    done = client.post(
+        f"/ops/dead-letters/{dead_letter_id}/skip", data={"csrf_token": token.group(1)}
+    )
+    assert done.status_code == 302
+    skipped = graveyard.dead_letter(WEBHOOK)
+    assert skipped["status"] == "skipped"
+    assert graveyard.delivery(WEBHOOK)["status"] == "skipped"
+    assert graveyard.dead_letter(ORDER_WEBHOOK)["status"] == "dead"
+    with container(graveyard.app).engine.connect() as conn:
+        digests = list(conn.execute(sa.select(ops_sessions.c.id_digest)).scalars())
+    by = re.fullmatch(r"ops:session:([0-9a-f]{12})", skipped["skipped_by"])
+    assert by and [d for d in digests if d.startswith(by.group(1))], skipped["skipped_by"]
+
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "skipped: its delivery will never run" in page
+    assert 'class="status status-skipped">skipped<' in page
+    shown = re.search(r'<dd id="skipped">(.*?)</dd>', page, re.S)
+    assert shown and skipped["skipped_by"] in shown.group(1)
+    assert shown.group(1).startswith(skipped["skipped_at"].isoformat()[:19])
+    assert "Re-drive…" not in page and "Skip…" not in page
+
+
+def test_a_dead_letter_that_cannot_be_skipped_says_why(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    dead_letter_id = graveyard.ids[SALES]
+    token = csrf_token(client, f"/ops/dead-letters/{dead_letter_id}/retry")
+    client.post(f"/ops/dead-letters/{dead_letter_id}/retry", data={"csrf_token": token})
+    before = graveyard.snapshot()
+
+    confirm = client.get(f"/ops/dead-letters/{dead_letter_id}/skip").get_data(as_text=True)
+    assert f"dead letter {dead_letter_id} was re-driven at " in confirm
+    assert "Yes, skip" not in confirm
+    done = client.post(f"/ops/dead-letters/{dead_letter_id}/skip", data={"csrf_token": token})
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert f"Not skipped: dead letter {dead_letter_id} was re-driven at " in page
+    assert graveyard.snapshot() == before
+
+
+def test_status_all_lists_skipped_dead_letters_with_who_skipped_them(graveyard: Graveyard) -> None:
+    client = signed_in(graveyard)
+    dead_letter_id = graveyard.ids[ORDER_WEBHOOK]
+    token = csrf_token(client, f"/ops/dead-letters/{dead_letter_id}/skip")
+    client.post(f"/ops/dead-letters/{dead_letter_id}/skip", data={"csrf_token": token})
+    who = graveyard.dead_letter(ORDER_WEBHOOK)["skipped_by"]
+
+    live = client.get("/ops/dead-letters").get_data(as_text=True)
+    assert f'href="/ops/dead-letters/{dead_letter_id}"' not in live
+    assert "Show re-driven and skipped ones too" in live
+    every = client.get("/ops/dead-letters?status=all").get_data(as_text=True)
+    row = every[every.index(f'href="/ops/dead-letters/{dead_letter_id}"') :].split("</tr>")[0]
+    assert 'class="status status-skipped">skipped<' in row
+    assert f"by <code>{who}</code>" in row
+    assert "Skip…" not in row and "Re-drive…" not in row
+
+
+@pytest.fixture
+def parked(tmp_path: Path) -> Iterator[ParkedOrder]:
+    with parked_order(tmp_path, ADMIN_TOKEN=TOKEN, SECRET_KEY="ops-test-key") as made:
+        yield made
+
+
+def _parked_row(html: str) -> str:
+    table = html[html.index('<table id="parked-table">') :].split("</table>")[0]
+    return table[table.index(f'<tr data-handler="{HANDLER}">') :].split("</tr>")[0]
+
+
+def _cells(row: str) -> list[str]:
+    return [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    ]
+
+
+def test_the_overview_shows_parked_keys_and_waiting_deliveries(parked: ParkedOrder) -> None:
+    client = signed_in_to(parked.app)
+    html = client.get("/ops").get_data(as_text=True)
+    assert 'id="nothing-parked"' not in html
+    handler, keys, deliveries, oldest, dead = _cells(_parked_row(html))
+    assert (handler, keys, deliveries, dead) == (HANDLER, "1", "2", "1")
+    assert re.fullmatch(r"\d+\.\d s", oldest), oldest
+    header = re.findall(r'<th class="num">(\w+)</th>', html.split("</thead>")[0])
+    assert header[:6] == ["pending", "dispatched", "running", "retry", "waiting", "parked"]
+    backlog = html[html.index(f"<code>{HANDLER}</code>") :].split("</tr>")[0]
+    assert _cells(backlog)[:6] == ["0", "0", "0", "0", "0", "2"]
+
+    page = client.get(f"/ops/dead-letters/{parked.dead_letter_id}").get_data(as_text=True)
+    assert f"<code>{parked.key}</code>" in page
+    assert '<strong id="parked-behind">2 parked</strong>' in page
+    confirm = client.get(f"/ops/dead-letters/{parked.dead_letter_id}/skip").get_data(as_text=True)
+    releases = re.search(r'<p id="releases">(.*?)</p>', confirm, re.S)
+    assert releases and "<strong>2</strong>" in releases.group(1)
+    assert f"<code>{parked.key}</code>" in releases.group(1) and "in order" in releases.group(1)
+
+    token = CSRF_FIELD.search(confirm)
+    assert token
+    client.post(
+        f"/ops/dead-letters/{parked.dead_letter_id}/skip", data={"csrf_token": token.group(1)}
+    )
+    assert parked.statuses() == ["skipped", "pending", "waiting"]
+    after = client.get("/ops").get_data(as_text=True)
+    assert 'id="nothing-parked"' in after and 'id="parked-table"' not in after
+    backlog = after[after.index(f"<code>{HANDLER}</code>") :].split("</tr>")[0]
+    assert _cells(backlog)[:6] == ["1", "0", "0", "0", "1", "0"]
+
+    parked.deliver()
+    assert parked.received() == ["order.payment_processed", "order.shipped"]

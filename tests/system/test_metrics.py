@@ -121,7 +121,14 @@ def test_worker_and_web_metrics_after_a_real_flow(
     assert web.status_code == 200 and web.content_type.startswith("text/plain")
     page = web.get_data(as_text=True)
     backlog = values(page, "outboxflow_outbox_backlog")
-    assert {dict(k)["status"] for k in backlog} == {"pending", "dispatched", "running", "retry"}
+    assert {dict(k)["status"] for k in backlog} == {
+        "pending",
+        "dispatched",
+        "running",
+        "retry",
+        "waiting",
+        "parked",
+    }
     assert {dict(k)["handler"] for k in backlog} == HANDLER_NAMES
     assert set(backlog.values()) == {0.0}
     assert set(by_handler(page, "outboxflow_outbox_oldest_age_seconds").values()) == {0.0}

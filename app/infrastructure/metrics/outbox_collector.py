@@ -40,7 +40,10 @@ class OutboxCollector:
             log.warning("metrics: could not read the outbox figures", exc_info=True)
             return
         backlog = GaugeMetricFamily(
-            BACKLOG, "Unfinished deliveries by handler and status.", labels=["handler", "status"]
+            BACKLOG,
+            "Deliveries still to run by handler and status (waiting and parked: held behind "
+            "an earlier delivery of their ordered key, in flight or dead).",
+            labels=["handler", "status"],
         )
         oldest = GaugeMetricFamily(
             OLDEST_AGE,
@@ -52,7 +55,9 @@ class OutboxCollector:
                 backlog.add_metric([b.handler, status], count)
             oldest.add_metric([b.handler], b.oldest_age_seconds)
         dead_letters = GaugeMetricFamily(
-            DEAD_LETTERS, "Dead letters not yet re-driven, per handler.", labels=["handler"]
+            DEAD_LETTERS,
+            "Dead letters neither re-driven nor skipped, per handler.",
+            labels=["handler"],
         )
         for handler in sorted(set(self._handlers) | set(dead)):
             dead_letters.add_metric([handler], dead.get(handler, 0))

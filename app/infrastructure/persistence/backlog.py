@@ -166,3 +166,27 @@ def live_dead_letters(conn: sa.Connection) -> dict[str, int]:
         .group_by(dead_letters.c.handler)
     )
     return {handler or UNROUTABLE: int(count) for handler, count in rows}
+
+
+@dataclass(frozen=True)
+class ParkedBehind:
+    """An ordered delivery's key, and how many of its deliveries are parked."""
+
+    key: str
+    parked: int
+
+
+def parked_behind(conn: sa.Connection, delivery_id: int) -> ParkedBehind | None:
+    """The key of this delivery and its parked deliveries (what skipping or re-driving it
+    lets go on); None for an unordered delivery, or one that no longer exists."""
+    row = conn.execute(
+        sa.select(outbox.c.handler, outbox.c.order_key).where(outbox.c.id == delivery_id)
+    ).first()
+    if row is None or row.order_key is None:
+        return None
+    parked = conn.execute(
+        sa.select(sa.func.count()).where(
+            _PARKED, outbox.c.handler == row.handler, outbox.c.order_key == row.order_key
+        )
+    ).scalar_one()
+    return ParkedBehind(row.order_key, int(parked))
