@@ -22,7 +22,7 @@ from typing import Any
 from app.application.deliveries import idempotency_key
 from app.application.event_handlers.integrations import forward_to_webhooks
 from app.application.event_handlers.registry import HANDLER_QUEUES, HANDLERS
-from app.application.event_handlers.specs import HandlerSpec
+from app.application.event_handlers.specs import HandlerSpec, by_aggregate
 from app.domain.events import EVENT_CLASSES
 from app.infrastructure.messaging import schema_snapshot
 from app.infrastructure.messaging.event_messages import message, message_id
@@ -192,6 +192,7 @@ def _operations(versions: dict[str, list[int]]) -> dict[str, Any]:
             "messages": _refs(spec.event_types, versions, spec.queue),
             "x-handler": spec.name,
             "x-effect": "exactly-once" if spec.transactional is not None else "at-least-once",
+            "x-ordered": spec.ordered,
         }
     return operations
 
@@ -210,4 +211,16 @@ def _delivery(spec: HandlerSpec) -> str:
         )
     if spec.max_attempts is not None:
         text += f" Dead-lettered after {spec.max_attempts} attempts."
+    if spec.ordered_by is by_aggregate:
+        text += (
+            " Ordered by aggregate: one event of an aggregate at a time, in version order; a"
+            " dead-lettered event holds back the aggregate's later ones until it is re-driven"
+            " or skipped."
+        )
+    elif spec.ordered:
+        text += (
+            " Ordered by key: one event of a key at a time, in the store's order; a"
+            " dead-lettered event holds back the key's later ones until it is re-driven"
+            " or skipped."
+        )
     return text
