@@ -35,7 +35,7 @@ from app.infrastructure.persistence.database import db, engine_options, read_onl
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
-from app.infrastructure.persistence.repositories import SqlUserDirectory
+from app.infrastructure.persistence.repositories import SqlOrderDirectory, SqlUserDirectory
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 
 
@@ -171,6 +171,7 @@ def _outbound(settings: Settings, engine: sa.Engine, overrides: Adapters) -> Out
         chat=chat,
         webhooks=webhooks,
         directory=SqlUserDirectory(read_only(engine)),
+        orders=SqlOrderDirectory(read_only(engine)),
     )
 
 

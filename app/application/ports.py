@@ -160,6 +160,13 @@ class UserDirectory(Protocol):
         """(email, name) of a registered user, read from the write side."""
 
 
+class OrderDirectory(Protocol):
+    def currency(self, order_id: str) -> str | None:
+        """The ISO 4217 code an order was placed in, read from the write side (it never
+        changes after ``order.created``); None for an unknown order. For events that do
+        not carry the currency themselves, such as ``order.payment_processed``."""
+
+
 @dataclass(frozen=True)
 class Outbound:
     """Everything an external (non-transactional) event handler may talk to."""
@@ -168,6 +175,7 @@ class Outbound:
     chat: ChatNotifier
     webhooks: WebhookSender
     directory: UserDirectory
+    orders: OrderDirectory
 
 
 class DeliveryStatus(StrEnum):
