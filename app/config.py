@@ -15,6 +15,8 @@ MIN_ADMIN_TOKEN_LENGTH = 32
 LOG_FORMATS = ("text", "json")
 MAX_OPS_SESSION_HOURS = 24 * 31
 """Flask's own default cookie lifetime: no ops sign-in should outlast it."""
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+"""The Alembic scripts: ``flask db`` runs them, readiness compares the database with them."""
 
 
 def _default_instance_dir() -> Path:

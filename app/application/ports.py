@@ -84,6 +84,27 @@ class ClaimedKey:
     claim: str
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A command's stored reply, answered again to a repeat of its idempotency key."""
+
+    status_code: int
+    body: Any
+    event_position: int | None
+
+
+class Reused:
+    """The key was first sent with another path or body."""
+
+
+class InFlight:
+    """The first request with this key has not answered yet."""
+
+
+ClaimOutcome = ClaimedKey | Replay | Reused | InFlight
+"""What claiming an idempotency key finds: the claim itself, or why the command must not run."""
+
+
 class Replies(Protocol):
     def keep(self, key: ClaimedKey, reply: Reply) -> None:
         """Store ``reply`` for ``key`` when the unit of work commits, with the position of
