@@ -3,18 +3,15 @@
 import logging
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
 
 import click
 from flask import Flask
 
-from app.config import Settings
+from app.config import MIGRATIONS_DIR, Settings
 
 if TYPE_CHECKING:
     from app.bootstrap import Adapters
-
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from flask import Flask
 
 from app import logs
 from app.application.deliveries import DeliveryRunner
-from app.application.event_handlers.registry import subscribers
+from app.application.event_handlers.registry import HANDLERS, subscribers
 from app.application.failure_policy import FailurePolicy
 from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSender
-from app.config import Settings, settings_to_start_with
+from app.config import MIGRATIONS_DIR, Settings, settings_to_start_with
 from app.container import EXTENSION, Container
 from app.infrastructure.envelope import claimed_event_id, decode_stored
 from app.infrastructure.messaging.broker_kind import is_amqp
@@ -30,12 +30,15 @@ from app.infrastructure.messaging.celery_app import (
 )
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
+from app.infrastructure.messaging.relay_follower import RelayFollower
+from app.infrastructure.metrics.outbox_collector import OutboxCollector
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
 from app.infrastructure.notifications.webhooks import (
     LoggingChatNotifier,
     SignedWebhookSender,
     SlackWebhookNotifier,
 )
+from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
 from app.infrastructure.persistence.database import (
     db,
     engine_options,
@@ -45,9 +48,14 @@ from app.infrastructure.persistence.database import (
 )
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
+from app.infrastructure.persistence.event_log import EventLog
+from app.infrastructure.persistence.idempotency import IdempotencyKeys
+from app.infrastructure.persistence.ops_sessions import OpsSessions
+from app.infrastructure.persistence.outbox_reader import OutboxReader
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
-from app.infrastructure.persistence.repositories import SqlUserDirectory
+from app.infrastructure.persistence.repositories import SqlOrderDirectory, SqlUserDirectory
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
+from app.infrastructure.readiness import Readiness
 
 
 class Adapters(TypedDict, total=False):
@@ -146,19 +154,32 @@ def _wire(
         claimed_event_id,
         decode_stored,
     )
+    reader = read_only(engine)
+    listening = session_engine(settings.database_direct_url, engine)
     return Container(
         settings,
         engine,
-        session_engine(settings.database_direct_url, engine),
+        listening,
         celery,
         flask_app,
         relay,
         runner,
         ledger,
         outbound,
-        SqlReadModelQueries(read_only(engine)),
+        SqlReadModelQueries(reader),
         DeadLetterStore(engine),
         uow,
+        reader,
+        EventLog(reader),
+        ProjectionCheckpoints(reader, listening=listening),
+        OutboxReader(reader),
+        IdempotencyKeys(engine, timedelta(hours=settings.idempotency_key_ttl_hours)),
+        Readiness(engine, MIGRATIONS_DIR, celery),
+        OpsSessions(engine, timedelta(hours=settings.ops_session_hours)),
+        OutboxCollector(engine, [spec.name for spec in HANDLERS]),
+        RelayFollower(
+            relay, engine, idle_seconds=settings.outbox_relay_interval, listening=listening
+        ),
     )
 
 
@@ -186,6 +207,7 @@ def _outbound(settings: Settings, engine: sa.Engine, overrides: Adapters) -> Out
         chat=chat,
         webhooks=webhooks,
         directory=SqlUserDirectory(read_only(engine)),
+        orders=SqlOrderDirectory(read_only(engine)),
     )
 
 

@@ -17,6 +17,8 @@ LOG_FORMATS = ("text", "json")
 RABBITMQ_QUEUE_TYPES = ("classic", "quorum")
 MAX_OPS_SESSION_HOURS = 24 * 31
 """Flask's own default cookie lifetime: no ops sign-in should outlast it."""
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+"""The Alembic scripts: ``flask db`` runs them, readiness compares the database with them."""
 
 
 def _default_instance_dir() -> Path:

@@ -15,10 +15,18 @@ from app.application.deliveries import DeliveryRunner
 from app.application.ports import Outbound
 from app.config import Settings
 from app.infrastructure.messaging.relay import OutboxRelay
+from app.infrastructure.messaging.relay_follower import RelayFollower
+from app.infrastructure.metrics.outbox_collector import OutboxCollector
+from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
+from app.infrastructure.persistence.event_log import EventLog
+from app.infrastructure.persistence.idempotency import IdempotencyKeys
+from app.infrastructure.persistence.ops_sessions import OpsSessions
+from app.infrastructure.persistence.outbox_reader import OutboxReader
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
+from app.infrastructure.readiness import Readiness
 
 EXTENSION = "outboxflow"
 """The key under ``Flask.extensions`` where ``bootstrap`` leaves the container."""
@@ -42,6 +50,25 @@ class Container:
     dead_letters: DeadLetterStore
     uow: Callable[[], SqlUnitOfWork]
     """A fresh unit of work: its commit writes deliveries ``pending`` for a relay."""
+    reader: sa.Engine
+    """``engine`` for connections that only read: on SQLite their transactions start
+    deferred, so they never wait for, nor block, a writer. Use it for every read."""
+    event_log: EventLog
+    """Stored events and their traces, read through ``reader``."""
+    checkpoints: ProjectionCheckpoints
+    """How far the projections have applied the event store, read through ``reader``."""
+    outbox_reader: OutboxReader
+    """Backlogs, outbox stats and traces for operators, read through ``reader``."""
+    idempotency_keys: IdempotencyKeys
+    """Commands' idempotency keys, kept for ``IDEMPOTENCY_KEY_TTL_HOURS``."""
+    readiness: Readiness
+    """The readiness probe's checks: database, migrations at head, broker."""
+    ops_sessions: OpsSessions
+    """Ops-page sign-ins, each live for ``OPS_SESSION_HOURS`` unless ended."""
+    outbox_collector: OutboxCollector
+    """The outbox gauges every handler has, read at each scrape of ``/metrics``."""
+    relay_follower: RelayFollower
+    """What ``flask outbox relay --follow`` runs: ``relay`` woken by each commit."""
 
 
 def container_of(app: Flask | None = None) -> Container:

@@ -17,7 +17,6 @@ from app.application.event_handlers.specs import HandlerSpec
 from app.container import container_of
 from app.infrastructure.messaging.celery_app import RELAY_QUEUE
 from app.infrastructure.persistence import retention
-from app.infrastructure.persistence.idempotency import IdempotencyKeys
 from tasks import metrics
 
 RELAY_TASK = "outbox.relay"
@@ -63,8 +62,7 @@ def register_tasks(celery: Celery) -> None:
     @celery.task(name=RETENTION_TASK, queue=RELAY_QUEUE, send_events=False)
     def purge_done_deliveries() -> int:
         container = container_of()
-        ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
-        IdempotencyKeys(container.engine, ttl).purge_expired()
+        container.idempotency_keys.purge_expired()
         return retention.purge_done_deliveries(
             container.engine,
             timedelta(hours=container.settings.outbox_retention_hours),

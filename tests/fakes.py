@@ -527,6 +527,17 @@ class FakeDirectory:
         return None if row is None else (row.email, row.name)
 
 
+class FakeOrderDirectory:
+    """Orders' currencies from the committed write side, like ``SqlOrderDirectory``."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    def currency(self, order_id: str) -> str | None:
+        row = self._db.orders.get(order_id)
+        return None if row is None else row.currency
+
+
 @dataclass
 class FakeOutbound:
     """The fakes behind an ``Outbound``, kept typed so tests can read what they recorded."""
@@ -535,14 +546,21 @@ class FakeOutbound:
     chat: FakeChat
     webhooks: FakeWebhooks
     directory: FakeDirectory
+    orders: FakeOrderDirectory
 
     @classmethod
     def over(cls, db: FakeDatabase) -> "FakeOutbound":
-        return cls(FakeEmailSender(), FakeChat(), FakeWebhooks(), FakeDirectory(db))
+        return cls(
+            FakeEmailSender(), FakeChat(), FakeWebhooks(), FakeDirectory(db), FakeOrderDirectory(db)
+        )
 
     def outbound(self) -> Outbound:
         return Outbound(
-            email=self.email, chat=self.chat, webhooks=self.webhooks, directory=self.directory
+            email=self.email,
+            chat=self.chat,
+            webhooks=self.webhooks,
+            directory=self.directory,
+            orders=self.orders,
         )
 
 

@@ -1,6 +1,5 @@
 """Probes (liveness, readiness) and the outbox figures."""
 
-from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, jsonify
@@ -9,9 +8,6 @@ from app.api import responses
 from app.api.auth import Access
 from app.api.openapi import ApiBlueprint
 from app.container import container_of
-from app.infrastructure import readiness
-from app.infrastructure.persistence import backlog
-from app.infrastructure.persistence.database import read_only
 
 probes = ApiBlueprint(
     "probes",
@@ -40,12 +36,11 @@ def healthz() -> dict[str, str]:
 @probes.alt_response(503, schema=responses.ReadinessSchema, description="a check failed")
 def readyz() -> Response | dict[str, object]:
     """Readiness: the database answers, migrations are at head, the broker is reachable"""
-    c = container_of()
-    migrations = Path(current_app.extensions["migrate"].directory)
-    checks = readiness.check(c.engine, migrations, c.celery)
+    readiness = container_of().readiness
+    checks = readiness.check()
     answer: dict[str, object] = {
         "checks": checks,
-        "relay_heartbeat_age_seconds": readiness.relay_age(c.engine),
+        "relay_heartbeat_age_seconds": readiness.relay_age(),
     }
     if any(value != readiness.OK for value in checks.values()):
         current_app.logger.warning("not ready: %s", checks)
@@ -59,5 +54,4 @@ def readyz() -> Response | dict[str, object]:
 @outbox.response(200, responses.OutboxStatsSchema)
 def outbox_stats() -> dict[str, Any]:
     """Deliveries by status and handler, and the age of the oldest unfinished one"""
-    with read_only(container_of().engine).connect() as conn:
-        return backlog.outbox_stats(conn)
+    return container_of().outbox_reader.stats()

@@ -17,9 +17,8 @@ from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from app.api.errors import error_response
+from app.application.errors import PositionNotWritten
 from app.container import container_of
-from app.infrastructure.persistence.checkpoints import PositionNotWritten, ProjectionCheckpoints
-from app.infrastructure.persistence.database import read_only
 
 HEADER = "X-Min-Position"
 RETRY_AFTER_SECONDS = 1
@@ -41,13 +40,10 @@ def install(blueprint: Blueprint, served_by: Mapping[str, tuple[str, ...]]) -> N
                 422, "validation_failed", f"{HEADER} {message}", {HEADER: [message]}
             )
         handlers = served_by[request.endpoint.rpartition(".")[2]]
-        container = container_of()
-        checkpoints = ProjectionCheckpoints(
-            read_only(container.engine), listening=container.session_engine
-        )
+        c = container_of()
+        timeout = c.settings.read_your_writes_timeout_ms / 1000
         try:
-            timeout = container.settings.read_your_writes_timeout_ms / 1000
-            if checkpoints.wait(int(raw), handlers, timeout):
+            if c.checkpoints.wait(int(raw), handlers, timeout):
                 return None
         except PositionNotWritten as exc:
             message = (

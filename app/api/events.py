@@ -9,10 +9,8 @@ from app.api.auth import Access
 from app.api.context import rule_ids
 from app.api.openapi import ApiBlueprint
 from app.api.responses import ErrorSchema
+from app.application.operations import MAX_TRACED_EVENTS, EventFilter
 from app.container import container_of
-from app.infrastructure.persistence.database import read_only
-from app.infrastructure.persistence.event_log import EventFilter, EventLog
-from app.infrastructure.persistence.traces import MAX_TRACED_EVENTS
 
 blueprint = ApiBlueprint(
     "events",
@@ -86,10 +84,6 @@ class TraceSchema(Schema):
     next_after = fields.Integer(allow_none=True)
 
 
-def _log() -> EventLog:
-    return EventLog(read_only(container_of().engine))
-
-
 @blueprint.route("/events")
 @blueprint.arguments(EventQuerySchema, location="query")
 @blueprint.response(200, EventPageSchema)
@@ -102,7 +96,7 @@ def list_events(args: dict[str, Any]) -> Response:
         event_type=args.get("type"),
         after=args["after"],
     )
-    items, next_after = _log().search(where, limit=args["limit"])
+    items, next_after = container_of().event_log.search(where, limit=args["limit"])
     return jsonify(EventPageSchema().dump({"items": items, "next_after": next_after}))
 
 
@@ -112,7 +106,7 @@ def list_events(args: dict[str, Any]) -> Response:
 @blueprint.alt_response(404, schema=ErrorSchema, description="no such event")
 def get_event(event_id: str) -> Response:
     """One event with its deliveries"""
-    event = _log().get(event_id)
+    event = container_of().event_log.get(event_id)
     if event is None:
         abort(404, description=f"event {event_id} does not exist")
     return jsonify(EventWithDeliveriesSchema().dump(event))
@@ -126,7 +120,9 @@ def get_trace(args: dict[str, Any], correlation_id: str) -> Response:
     """One request's whole causal chain, each event with its deliveries (page with ``after``)"""
     found = None
     if len(correlation_id) <= CORRELATION_ID_MAX:
-        found = _log().trace(correlation_id, after=args["after"], limit=args["limit"])
+        found = container_of().event_log.trace(
+            correlation_id, after=args["after"], limit=args["limit"]
+        )
     if found is None:
         abort(404, description=f"no events with correlation id {correlation_id}")
     page, next_after = found

@@ -17,21 +17,14 @@ token's same key, path and body runs its own command, and never sees the first r
 import hashlib
 import json
 import re
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
 from app.api.auth import caller
 from app.api.errors import error_response
-from app.application.ports import ClaimedKey
+from app.application.ports import ClaimedKey, InFlight, Replay, Reused
 from app.container import container_of
-from app.infrastructure.persistence.idempotency import (
-    IdempotencyKeys,
-    InFlight,
-    Replay,
-    Reused,
-)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -62,12 +55,6 @@ def retry_may_succeed() -> None:
     g.idempotency_command_ran = False
 
 
-def _keys() -> IdempotencyKeys:
-    container = container_of()
-    ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
-    return IdempotencyKeys(container.engine, ttl)
-
-
 def request_fingerprint() -> str:
     """Method, path and body; a JSON body is compared by content, not by its spacing."""
     body = request.get_data()
@@ -92,7 +79,7 @@ def _claim() -> Any:
             f"{HEADER} must be 1 to 255 visible ASCII characters",
             {HEADER: ["must be 1 to 255 visible ASCII characters"]},
         )
-    outcome = _keys().claim(caller(), key, request_fingerprint())
+    outcome = container_of().idempotency_keys.claim(caller(), key, request_fingerprint())
     if isinstance(outcome, ClaimedKey):
         g.idempotency_claim = outcome
         return None
@@ -127,8 +114,9 @@ def _settle(response: Response) -> Response:
     command_ran = g.pop("idempotency_command_ran", False)
     if command_ran and response.status_code < 400:
         return response
+    keys = container_of().idempotency_keys
     if response.status_code >= 500 or not command_ran:
-        _keys().release(claimed)
+        keys.release(claimed)
     else:
-        _keys().store_refusal(claimed, response.status_code, response.get_json(silent=True))
+        keys.store_refusal(claimed, response.status_code, response.get_json(silent=True))
     return response

@@ -7,10 +7,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from app.api.auth import Access
 from app.api.openapi import ApiBlueprint
-from app.application.event_handlers.registry import HANDLERS
 from app.container import container_of
 from app.infrastructure.metrics.multiprocess import scrape_registry
-from app.infrastructure.metrics.outbox_collector import OutboxCollector
 
 UNMATCHED_ROUTE = "unmatched"
 """The ``route`` label of requests no URL rule matched (404s, bad methods on unknown paths)."""
@@ -37,8 +35,7 @@ blueprint = ApiBlueprint(
 )
 def metrics() -> Response:
     """The web's metrics and the outbox gauges, for Prometheus"""
-    engine = container_of().engine
-    registry = scrape_registry(OutboxCollector(engine, [spec.name for spec in HANDLERS]))
+    registry = scrape_registry(container_of().outbox_collector)
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

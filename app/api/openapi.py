@@ -11,6 +11,7 @@ Add a route to the document by declaring it on an ``ApiBlueprint`` (``@blueprint
 """
 
 import http
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
 from typing import Any, TypeVar, cast
@@ -338,9 +339,51 @@ def _security_doc(category: Access) -> dict[str, Any]:
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api, with the API's own error bodies and headers."""
+    """flask-smorest's Api, with the API's own error bodies and headers, and a document
+    written on first use.
+
+    ``register_blueprint`` registers the routes at once but documents them only when
+    ``spec`` is first read (serving ``/api/openapi.json``, ``flask openapi``): writing the
+    document costs more than the rest of ``create_app``, and a worker, the relay or a
+    ``flask`` command never reads it.
+    """
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, app: Flask, *, spec_kwargs: dict[str, Any]) -> None:
+        self._undocumented: list[tuple[Any, str, Any]] = []
+        self._documenting = threading.Lock()
+        self._spec: Any = None
+        super().__init__(app, spec_kwargs=spec_kwargs)
+
+    @property
+    def spec(self) -> Any:
+        """The document, with every registered blueprint's operations in it.
+
+        A blueprint leaves ``_undocumented`` only once it is in the document, so a thread
+        that finds the list empty never reads a document another thread is still writing.
+        """
+        if self._undocumented:
+            with self._documenting:
+                while self._undocumented:
+                    blueprint, name, parameters = self._undocumented[0]
+                    blueprint.register_views_in_doc(
+                        self, self._app, self._spec, name=name, parameters=parameters
+                    )
+                    self._spec.tag({"name": name, "description": blueprint.description})
+                    self._undocumented.pop(0)
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        self._spec = value
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """Register ``blp``'s routes now; its operations join the document on first use."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
 
     def _register_error_handlers(self) -> None:
         """``app/api/errors.py`` answers every error; flask-smorest's would change the body."""

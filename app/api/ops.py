@@ -39,18 +39,7 @@ from app.api.ops_session import (
 from app.application.event_handlers.registry import HANDLERS
 from app.container import container_of
 from app.domain.events import EVENT_CLASSES
-from app.infrastructure.persistence.backlog import (
-    UNFINISHED_STATUSES,
-    ParkedBehind,
-    handler_backlogs,
-    live_dead_letters,
-    parked_behind,
-    parked_keys,
-)
-from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
-from app.infrastructure.persistence.event_log import EventLog
-from app.infrastructure.persistence.traces import TracedEvent, delivery, trace
 
 PAGE_SIZE = 100
 OPS_PATH = re.compile(r"/ops(?:[/?]|\Z)")
@@ -150,16 +139,14 @@ def sign_out_submit() -> Response:
 @blueprint.get("")
 @ops_session_required
 def overview() -> str:
-    with read_only(container_of().engine).connect() as conn:
-        backlogs = handler_backlogs(conn, [spec.name for spec in HANDLERS])
-        dead = live_dead_letters(conn)
-        parked = parked_keys(conn)
+    reader = container_of().outbox_reader
+    backlogs, dead = reader.overview([spec.name for spec in HANDLERS])
     return render_template(
         "ops/overview.html",
         backlogs=backlogs,
         dead=dead,
-        parked=dict(sorted(parked.items())),
-        statuses=UNFINISHED_STATUSES,
+        parked=reader.parked_keys(),
+        statuses=reader.UNFINISHED_STATUSES,
     )
 
 
@@ -185,38 +172,33 @@ def dead_letters() -> str:
 @ops_session_required
 def dead_letter(dead_letter_id: int) -> str:
     item = _existing(dead_letter_id)
+    c = container_of()
     current = parked = None
     if item["delivery_id"] is not None:
-        with read_only(container_of().engine).connect() as conn:
-            current = delivery(conn, item["delivery_id"])
-            parked = parked_behind(conn, item["delivery_id"])
-    event = _event_log().get(item["event_id"]) if item["event_id"] else None
+        current = c.outbox_reader.delivery(item["delivery_id"])
+        parked = c.outbox_reader.parked_behind(item["delivery_id"])
+    event = c.event_log.get(item["event_id"]) if item["event_id"] else None
     return render_template(
         "ops/dead_letter.html",
         item=item,
         delivery=current,
         event=event,
         parked=parked,
-        unfinished=UNFINISHED_STATUSES,
+        unfinished=c.outbox_reader.UNFINISHED_STATUSES,
     )
 
 
-def _parked_behind(item: dict[str, Any]) -> ParkedBehind | None:
+def _parked_behind(item: dict[str, Any]) -> Any:
     if item["delivery_id"] is None:
         return None
-    with read_only(container_of().engine).connect() as conn:
-        return parked_behind(conn, item["delivery_id"])
-
-
-def _event_log() -> EventLog:
-    return EventLog(read_only(container_of().engine))
+    return container_of().outbox_reader.parked_behind(item["delivery_id"])
 
 
 @blueprint.get("/events/<event_id>")
 @ops_session_required
 def event(event_id: str) -> str:
     """One stored event, its payload and its deliveries, linked to its whole trace."""
-    found = _event_log().get(event_id) if len(event_id) <= EVENT_ID_MAX else None
+    found = container_of().event_log.get(event_id) if len(event_id) <= EVENT_ID_MAX else None
     if found is None:
         abort(404, description=f"event {event_id[:EVENT_ID_MAX]} does not exist")
     return render_template("ops/event.html", event=found)
@@ -288,11 +270,10 @@ def trace_lookup() -> str:
     except ValidationError as exc:
         abort(400, description=f"invalid trace lookup: {exc.messages}")
     correlation_id = args["correlation_id"].strip()
-    chain: list[TracedEvent] = []
-    next_after = None
-    if correlation_id:
-        with read_only(container_of().engine).connect() as conn:
-            chain, next_after = trace(conn, correlation_id, after=args["after"])
+    reader = container_of().outbox_reader
+    chain, next_after = (
+        reader.trace(correlation_id, after=args["after"]) if correlation_id else ([], None)
+    )
     return render_template(
         "ops/trace.html",
         correlation_id=correlation_id,

@@ -22,7 +22,6 @@ from flask import g, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from app.container import container_of
-from app.infrastructure.persistence.ops_sessions import OpsSessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,10 +41,6 @@ def session_lifetime() -> timedelta:
     return timedelta(hours=container_of().settings.ops_session_hours)
 
 
-def _sessions() -> OpsSessions:
-    return OpsSessions(container_of().engine, session_lifetime())
-
-
 def _fingerprint(token: str) -> str:
     return hmac.new(token.encode(), b"outboxflow ops session", hashlib.sha256).hexdigest()
 
@@ -58,7 +53,7 @@ def token_matches(offered: str) -> bool:
 def sign_in() -> None:
     """Start a fresh session (never reuse one that existed before the sign-in)."""
     session.clear()
-    started = _sessions().start()
+    started = container_of().ops_sessions.start()
     session.permanent = True
     session[SESSION_KEY] = _fingerprint(admin_token())
     session[SESSION_ID] = started.session_id
@@ -70,7 +65,7 @@ def sign_out() -> None:
     """End the session for every copy of its cookie, not only this browser's."""
     session_id = session.get(SESSION_ID)
     if isinstance(session_id, str):
-        _sessions().end(session_id)
+        container_of().ops_sessions.end(session_id)
     session.clear()
     g.pop(_CHECKED, None)
 
@@ -97,7 +92,7 @@ def _live(token: str) -> bool:
         return False
     if time.time() - issued_at >= session_lifetime().total_seconds():
         return False
-    return _sessions().live(session_id)
+    return container_of().ops_sessions.live(session_id)
 
 
 OPERATOR_DIGITS = 12

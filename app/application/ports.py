@@ -84,6 +84,27 @@ class ClaimedKey:
     claim: str
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A command's stored reply, answered again to a repeat of its idempotency key."""
+
+    status_code: int
+    body: Any
+    event_position: int | None
+
+
+class Reused:
+    """The key was first sent with another path or body."""
+
+
+class InFlight:
+    """The first request with this key has not answered yet."""
+
+
+ClaimOutcome = ClaimedKey | Replay | Reused | InFlight
+"""What claiming an idempotency key finds: the claim itself, or why the command must not run."""
+
+
 class Replies(Protocol):
     def keep(self, key: ClaimedKey, reply: Reply) -> None:
         """Store ``reply`` for ``key`` when the unit of work commits, with the position of
@@ -160,6 +181,13 @@ class UserDirectory(Protocol):
         """(email, name) of a registered user, read from the write side."""
 
 
+class OrderDirectory(Protocol):
+    def currency(self, order_id: str) -> str | None:
+        """The ISO 4217 code an order was placed in, read from the write side (it never
+        changes after ``order.created``); None for an unknown order. For events that do
+        not carry the currency themselves, such as ``order.payment_processed``."""
+
+
 @dataclass(frozen=True)
 class Outbound:
     """Everything an external (non-transactional) event handler may talk to."""
@@ -168,6 +196,7 @@ class Outbound:
     chat: ChatNotifier
     webhooks: WebhookSender
     directory: UserDirectory
+    orders: OrderDirectory
 
 
 class DeliveryStatus(StrEnum):

@@ -11,11 +11,7 @@ from flask.cli import AppGroup
 from app.application.event_handlers.projections import PROJECTIONS
 from app.container import container_of
 from app.infrastructure.messaging import asyncapi, schema_snapshot
-from app.infrastructure.messaging.relay_follower import RelayFollower
-from app.infrastructure.persistence import backlog
 from app.infrastructure.persistence.aggregate_check import verify_orders
-from app.infrastructure.persistence.database import read_only
-from app.infrastructure.persistence.event_log import EventLog
 from app.infrastructure.persistence.rebuild import ProjectionRebuild, RebuildReport
 
 outbox_cli = AppGroup("outbox", help="Inspect and drive the transactional outbox.")
@@ -27,8 +23,7 @@ aggregates_cli = AppGroup("aggregates", help="Check the write side against the e
 @outbox_cli.command("stats")
 def outbox_stats() -> None:
     """Deliveries by status and handler, as JSON."""
-    with read_only(container_of().engine).connect() as conn:
-        click.echo(json.dumps(backlog.outbox_stats(conn), indent=2))
+    click.echo(json.dumps(container_of().outbox_reader.stats(), indent=2))
 
 
 @outbox_cli.command("relay")
@@ -51,12 +46,7 @@ def outbox_relay(follow: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"relay: following the outbox ({c.engine.dialect.name}); SIGTERM stops it")
-    RelayFollower(
-        c.relay,
-        c.engine,
-        idle_seconds=c.settings.outbox_relay_interval,
-        listening=c.session_engine,
-    ).follow(stop)
+    c.relay_follower.follow(stop)
     click.echo("relay: stopped")
 
 
@@ -119,7 +109,7 @@ def _rebuild_with_progress(rebuild: ProjectionRebuild) -> RebuildReport:
 @click.argument("correlation_id")
 def events_trace(correlation_id: str) -> None:
     """One request's whole chain: its events and every handler delivery of each."""
-    log = EventLog(read_only(container_of().engine))
+    log = container_of().event_log
     after: int | None = 0
     while after is not None:
         found = log.trace(correlation_id, after=after)

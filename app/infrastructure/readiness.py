@@ -55,6 +55,25 @@ def relay_age(engine: sa.Engine) -> float | None:
     return None if age is None else round(age, 3)
 
 
+class Readiness:
+    """The readiness probe of one process: its engine, its migrations, its broker."""
+
+    OK = OK
+
+    def __init__(self, engine: sa.Engine, migrations_dir: Path, celery: Celery) -> None:
+        self._engine = engine
+        self._migrations_dir = migrations_dir
+        self._celery = celery
+
+    def check(self) -> dict[str, str]:
+        """See ``check``."""
+        return check(self._engine, self._migrations_dir, self._celery)
+
+    def relay_age(self) -> float | None:
+        """See ``relay_age``."""
+        return relay_age(self._engine)
+
+
 def _broker(celery: Celery) -> str:
     try:
         with celery.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:

@@ -87,7 +87,7 @@ def test_leases_decide_when_a_delivery_may_be_claimed_again(
     database = make_database(db)
     engine = make_engine(database)
     seeded = set(seed_pending_deliveries(engine, 100))
-    crashed_lease, redelivery = 2.5, 5.0
+    crashed_lease, redelivery = 1.5, 3.0
     with engine.begin() as conn:
         claimed = outbox_queries.claim(
             conn, token="crashed-relay", lease=timedelta(seconds=crashed_lease), limit=90

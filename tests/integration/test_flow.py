@@ -102,6 +102,24 @@ def _maildir(app: Flask) -> list[Any]:
     return list(mailbox.Maildir(Path(app.instance_path) / "maildir", create=False))
 
 
+def test_the_receipt_email_names_the_order_currency(
+    app: Flask, api: Api, user: dict[str, Any]
+) -> None:
+    body = {
+        "user_id": user["user_id"],
+        "items": [{"sku": "book", "quantity": 1, "unit_price": "9.99"}],
+        "currency": "USD",
+    }
+    created = api.client.post("/api/orders", json=body)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    order = created.get_json()
+    api.pay(order)
+    bodies = {m["Subject"]: m.get_payload() for m in _maildir(app)}
+    oid = order["order_id"]
+    assert "Total: 9.99 USD" in bodies[f"Order {oid} confirmed"]
+    assert "we received your payment of 9.99 USD." in bodies[f"Receipt for order {oid}"]
+
+
 def test_emails_land_in_the_instance_maildir(
     app: Flask, api: Api, user: dict[str, Any], order: dict[str, Any]
 ) -> None:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.application.operations import MAX_TRACED_EVENTS
 from app.infrastructure.persistence.tables import events, ops_sessions
-from app.infrastructure.persistence.traces import MAX_TRACED_EVENTS
 from tests.support.db_state import store_raw_event
 from tests.support.dead_letters import (
     ORDER_WEBHOOK,

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.inprocess import container
+from tests.support.inprocess import Api, build_app, container
 from tests.support.refusals import NoWrites, assert_payment_refused, assert_refused
 
 HEADER = "X-Correlation-ID"
@@ -30,9 +31,30 @@ def _command_urls(order: dict[str, Any]) -> list[str]:
 URL_NAMES = ["users", "orders", "pay", "ship", "cancel"]
 
 
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One app for this module's tests that send only refused requests. Each checks inside
+    ``NoWrites`` that its request wrote nothing, so sharing the app cannot couple them;
+    the tests whose requests do write build their own (``app``)."""
+    app = build_app(tmp_path_factory.mktemp("refusals"))
+    yield app
+    container(app).engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def shared_order(shared_app: Flask) -> dict[str, Any]:
+    api = Api(shared_app.test_client())
+    return api.create_order(api.register()["user_id"])
+
+
+@pytest.fixture
+def shared_client(shared_app: Flask) -> FlaskClient:
+    return shared_app.test_client()
+
+
 @pytest.fixture(params=range(5), ids=URL_NAMES)
-def command_url(request: pytest.FixtureRequest, order: dict[str, Any]) -> str:
-    return _command_urls(order)[request.param]
+def command_url(request: pytest.FixtureRequest, shared_order: dict[str, Any]) -> str:
+    return _command_urls(shared_order)[request.param]
 
 
 # --- correlation ids -------------------------------------------------------------------
@@ -93,10 +115,12 @@ def test_a_validation_refusal_echoes_the_correlation_id(client: FlaskClient) -> 
     "raw", [b"{", b'{"email": }', b"{'email': 'a'}", b"\xff\xfe\x00", b"nul\x00l", b"[1,]"]
 )
 def test_malformed_json_is_400_with_a_json_body(
-    app: Flask, client: FlaskClient, command_url: str, raw: bytes
+    shared_app: Flask, shared_client: FlaskClient, command_url: str, raw: bytes
 ) -> None:
-    with NoWrites(app):
-        assert_refused(client.post(command_url, data=raw, content_type="application/json"), 400)
+    with NoWrites(shared_app):
+        assert_refused(
+            shared_client.post(command_url, data=raw, content_type="application/json"), 400
+        )
 
 
 @pytest.mark.parametrize(
@@ -104,38 +128,46 @@ def test_malformed_json_is_400_with_a_json_body(
     ["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data"],
 )
 def test_a_body_that_is_not_json_is_415(
-    app: Flask, client: FlaskClient, command_url: str, content_type: str
+    shared_app: Flask, shared_client: FlaskClient, command_url: str, content_type: str
 ) -> None:
-    with NoWrites(app):
-        response = client.post(command_url, data=b'{"reason": "x"}', content_type=content_type)
+    with NoWrites(shared_app):
+        response = shared_client.post(
+            command_url, data=b'{"reason": "x"}', content_type=content_type
+        )
         assert_refused(response, 415)
 
 
 @pytest.mark.parametrize("value", [[], [{}], "text", 0, 1.5, True, None])
 def test_a_json_body_that_is_not_an_object_is_refused(
-    app: Flask, client: FlaskClient, command_url: str, value: Any
+    shared_app: Flask, shared_client: FlaskClient, command_url: str, value: Any
 ) -> None:
-    with NoWrites(app):
-        response = client.post(command_url, data=json.dumps(value), content_type="application/json")
+    with NoWrites(shared_app):
+        response = shared_client.post(
+            command_url, data=json.dumps(value), content_type="application/json"
+        )
         assert response.status_code in (400, 422)
         assert_refused(response, response.status_code)
 
 
-def test_unknown_fields_are_422(app: Flask, client: FlaskClient, command_url: str) -> None:
-    with NoWrites(app):
-        refusal = assert_refused(client.post(command_url, json={"unexpected": 1}), 422)
+def test_unknown_fields_are_422(
+    shared_app: Flask, shared_client: FlaskClient, command_url: str
+) -> None:
+    with NoWrites(shared_app):
+        refusal = assert_refused(shared_client.post(command_url, json={"unexpected": 1}), 422)
     assert "unexpected" in refusal["fields"]
 
 
 @pytest.mark.parametrize("size", [MAX_BYTES + 1, 4 * MAX_BYTES])
 def test_an_oversize_body_is_413_with_a_json_body(
-    app: Flask, client: FlaskClient, command_url: str, size: int
+    shared_app: Flask, shared_client: FlaskClient, command_url: str, size: int
 ) -> None:
     padding = "x" * (size - len('{"reason": ""}'))
     raw = json.dumps({"reason": padding}).encode()
     assert len(raw) == size
-    with NoWrites(app):
-        assert_refused(client.post(command_url, data=raw, content_type="application/json"), 413)
+    with NoWrites(shared_app):
+        assert_refused(
+            shared_client.post(command_url, data=raw, content_type="application/json"), 413
+        )
 
 
 def test_a_body_of_exactly_the_limit_is_read(app: Flask, client: FlaskClient) -> None:
@@ -151,20 +183,20 @@ def test_a_body_of_exactly_the_limit_is_read(app: Flask, client: FlaskClient) ->
 
 @pytest.mark.parametrize("depth", [100, 5_000])
 def test_deeply_nested_json_is_refused_not_a_crash(
-    app: Flask, client: FlaskClient, command_url: str, depth: int
+    shared_app: Flask, shared_client: FlaskClient, command_url: str, depth: int
 ) -> None:
     raw = ("[" * depth + "]" * depth).encode()
-    with NoWrites(app):
-        response = client.post(command_url, data=raw, content_type="application/json")
+    with NoWrites(shared_app):
+        response = shared_client.post(command_url, data=raw, content_type="application/json")
         assert response.status_code in (400, 413, 422)
         assert_refused(response, response.status_code)
 
 
 @pytest.mark.parametrize("amount", ["1e30", 1e30, 10**30, "1E+999999999"])
 def test_huge_amounts_are_422_not_a_crash(
-    app: Flask, client: FlaskClient, order: dict[str, Any], amount: Any
+    shared_app: Flask, shared_client: FlaskClient, shared_order: dict[str, Any], amount: Any
 ) -> None:
-    assert_payment_refused(app, client, order, amount)
+    assert_payment_refused(shared_app, shared_client, shared_order, amount)
 
 
 def test_charset_other_than_utf8_is_read(client: FlaskClient) -> None:
@@ -190,10 +222,16 @@ def test_charset_other_than_utf8_is_read(client: FlaskClient) -> None:
     ],
 )
 def test_wrong_methods_are_405_json(
-    app: Flask, client: FlaskClient, order: dict[str, Any], method: str, path: str
+    shared_app: Flask,
+    shared_client: FlaskClient,
+    shared_order: dict[str, Any],
+    method: str,
+    path: str,
 ) -> None:
-    with NoWrites(app):
-        assert_refused(client.open(path.format(oid=order["order_id"]), method=method), 405)
+    with NoWrites(shared_app):
+        assert_refused(
+            shared_client.open(path.format(oid=shared_order["order_id"]), method=method), 405
+        )
 
 
 def test_unknown_routes_are_404_json(client: FlaskClient) -> None:

@@ -44,10 +44,13 @@ class Database:
 
 
 def process_env(settings_env: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without any outboxflow setting, plus ``settings_env``."""
+    """This process's environment without any outboxflow setting, plus ``settings_env``;
+    ``flask`` commands started with it do not read a ``.env``."""
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     env.update(settings_env)
     env["PYTHONUNBUFFERED"] = "1"
+    # A developer's .env must not reach a test's flask commands.
+    env["FLASK_SKIP_DOTENV"] = "1"
     return env
 
 

@@ -43,6 +43,8 @@ def test_the_design_rules_are_contracts() -> None:
     assert forbids("app.application", FRAMEWORKS | {"app.infrastructure", "app.api"})
     assert forbids("app", {"tasks"})
     assert forbids("app.infrastructure.persistence", {"app.infrastructure.messaging"})
+    for entry_point in ("app.api", "app.cli", "tasks"):
+        assert forbids(entry_point, {"app.infrastructure"}), entry_point
 
 
 def test_every_import_contract_is_kept() -> None:

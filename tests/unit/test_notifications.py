@@ -3,9 +3,10 @@ from decimal import Decimal
 import pytest
 
 from app.application.event_handlers.registry import HANDLERS, subscribers
-from app.domain.commands import CancelOrder, ProcessPayment, ShipOrder
+from app.domain.commands import CancelOrder, CreateOrder, ProcessPayment, ShipOrder
 from app.domain.errors import NotFound
-from app.domain.events import EVENT_CLASSES
+from app.domain.events import EVENT_CLASSES, LineItem
+from app.domain.events.base import new_id
 from app.domain.models import Order, User
 from tests.fakes import Delivery, FakeDatabase, FakeOutbound, deliver, drain
 from tests.unit.conftest import Run
@@ -56,6 +57,30 @@ def test_an_order_lifecycle_sends_one_email_per_step_with_stable_keys(
     confirmation = by_key[_key(db, "order.created", "send_order_confirmation")].body
     assert "2 x book at 12.50" in confirmation
     assert "Total: 30.97" in confirmation
+
+
+def test_the_receipt_names_the_currency_the_confirmation_names(
+    db: FakeDatabase, out: FakeOutbound, run: Run, user: User
+) -> None:
+    """``order.payment_processed`` carries no currency: the receipt reads the order's."""
+    items = (LineItem("book", 2, Decimal("12.50")),)
+    order = run(CreateOrder(order_id=new_id(), user_id=user.id, items=items, currency="USD"))
+    run(ProcessPayment(order_id=order.id, amount=Decimal("25.00")))
+    drain(db, out.outbound(), only=lambda d: d.handler.startswith("send_"))
+    bodies = {e.idempotency_key.split(":", 1)[1]: e.body for e in out.email.sent}
+    assert "Total: 25.00 USD" in bodies["send_order_confirmation"]
+    assert "we received your payment of 25.00 USD." in bodies["send_payment_receipt"]
+
+
+def test_a_receipt_for_an_order_missing_from_the_write_side_is_not_found(
+    db: FakeDatabase, out: FakeOutbound, run: Run, order: Order
+) -> None:
+    run(ProcessPayment(order_id=order.id, amount=Decimal("30.97")))
+    del db.orders[order.id]
+    [paid] = db.messages("order.payment_processed")
+    with pytest.raises(NotFound):
+        deliver(db, db.deliveries_of(paid.event.event_id)["send_payment_receipt"], out.outbound())
+    assert out.email.sent == []
 
 
 def test_cancellation_notice_carries_the_reason(

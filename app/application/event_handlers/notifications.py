@@ -61,7 +61,10 @@ def send_order_confirmation(message: EventMessage, out: Outbound, key: str) -> N
 
 def send_payment_receipt(message: EventMessage, out: Outbound, key: str) -> None:
     event = _event(message, PaymentProcessed)
-    body = f"we received your payment of {event.amount}."
+    currency = out.orders.currency(event.aggregate_id)
+    if currency is None:
+        raise NotFound(f"order {event.aggregate_id} is not on the write side")
+    body = f"we received your payment of {event.amount} {currency}."
     _email_customer(message, out, key, f"Receipt for order {event.aggregate_id}", body)
 
 

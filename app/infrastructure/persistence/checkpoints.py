@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.errors import PositionNotWritten
 from app.infrastructure.persistence.delivery_states import NOT_DONE_YET
 from app.infrastructure.persistence.tables import events, outbox
 
@@ -29,21 +30,6 @@ def _first_unfinished(handlers: Collection[str]) -> sa.Select[Any]:
         .select_from(outbox.join(events, events.c.event_id == outbox.c.event_id))
         .where(outbox.c.handler.in_(handlers), NOT_DONE_YET)
     )
-
-
-class PositionNotWritten(Exception):
-    """A position past the newest event: no client was given it by a committed command.
-
-    A command answers with its position only after its commit, and events are never
-    deleted, so every position a client legitimately holds is at most the newest one. A
-    writer may have taken a higher one from the sequence and not committed yet, but no
-    client can know it.
-    """
-
-    def __init__(self, position: int, newest: int) -> None:
-        super().__init__(f"no event has position {position}; the newest is {newest}")
-        self.position = position
-        self.newest = newest
 
 
 class ProjectionCheckpoints:

@@ -6,37 +6,29 @@ each event comes with the state of its deliveries, purged ones included (see ``t
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.application.errors import UnprocessableMessage
+from app.application.operations import MAX_TRACED_EVENTS, EventFilter
 from app.infrastructure.envelope import upcast_to_current
 from app.infrastructure.persistence import traces
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import events
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    aggregate_type: str | None = None
-    aggregate_id: str | None = None
-    correlation_id: str | None = None
-    event_type: str | None = None
-    after: int = 0
-
-    def condition(self) -> sa.ColumnElement[bool]:
-        clauses = [events.c.position > self.after]
-        for column, value in (
-            (events.c.aggregate_type, self.aggregate_type),
-            (events.c.aggregate_id, self.aggregate_id),
-            (events.c.correlation_id, self.correlation_id),
-            (events.c.event_type, self.event_type),
-        ):
-            if value is not None:
-                clauses.append(column == value)
-        return sa.and_(*clauses)
+def _condition(where: EventFilter) -> sa.ColumnElement[bool]:
+    clauses = [events.c.position > where.after]
+    for column, value in (
+        (events.c.aggregate_type, where.aggregate_type),
+        (events.c.aggregate_id, where.aggregate_id),
+        (events.c.correlation_id, where.correlation_id),
+        (events.c.event_type, where.event_type),
+    ):
+        if value is not None:
+            clauses.append(column == value)
+    return sa.and_(*clauses)
 
 
 def event_view(row: Any) -> dict[str, Any]:
@@ -69,7 +61,7 @@ class EventLog:
         with self._engine.connect() as conn:
             rows = conn.execute(
                 sa.select(events)
-                .where(where.condition())
+                .where(_condition(where))
                 .order_by(events.c.position)
                 .limit(limit + 1)
             ).all()
@@ -82,7 +74,7 @@ class EventLog:
             return None if row is None else self._with_deliveries(conn, [row])[0]
 
     def trace(
-        self, correlation_id: str, *, after: int = 0, limit: int = traces.MAX_TRACED_EVENTS
+        self, correlation_id: str, *, after: int = 0, limit: int = MAX_TRACED_EVENTS
     ) -> tuple[list[dict[str, Any]], int | None] | None:
         """A page of one request's causal chain (handler-caused events included) past
         ``after``, and the position to continue after; None when no event has the id."""

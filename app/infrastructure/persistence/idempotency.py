@@ -11,14 +11,21 @@ command that committed always has its reply stored, one that did not has none. A
 whose request died without answering is taken over after ``IN_FLIGHT_LEASE``.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import sqlalchemy as sa
 
-from app.application.ports import ClaimedKey, Replies, Reply
+from app.application.ports import (
+    ClaimedKey,
+    ClaimOutcome,
+    InFlight,
+    Replay,
+    Replies,
+    Reply,
+    Reused,
+)
 from app.domain.errors import Conflict
 from app.infrastructure.persistence.sql import upsert, utcnow
 from app.infrastructure.persistence.tables import idempotency_keys
@@ -27,24 +34,6 @@ IN_FLIGHT = "in_flight"
 DONE = "done"
 IN_FLIGHT_LEASE = timedelta(minutes=2)
 """Longer than any request may run (gunicorn's worker timeout is 30 s)."""
-
-
-@dataclass(frozen=True)
-class Replay:
-    status_code: int
-    body: Any
-    event_position: int | None
-
-
-class Reused:
-    """The key was first sent with another path or body."""
-
-
-class InFlight:
-    """The first request with this key has not answered yet."""
-
-
-ClaimOutcome = ClaimedKey | Replay | Reused | InFlight
 
 
 class IdempotencyKeys:

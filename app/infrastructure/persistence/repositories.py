@@ -1,7 +1,8 @@
 """Write-side repositories: aggregate state rows with optimistic version checks.
 
 ``SqlUserDirectory`` reads contact details from the same user rows, outside any unit of
-work, so notifications always see the current address.
+work, so notifications always see the current address; ``SqlOrderDirectory`` reads an
+order's currency from its row the same way.
 """
 
 import sqlalchemy as sa
@@ -168,3 +169,15 @@ class SqlUserDirectory:
                 sa.select(users.c.email, users.c.name).where(users.c.id == user_id)
             ).first()
         return None if row is None else (row.email, row.name)
+
+
+class SqlOrderDirectory:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = single_statement(engine)
+
+    def currency(self, order_id: str) -> str | None:
+        with self._engine.connect() as conn:
+            found: str | None = conn.execute(
+                sa.select(orders.c.currency).where(orders.c.id == order_id)
+            ).scalar_one_or_none()
+        return found

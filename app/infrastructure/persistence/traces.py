@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.operations import MAX_TRACED_EVENTS
 from app.infrastructure.persistence.sql import as_utc
 from app.infrastructure.persistence.tables import (
     events,
@@ -23,9 +24,6 @@ from app.infrastructure.persistence.tables import (
 )
 
 PURGED = "purged"
-
-MAX_TRACED_EVENTS = 1000
-"""The most events one page of a trace holds; a longer chain is read page by page."""
 
 
 @dataclass(frozen=True)

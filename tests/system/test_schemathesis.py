@@ -8,6 +8,8 @@ request without the token. It runs on each database: generated strings reach Pos
 stricter text type (no NUL) only there. ``schemathesis_hooks.py`` adds lone surrogates to
 half of the bodies, which Hypothesis never generates; ``X-Min-Position`` is generated like
 any other parameter, so positions past the newest event are sent too.
+
+The system tier: the schemathesis CLI is a process of its own (about 20 s a database).
 """
 
 import os
@@ -24,6 +26,8 @@ from app.infrastructure.messaging.relay import OutboxRelay
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase
 from tests.support.inprocess import Api, build_app, container
 from tests.support.services import HOST
+
+pytestmark = pytest.mark.system
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
