@@ -56,6 +56,7 @@ def outbox_relay(follow: bool) -> None:
         c.engine,
         idle_seconds=c.settings.outbox_relay_interval,
         listening=c.session_engine,
+        host=c.settings.host,
     ).follow(stop)
     click.echo("relay: stopped")
 
