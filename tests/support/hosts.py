@@ -72,6 +72,7 @@ class HostStack(Stack):
         return super()._start(name, self.network.wrap(argv), env={**own, **env})
 
     def kill_all(self) -> None:
-        """SIGKILL every process of this host at once: the machine lost its power."""
+        """SIGKILL every process group of this host, one right after another, without warning:
+        the machine lost its power."""
         for process in self.processes:
             process.kill()
