@@ -22,10 +22,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from app.infrastructure.persistence.tables import events, outbox
+from tests.faults.across_hosts import (
+    assert_idempotent_retry_crosses_hosts,
+    assert_ops_session_crosses_hosts,
+    heartbeat_ages,
+)
 from tests.faults.conftest import FAST_FAILURE, FIGURES_SECTION
 from tests.faults.invariants import EMAIL_HANDLERS, Figures, check_invariants
 from tests.faults.several_hosts import Commands, Orders, ReadinessWatch, maildir_keys
@@ -45,11 +49,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 SECRET_KEY = "two-hosts-shared-secret-key-0123456789"
 ADMIN_TOKEN = "two-hosts-admin-token-0123456789abcdef"
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 HOSTNAMES = ("host-a", "host-b")
-HOST_AGE = re.compile(
-    r'^outboxflow_relay_host_heartbeat_age_seconds\{host="([^"]+)"\} (\S+)$', re.MULTILINE
-)
 FRESH = 3.0
 """Seconds: a relay beats every second, so a live one's heartbeat is always younger."""
 PURGED = re.compile(r"retention: deleted (\d+) done deliveries")
@@ -124,17 +124,8 @@ def start_both(a: HostStack, b: HostStack, *, beat_on_b: bool) -> tuple[str, str
     return start(a, beat=True), start(b, beat=beat_on_b)
 
 
-def heartbeat_ages(web: str) -> dict[str, float]:
-    """Each host's relay heartbeat age as ``web``'s ``/metrics`` reports it."""
-    answer = requests.get(
-        f"{web}/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
-    )
-    assert answer.status_code == 200, answer.text[:300]
-    return {host: float(age) for host, age in HOST_AGE.findall(answer.text)}
-
-
 def both_relays_beating(web: str) -> dict[str, float] | None:
-    ages = heartbeat_ages(web)
+    ages = heartbeat_ages(web, ADMIN_TOKEN)
     fresh = all(ages.get(name, FRESH) < FRESH for name in HOSTNAMES)
     return ages if fresh else None
 
@@ -177,54 +168,6 @@ def assert_exactly_once(figures: Figures) -> None:
     assert figures.duplicate_effects == 0, figures.line()
 
 
-def signed_in_cookie(web: str) -> tuple[str, str]:
-    """Sign in to ``web``'s ops page; returns the session cookie and a CSRF token of its page."""
-    browser = requests.Session()
-    form = browser.get(f"{web}/ops/sign-in", timeout=10).text
-    found = CSRF_FIELD.search(form)
-    assert found, "no CSRF field on the sign-in form"
-    answer = browser.post(
-        f"{web}/ops/sign-in",
-        data={"token": ADMIN_TOKEN, "csrf_token": found.group(1), "next": "/ops"},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert answer.status_code == 302, answer.text[:300]
-    page = browser.get(f"{web}/ops", timeout=10)
-    assert page.status_code == 200
-    found = CSRF_FIELD.search(page.text)
-    assert found, "no CSRF field on the ops page"
-    return browser.cookies["session"], found.group(1)
-
-
-def assert_ops_session_crosses_hosts(web_a: str, web_b: str) -> None:
-    """Signed in on A, the same cookie opens B and its CSRF token signs out there, which ends
-    the session on A too: the cookie's key and the session's row are shared, nothing local."""
-    cookie, csrf_token = signed_in_cookie(web_a)
-    with_cookie = {"session": cookie}
-    assert requests.get(f"{web_b}/ops", cookies=with_cookie, timeout=10).status_code == 200
-    signed_out = requests.post(
-        f"{web_b}/ops/sign-out",
-        data={"csrf_token": csrf_token},
-        cookies=with_cookie,
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert signed_out.status_code == 302, signed_out.text[:300]
-    assert requests.get(f"{web_a}/ops", cookies=with_cookie, timeout=10).status_code == 401
-
-
-def assert_idempotent_retry_crosses_hosts(web_a: str, web_b: str) -> None:
-    """A command sent to A and repeated on B with the same key is replayed by B."""
-    body = {"email": "retried@example.com", "name": "Retried"}
-    headers = {"Idempotency-Key": "sent-to-a-repeated-on-b"}
-    first = requests.post(f"{web_a}/api/users", json=body, headers=headers, timeout=10)
-    again = requests.post(f"{web_b}/api/users", json=body, headers=headers, timeout=10)
-    assert first.status_code == again.status_code == 201, (first.text, again.text)
-    assert again.json() == first.json()
-    assert again.headers["Idempotent-Replayed"] == "true"
-
-
 @pytest.mark.parametrize("broker_kind", ["redis", "rabbitmq"])
 def test_losing_a_host_under_load_loses_nothing_and_applies_nothing_twice(
     request: pytest.FixtureRequest, make_two_hosts: MakeHosts, broker_kind: str
@@ -237,7 +180,7 @@ def test_losing_a_host_under_load_loses_nothing_and_applies_nothing_twice(
         lambda: both_relays_beating(web_b), timeout=15, what="both hosts' relay heartbeats"
     )
 
-    assert_ops_session_crosses_hosts(web_a, web_b)
+    assert_ops_session_crosses_hosts(web_a, web_b, ADMIN_TOKEN)
     assert_idempotent_retry_crosses_hosts(web_a, web_b)
 
     commands = Commands([web_a, web_b])
@@ -251,7 +194,7 @@ def test_losing_a_host_under_load_loses_nothing_and_applies_nothing_twice(
         orders.place(commands, 30)
         b.wait_drained(timeout=120)
         drained_in = time.monotonic() - killed_at
-    ages_after = heartbeat_ages(web_b)
+    ages_after = heartbeat_ages(web_b, ADMIN_TOKEN)
 
     figures = check_invariants(b.engine)
     counts = event_counts(b.engine)

@@ -45,6 +45,7 @@ class NetworkHost:
 
     def __init__(self, hostname: str, directory: Path, subnet: int) -> None:
         tag = secrets.token_hex(3)
+        self._tag = tag
         self.hostname = hostname
         self.directory = directory
         self.namespace = f"of-{hostname}-{tag}"
@@ -57,7 +58,7 @@ class NetworkHost:
     def create(self) -> "NetworkHost":
         _ip("netns", "add", self.namespace)
         self._made = True
-        inner_link = f"of{self._outer_link[2:-1]}i"
+        inner_link = f"of{self._tag}i"
         _ip("link", "add", self._outer_link, "type", "veth", "peer", "name", inner_link)
         _ip("link", "set", inner_link, "netns", self.namespace)
         _ip("addr", "add", f"{self.outer}/30", "dev", self._outer_link)
