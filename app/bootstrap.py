@@ -178,7 +178,11 @@ def _wire(
         OpsSessions(engine, timedelta(hours=settings.ops_session_hours)),
         OutboxCollector(engine, [spec.name for spec in HANDLERS]),
         RelayFollower(
-            relay, engine, idle_seconds=settings.outbox_relay_interval, listening=listening
+            relay,
+            engine,
+            idle_seconds=settings.outbox_relay_interval,
+            listening=listening,
+            host=settings.host,
         ),
     )
 

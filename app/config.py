@@ -1,6 +1,7 @@
 """Settings, read from the environment once, when a process bootstraps (never at import)."""
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -79,6 +80,10 @@ class Settings:
     """Seconds before a task gets ``SoftTimeLimitExceeded`` (retried like any failure)."""
     task_time_limit: int = 60
     """Seconds before the worker kills a task's process; above the soft limit."""
+    host_name: str = ""
+    """The name this host's following relay records its heartbeat under; empty: the
+    machine's hostname. Give each host its own: hosts that share a name share one row, and
+    one live relay then hides a dead one."""
     worker_metrics_listen: str = ""
     """``host:port`` where a worker serves its pool's metrics; empty: no exporter."""
 
@@ -136,6 +141,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.app_env == PRODUCTION
+
+    @property
+    def host(self) -> str:
+        """``HOST_NAME``, or the machine's hostname."""
+        return self.host_name or socket.gethostname()
 
     @property
     def secure_session_cookie(self) -> bool:

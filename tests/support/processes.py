@@ -184,14 +184,14 @@ class ManagedProcess:
         return f"<ManagedProcess {self.name} pid={self.pid} {state}>"
 
 
-def gunicorn_argv(port: int, workers: int) -> list[str]:
+def gunicorn_argv(port: int, workers: int, *, host: str = "127.0.0.1") -> list[str]:
     """The web as docker-compose runs it: gunicorn with the metrics hooks."""
     return [
         GUNICORN,
         "--config",
         "python:app.api.gunicorn_hooks",
         "--bind",
-        f"127.0.0.1:{port}",
+        f"{host}:{port}",
         "--workers",
         str(workers),
         "app:create_app()",

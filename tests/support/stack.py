@@ -164,10 +164,10 @@ class Stack:
         Returns the process and its base URL once ``/healthz`` answers (the master
         listens before its workers have imported the app).
         """
-        port = free_port()
-        argv = gunicorn_argv(port, workers)
+        host, port = self._web_address()
+        argv = gunicorn_argv(port, workers, host=host)
         process = self._start(f"web-{port}", argv, env=env or {})
-        base_url = f"http://127.0.0.1:{port}"
+        base_url = f"http://{host}:{port}"
 
         def answering() -> bool:
             process.check_alive()
@@ -184,6 +184,10 @@ class Stack:
             describe=process.tail,
         )
         return process, base_url
+
+    def _web_address(self) -> tuple[str, int]:
+        """Where the next gunicorn binds: a free port on loopback."""
+        return "127.0.0.1", free_port()
 
     def start_celery(
         self,

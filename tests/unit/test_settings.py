@@ -1,3 +1,4 @@
+import socket
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,9 @@ def test_a_sentinel_url_needs_the_master_name(name: str, tmp_path: Path) -> None
         env={name: url, "BROKER_SENTINEL_MASTER": "mymaster"}, instance_dir=tmp_path
     )
     assert named.broker_sentinel_master == "mymaster"
+
+
+def test_host_name_defaults_to_the_machine_s_hostname(tmp_path: Path) -> None:
+    assert Settings.from_env(env={}, instance_dir=tmp_path).host == socket.gethostname()
+    named = Settings.from_env(env={"HOST_NAME": "host-b"}, instance_dir=tmp_path)
+    assert named.host == "host-b"

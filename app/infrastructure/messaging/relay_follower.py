@@ -94,14 +94,16 @@ class RelayFollower:
         *,
         idle_seconds: float,
         listening: sa.Engine | None = None,
+        host: str | None = None,
     ) -> None:
         """``listening``: the engine whose database it LISTENs on (default ``engine``);
-        behind a transaction pooler, one that goes around it."""
+        behind a transaction pooler, one that goes around it. ``host``: the name its
+        heartbeat is recorded under (default the machine's hostname)."""
         self._relay = relay
         self._engine = engine
         self._listening = engine if listening is None else listening
         self._idle_seconds = idle_seconds
-        self._host = socket.gethostname()
+        self._host = socket.gethostname() if host is None else host
         self._last_beat = self._last_broker_check = float("-inf")
 
     def follow(self, stop: threading.Event) -> None:

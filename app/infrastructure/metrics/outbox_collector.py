@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 
 import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -16,7 +17,10 @@ BACKLOG = "outboxflow_outbox_backlog"
 OLDEST_AGE = "outboxflow_outbox_oldest_age_seconds"
 DEAD_LETTERS = "outboxflow_dead_letters"
 RELAY_HEARTBEAT_AGE = "outboxflow_relay_heartbeat_age_seconds"
-NAMES = (BACKLOG, OLDEST_AGE, DEAD_LETTERS, RELAY_HEARTBEAT_AGE)
+HOST_HEARTBEAT_AGE = "outboxflow_relay_host_heartbeat_age_seconds"
+NAMES = (BACKLOG, OLDEST_AGE, DEAD_LETTERS, RELAY_HEARTBEAT_AGE, HOST_HEARTBEAT_AGE)
+HOSTS_LISTED_FOR = timedelta(hours=1)
+"""A host whose relay has not beaten for this long leaves the per-host gauge."""
 
 
 class OutboxCollector:
@@ -36,6 +40,7 @@ class OutboxCollector:
                 backlogs = handler_backlogs(conn, self._handlers)
                 dead = live_dead_letters(conn)
                 relay_age = relay_heartbeats.age_seconds(conn)
+                host_ages = relay_heartbeats.ages_by_host(conn, HOSTS_LISTED_FOR)
         except sa.exc.SQLAlchemyError:
             log.warning("metrics: could not read the outbox figures", exc_info=True)
             return
@@ -61,7 +66,15 @@ class OutboxCollector:
         )
         for handler in sorted(set(self._handlers) | set(dead)):
             dead_letters.add_metric([handler], dead.get(handler, 0))
-        yield from (backlog, oldest, dead_letters)
+        per_host = GaugeMetricFamily(
+            HOST_HEARTBEAT_AGE,
+            "Seconds since each host's following relay last went round its loop (hosts silent "
+            "for over an hour are left out).",
+            labels=["host"],
+        )
+        for host, age in sorted(host_ages.items()):
+            per_host.add_metric([host], age)
+        yield from (backlog, oldest, dead_letters, per_host)
         if relay_age is not None:
             yield GaugeMetricFamily(
                 RELAY_HEARTBEAT_AGE,

@@ -1,6 +1,6 @@
 """When each host's following relay last went round its loop."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -23,3 +23,15 @@ def freshest(conn: sa.Connection) -> datetime | None:
 def age_seconds(conn: sa.Connection) -> float | None:
     latest = freshest(conn)
     return None if latest is None else max(0.0, (utcnow() - latest).total_seconds())
+
+
+def ages_by_host(conn: sa.Connection, within: timedelta) -> dict[str, float]:
+    """Seconds since each host's relay last beat, for the hosts that beat within ``within``:
+    a host gone for longer (decommissioned, renamed) drops out instead of ageing forever."""
+    now = utcnow()
+    rows = conn.execute(
+        sa.select(relay_heartbeats.c.host, relay_heartbeats.c.beat_at).where(
+            relay_heartbeats.c.beat_at >= now - within
+        )
+    ).all()
+    return {host: max(0.0, (now - as_utc(beat_at)).total_seconds()) for host, beat_at in rows}
