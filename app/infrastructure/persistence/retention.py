@@ -2,6 +2,11 @@
 
 Each batch is its own short transaction, so the purge never holds locks for long, and
 lowers the done counters in that transaction, so they keep matching the rows the outbox holds.
+
+On PostgreSQL every purge ends with a plain ``VACUUM`` of the outbox: the space of the
+deleted rows, and of the row versions each delivery's status changes left behind since
+the last one, is reused by the next inserts instead of growing the table, even where
+autovacuum is off or has not come round yet. See docs/operations.md, "Retention and table size".
 """
 
 import logging
@@ -27,6 +32,7 @@ def purge_done_deliveries(engine: sa.Engine, older_than: timedelta, batch_size: 
         if deleted < batch_size:
             if total:
                 log.info("retention: deleted %d done deliveries older than %s", total, older_than)
+            vacuum_outbox(engine)
             return total
 
 
@@ -46,3 +52,15 @@ def purge_done(conn: sa.Connection, *, older_than: timedelta, batch_size: int) -
     ).all()
     done_counts.count_down(conn, deleted)
     return len(deleted)
+
+
+def vacuum_outbox(engine: sa.Engine) -> None:
+    """PostgreSQL: ``VACUUM`` the outbox (not FULL: reads and writes go on meanwhile).
+
+    Skipped when another vacuum of it (autovacuum's) holds the table: that one does the
+    same work. Elsewhere (SQLite) a no-op.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {outbox.name}")

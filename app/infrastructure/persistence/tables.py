@@ -21,6 +21,13 @@ Json = sa.JSON().with_variant(JSONB(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
 NOT_DONE = sa.text(f"status <> '{DeliveryStatus.DONE}'")
 """The partial-index predicate; queries that should use those indexes repeat it literally."""
+CLAIMABLE = sa.text(
+    "status IN ({})".format(
+        ", ".join(f"'{s}'" for s in DeliveryStatus if s in DeliveryStatus.unfinished())
+    )
+)
+"""The claim index's predicate: what a relay may claim, never dead, skipped or held rows.
+``delivery_states.UNFINISHED`` spells the same list, so the planner matches it."""
 
 users = sa.Table(
     "users",
@@ -109,6 +116,14 @@ outbox = sa.Table(
         "dispatched_at",
         postgresql_where=NOT_DONE,
         sqlite_where=NOT_DONE,
+    ),
+    # What a relay may claim, in claim order: dead, skipped and held rows, which pile up
+    # with history and wait for an operator, are not in it (migration 0015).
+    sa.Index(
+        "ix_outbox_claimable",
+        "id",
+        postgresql_where=CLAIMABLE,
+        sqlite_where=CLAIMABLE,
     ),
     # An ordered key's open rows in order: what holds a delivery back, what is next.
     sa.Index(
