@@ -12,6 +12,7 @@ from celery import Celery
 from flask import Flask, current_app
 
 from app.application.deliveries import DeliveryRunner
+from app.application.event_handlers.subscriptions import Subscriptions
 from app.application.ports import Outbound
 from app.config import Settings
 from app.infrastructure.messaging.relay import OutboxRelay
@@ -40,6 +41,8 @@ class Container:
     dead_letters: DeadLetterStore
     uow: Callable[[], SqlUnitOfWork]
     """A fresh unit of work: its commit writes deliveries ``pending`` for a relay."""
+    subscriptions: Subscriptions
+    """Every handler, enabled or why not: the units of work write deliveries for the enabled."""
 
 
 def container_of(app: Flask | None = None) -> Container:

@@ -191,7 +191,7 @@ def _operations(versions: dict[str, list[int]]) -> dict[str, Any]:
             "description": _delivery(spec),
             "messages": _refs(spec.event_types, versions, spec.queue),
             "x-handler": spec.name,
-            "x-effect": "exactly-once" if spec.transactional is not None else "at-least-once",
+            "x-effect": spec.effect,
         }
     return operations
 
@@ -210,4 +210,7 @@ def _delivery(spec: HandlerSpec) -> str:
         )
     if spec.max_attempts is not None:
         text += f" Dead-lettered after {spec.max_attempts} attempts."
+    if spec.requires:
+        names = " and ".join(f"`{name}`" for name in spec.requires)
+        text += f" Sent only while {names} {'is' if len(spec.requires) == 1 else 'are'} set."
     return text
