@@ -15,7 +15,8 @@ from flask import Flask
 
 from app import logs
 from app.application.deliveries import DeliveryRunner
-from app.application.event_handlers.registry import HANDLERS, subscribers
+from app.application.event_handlers.registry import HANDLERS
+from app.application.event_handlers.subscriptions import Subscriptions
 from app.application.failure_policy import FailurePolicy
 from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSender
 from app.config import MIGRATIONS_DIR, Settings, settings_to_start_with
@@ -137,12 +138,14 @@ def _wire(
         redelivery_after=timedelta(seconds=settings.outbox_redelivery_seconds),
     )
     outbound = _outbound(settings, engine, overrides)
+    # Decided once: a handler lacking a setting it requires gets no deliveries here.
+    subscriptions = Subscriptions(HANDLERS, settings.is_set)
     # Commands only write; a relay publishes. Eager mode alone (tests) publishes at
     # commit, which runs the handlers inline.
     uow = partial(
         SqlUnitOfWork,
         engine,
-        subscribers,
+        subscriptions,
         relay if settings.task_always_eager else None,
         settings.order_store,
     )
@@ -184,6 +187,7 @@ def _wire(
             listening=listening,
             host=settings.host,
         ),
+        subscriptions,
     )
 
 

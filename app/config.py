@@ -138,6 +138,14 @@ class Settings:
         webhook_endpoints(settings.webhook_urls, settings.webhook_secret)
         return settings
 
+    def is_set(self, name: str) -> bool:
+        """Whether the setting of environment name ``name`` (``WEBHOOK_URLS``) has a value;
+        a name that is no setting raises ``KeyError`` (a handler requiring it is a typo)."""
+        field_name = name.lower()
+        if name != field_name.upper() or field_name not in _FIELD_NAMES:
+            raise KeyError(f"{name!r} is not a setting; the settings are in .env.example")
+        return bool(getattr(self, field_name))
+
     @property
     def production(self) -> bool:
         return self.app_env == PRODUCTION
@@ -172,6 +180,9 @@ class Settings:
         if any(len(token) < MIN_ADMIN_TOKEN_LENGTH for token in self.api_tokens):
             problems.append(f"API_TOKENS must each be at least {MIN_ADMIN_TOKEN_LENGTH} characters")
         return problems
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Settings))
 
 
 class InvalidSettings(SystemExit):

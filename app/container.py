@@ -12,6 +12,7 @@ from celery import Celery
 from flask import Flask, current_app
 
 from app.application.deliveries import DeliveryRunner
+from app.application.event_handlers.subscriptions import Subscriptions
 from app.application.ports import Outbound
 from app.config import Settings
 from app.infrastructure.messaging.relay import OutboxRelay
@@ -69,6 +70,8 @@ class Container:
     """The outbox gauges every handler has, read at each scrape of ``/metrics``."""
     relay_follower: RelayFollower
     """What ``flask outbox relay --follow`` runs: ``relay`` woken by each commit."""
+    subscriptions: Subscriptions
+    """Every handler, enabled or why not: the units of work write deliveries for the enabled."""
 
 
 def container_of(app: Flask | None = None) -> Container:

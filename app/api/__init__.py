@@ -13,6 +13,7 @@ def register_api(app: Flask) -> None:
         errors,
         event_catalog,
         events,
+        handlers,
         metrics,
         openapi,
         ops,
@@ -38,6 +39,7 @@ def register_api(app: Flask) -> None:
         queries.blueprint, parameters=[*correlation_header, openapi.MIN_POSITION]
     )
     api.register_blueprint(admin.outbox, parameters=correlation_header)
+    api.register_blueprint(handlers.blueprint, parameters=correlation_header)
     api.register_blueprint(dead_letters.blueprint, parameters=correlation_header)
     api.register_blueprint(metrics.blueprint, parameters=correlation_header)
     api.register_blueprint(events.blueprint, parameters=correlation_header)

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from app.application.ports import DeliveryStatus
 from app.domain.money import format_money
+from app.infrastructure.persistence.handler_overview import BACKLOG_STATUSES
 
 ORDER_STATUSES = ["created", "paid", "shipped", "cancelled"]
 
@@ -171,3 +172,57 @@ class RetryMatchingSchema(Schema):
     matched = fields.List(fields.Integer(), required=True)
     retried = fields.List(fields.Integer(), required=True)
     dry_run = fields.Boolean(required=True)
+
+
+class HandlerSchema(Schema):
+    """One event handler: what ``flask handlers list --json`` prints for it."""
+
+    name = fields.String(required=True, metadata={"example": "forward_to_webhooks"})
+    task = fields.String(
+        required=True, metadata={"description": "its Celery task name, handlers.<name>"}
+    )
+    queue = fields.String(required=True)
+    event_types = fields.List(
+        fields.String(), required=True, metadata={"description": "the event types it takes"}
+    )
+    enabled = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "whether new events get a delivery for it: it has every setting "
+            "it requires. A disabled handler still runs the deliveries it already has."
+        },
+    )
+    disabled_reason = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "why it is disabled, e.g. WEBHOOK_URLS is not set; null if not"},
+    )
+    requires = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "settings that must be set for it to be enabled"},
+    )
+    ordered = fields.Boolean(
+        required=True,
+        metadata={"description": "one delivery per key at a time, in the event store's order"},
+    )
+    effect = fields.String(
+        required=True, validate=validate.OneOf(["exactly-once", "at-least-once"])
+    )
+    backlog = fields.Nested(
+        Schema.from_dict(
+            {status.value: fields.Integer(required=True) for status in BACKLOG_STATUSES},
+            name="HandlerBacklog",
+        ),
+        required=True,
+        metadata={"description": "its deliveries still to run, held, or dead, by status"},
+    )
+    oldest_waiting_age_seconds = fields.Float(
+        required=True,
+        metadata={"description": "age of its oldest delivery still to run or held; 0 if none"},
+    )
+    done = fields.Integer(required=True, metadata={"description": "deliveries done (retained)"})
+
+
+class HandlerListSchema(Schema):
+    handlers = fields.List(fields.Nested(HandlerSchema), required=True)

@@ -5,7 +5,7 @@ import time
 from datetime import datetime
 
 import click
-from flask.cli import AppGroup
+from flask.cli import with_appcontext
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.cli.dead_letters import SinceType
@@ -16,10 +16,8 @@ PLAIN_PROGRESS_SECONDS = 2.0
 """How often a run without a terminal prints a progress line."""
 
 
-handlers_cli = AppGroup("handlers", help="Inspect handlers and give one the history it missed.")
-
-
-@handlers_cli.command("backfill")
+@click.command("backfill")
+@with_appcontext
 @click.argument("name")
 @click.option(
     "--from-position",
@@ -57,13 +55,18 @@ def backfill_command(
     """
     if from_position is not None and since is not None:
         raise click.UsageError("give --from-position or --since, not both")
-    spec = HANDLERS_BY_NAME.get(name)
-    if spec is None:
+    c = container_of()
+    subscription = c.subscriptions.get(name)
+    if subscription is None:
         known = ", ".join(sorted(HANDLERS_BY_NAME))
         raise click.BadParameter(f"no handler named {name!r}; handlers: {known}", param_hint="NAME")
-    backfill = Backfill(
-        container_of().engine, spec, batch_size=batch_size, rate=rate, dry_run=dry_run
-    )
+    if not subscription.enabled:
+        raise click.ClickException(
+            f"{name} is not enabled here ({subscription.disabled_reason}): its deliveries "
+            "would do nothing. Configure it, restart the processes, then backfill."
+        )
+    spec = subscription.spec
+    backfill = Backfill(c.engine, spec, batch_size=batch_size, rate=rate, dry_run=dry_run)
     after, total = backfill.plan(from_position=from_position, since=since)
     click.echo(
         f"{'dry run: ' if dry_run else ''}backfilling {name} from position {after + 1}: "

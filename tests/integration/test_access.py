@@ -20,7 +20,13 @@ ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 API_TOKEN = "api-token-for-access-tests"
 OTHER_API_TOKEN = "another-api-token"
 
-OPERATIONS_PREFIXES = ("/api/outbox/", "/api/dead-letters", "/api/events", "/api/traces")
+OPERATIONS_PREFIXES = (
+    "/api/outbox/",
+    "/api/handlers",
+    "/api/dead-letters",
+    "/api/events",
+    "/api/traces",
+)
 OPERATIONS_PATHS = ("/metrics",)
 SIGN_IN_PREFIX = "/ops"
 API_PREFIXES = ("/api/users", "/api/orders")

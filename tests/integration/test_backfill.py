@@ -27,7 +27,12 @@ ITEMS = [{"sku": "B-1", "quantity": 1, "unit_price": "3.00"}]
 
 def command_app(tmp_path: Path, database_url: str) -> Flask:
     """Commands only write their pending deliveries: nothing runs them here."""
-    return build_app(tmp_path / "app", eager=False, database_url=database_url)
+    return build_app(
+        tmp_path / "app",
+        {"WEBHOOK_URLS": "http://127.0.0.1:9/hook", "WEBHOOK_SECRET": "backfill-test"},
+        eager=False,
+        database_url=database_url,
+    )
 
 
 def record_history(app: Flask, orders: int) -> None:
@@ -43,6 +48,10 @@ def forget_handler(engine: sa.Engine) -> int:
     """As if the handler had not been subscribed when these events were recorded."""
     with engine.begin() as conn:
         return conn.execute(outbox.delete().where(outbox.c.handler == HANDLER)).rowcount
+
+
+def app_url(app: Flask) -> str:
+    return container_of(app).settings.database_url
 
 
 def per_handler(engine: sa.Engine) -> Counter[str]:
@@ -174,6 +183,9 @@ def test_the_command_dry_runs_then_adds_from_a_position_and_refuses_bad_input(
 
     unknown = cli.invoke(args=["handlers", "backfill", "nope"])
     assert unknown.exit_code == 2 and "no handler named 'nope'" in unknown.output
+    disabled = build_app(tmp_path / "off", eager=False, database_url=app_url(app))
+    refused = disabled.test_cli_runner().invoke(args=["handlers", "backfill", HANDLER])
+    assert refused.exit_code == 1 and "WEBHOOK_URLS is not set" in refused.output
     both = cli.invoke(
         args=["handlers", "backfill", HANDLER, "--from-position", "1", "--since", "2026-01-01"]
     )

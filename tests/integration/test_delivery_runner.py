@@ -36,6 +36,9 @@ from tests.support.inprocess import app_factory
 
 HANDLER = "forward_to_webhooks"
 MAX_ATTEMPTS = 3
+UNCALLED_RECEIVER = "http://127.0.0.1:9/never-called|secret"
+"""Subscribes the webhook handler (it needs ``WEBHOOK_URLS``); the runners here post
+through the senders each test hands them, never to this address."""
 MakeRunnerApp = Callable[..., Flask]
 
 
@@ -74,7 +77,12 @@ class ScriptedWebhooks:
 
 @pytest.fixture
 def make_runner_app(tmp_path: Path) -> Iterator[MakeRunnerApp]:
-    with app_factory(tmp_path, eager=False, OUTBOX_MAX_ATTEMPTS=str(MAX_ATTEMPTS)) as make:
+    with app_factory(
+        tmp_path,
+        eager=False,
+        OUTBOX_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
+        WEBHOOK_URLS=UNCALLED_RECEIVER,
+    ) as make:
         yield make
 
 

@@ -118,9 +118,9 @@ def test_a_successful_delivery_is_two_transactions(stack: Stack, handler: str) -
     order_id = _order(stack)
     delivery_id, envelope = _delivery(stack, handler, order_id)
     # Another handler of the same event has already run: its receipt must not count.
-    other_id, other_envelope = _delivery(stack, "forward_to_webhooks", order_id)
+    other_id, other_envelope = _delivery(stack, "notify_sales_channel", order_id)
     with stack.app.app_context():
-        assert stack.container.runner.run("forward_to_webhooks", other_id, other_envelope)
+        assert stack.container.runner.run("notify_sales_channel", other_id, other_envelope)
 
     work = DatabaseWork().watch(stack.engine)
     try:

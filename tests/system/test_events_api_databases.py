@@ -60,17 +60,17 @@ def test_a_delivery_purged_with_its_dead_letter_stays_listed(
     with stack.engine.begin() as conn:
         delivery_id = conn.execute(
             sa.select(outbox.c.id).where(
-                outbox.c.event_id == event["event_id"], outbox.c.handler == "forward_to_webhooks"
+                outbox.c.event_id == event["event_id"], outbox.c.handler == "send_welcome_email"
             )
         ).scalar_one()
         # What a worker's three failed attempts leave: the count on the row, then the record.
         conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(attempts=3))
         dead_letters.record(
             conn,
-            exc=RuntimeError("the receiver refused it"),
+            exc=RuntimeError("the mail server refused it"),
             attempts=3,
             delivery_id=delivery_id,
-            handler="forward_to_webhooks",
+            handler="send_welcome_email",
             body=None,
             event_id=event["event_id"],
             event_type=event["type"],
@@ -79,9 +79,9 @@ def test_a_delivery_purged_with_its_dead_letter_stays_listed(
     assert purged.exit_code == 0 and "purged 1 dead letter(s)" in purged.output, purged.output
 
     deliveries = api_get(stack, f"/api/events/{event['event_id']}")["deliveries"]
-    (gone,) = [d for d in deliveries if d["handler"] == "forward_to_webhooks"]
+    (gone,) = [d for d in deliveries if d["handler"] == "send_welcome_email"]
     assert (gone["status"], gone["attempts"]) == ("purged", 3)
-    assert gone["last_error"].endswith(": the receiver refused it")
+    assert gone["last_error"].endswith(": the mail server refused it")
     with stack.engine.connect() as conn:
         assert conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first() is None
 

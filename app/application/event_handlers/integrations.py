@@ -3,6 +3,8 @@
 Ordered by aggregate: a partner receives an order's events in the order they happened,
 one at a time (``order.paid`` is accepted before ``order.shipped`` is sent), and a refused
 one holds back the rest of that order until an operator re-drives or skips it.
+
+Subscribed only when ``WEBHOOK_URLS`` is set: with no receiver there is no one to forward to.
 """
 
 from app.application.event_handlers.specs import (
@@ -26,5 +28,6 @@ HANDLERS: tuple[HandlerSpec, ...] = (
         forward_to_webhooks,
         "integrations",
         ordered_by=by_aggregate,
+        requires=("WEBHOOK_URLS",),
     ),
 )

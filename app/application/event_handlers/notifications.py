@@ -2,6 +2,10 @@
 
 These talk to the outside world, so they run outside any database transaction and may
 repeat; every send carries the same idempotency key on every attempt.
+
+They need no setting to be subscribed: without ``SMTP_URL`` emails go to the maildir and
+without ``SLACK_WEBHOOK_URL`` the sales channel's message goes to the log, stand-ins that
+show each effect where it can be read (the README's walkthrough reads both).
 """
 
 from typing import TypeVar

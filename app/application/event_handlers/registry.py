@@ -20,5 +20,7 @@ HANDLER_QUEUES: tuple[str, ...] = tuple(sorted({spec.queue for spec in HANDLERS}
 
 
 def subscribers(event_type: str) -> list[str]:
-    """Names of the handlers that get one delivery of an event of this type."""
+    """Names of the handlers declared for events of this type, enabled or not: the wire
+    contract's subscriptions. Which of them a process writes deliveries for depends on its
+    settings: ask its ``Subscriptions`` (``Container.subscriptions``)."""
     return [spec.name for spec in HANDLERS if event_type in spec.event_types]

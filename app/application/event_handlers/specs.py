@@ -68,6 +68,11 @@ class HandlerSpec:
     """Ordered delivery: one delivery per key in flight at a time, in the store's order; a
     dead-lettered one parks the rest of its key until it is re-driven or skipped.
     None: unordered (deliveries run as they come, concurrently)."""
+    requires: tuple[str, ...] = ()
+    """Settings, by their environment names (``WEBHOOK_URLS``), that must all be set for the
+    handler to be subscribed. Without one, commands write no deliveries for it (see
+    ``subscriptions``); deliveries written before still run. Name only a setting whose
+    absence leaves the handler nothing to do, not one whose absence has a stand-in."""
 
     @property
     def task_name(self) -> str:
@@ -77,6 +82,11 @@ class HandlerSpec:
     def ordered(self) -> bool:
         return self.ordered_by is not None
 
+    @property
+    def effect(self) -> str:
+        """``exactly-once`` (transactional) or ``at-least-once`` (external)."""
+        return "exactly-once" if self.transactional is not None else "at-least-once"
+
 
 def external_handler(
     name: str,
@@ -85,6 +95,7 @@ def external_handler(
     queue: str,
     max_attempts: int | None = None,
     ordered_by: OrderKey | None = None,
+    requires: Iterable[str] = (),
 ) -> HandlerSpec:
     """A handler that talks to the outside world: at least once, passing the key on."""
     return HandlerSpec(
@@ -94,6 +105,7 @@ def external_handler(
         external=fn,
         max_attempts=max_attempts,
         ordered_by=ordered_by,
+        requires=tuple(requires),
     )
 
 

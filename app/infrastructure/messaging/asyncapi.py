@@ -191,7 +191,7 @@ def _operations(versions: dict[str, list[int]]) -> dict[str, Any]:
             "description": _delivery(spec),
             "messages": _refs(spec.event_types, versions, spec.queue),
             "x-handler": spec.name,
-            "x-effect": "exactly-once" if spec.transactional is not None else "at-least-once",
+            "x-effect": spec.effect,
             "x-ordered": spec.ordered,
         }
     return operations
@@ -223,4 +223,7 @@ def _delivery(spec: HandlerSpec) -> str:
             " dead-lettered event holds back the key's later ones until it is re-driven"
             " or skipped."
         )
+    if spec.requires:
+        names = " and ".join(f"`{name}`" for name in spec.requires)
+        text += f" Sent only while {names} {'is' if len(spec.requires) == 1 else 'are'} set."
     return text

@@ -6,8 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.infrastructure.persistence import backlog, traces
+from app.application.event_handlers.subscriptions import Subscription, Subscriptions
+from app.infrastructure.persistence import backlog, handler_overview, traces
 from app.infrastructure.persistence.backlog import HandlerBacklog, ParkedBehind, ParkedKeys
+from app.infrastructure.persistence.handler_overview import HandlerOverview
 from app.infrastructure.persistence.traces import TracedDelivery, TracedEvent
 
 
@@ -38,6 +40,15 @@ class OutboxReader:
         """The ordered key of a delivery and what is parked behind it (None: unordered)."""
         with self._reader.connect() as conn:
             return backlog.parked_behind(conn, delivery_id)
+
+    def handlers(self, subscriptions: Subscriptions) -> list[HandlerOverview]:
+        """Every handler: its subscription, enabled or why not, and its backlog."""
+        with self._reader.connect() as conn:
+            return handler_overview.overview(conn, subscriptions)
+
+    def handler(self, subscription: Subscription) -> HandlerOverview:
+        with self._reader.connect() as conn:
+            return handler_overview.overview_of(conn, subscription)
 
     def delivery(self, delivery_id: int) -> TracedDelivery | None:
         with self._reader.connect() as conn:

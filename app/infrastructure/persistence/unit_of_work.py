@@ -44,7 +44,9 @@ class SqlUnitOfWork(UnitOfWork):
         dispatch: ImmediateDispatch | None = None,
         order_store: str = "state",
     ) -> None:
-        """``order_store``: ``state`` loads orders from their rows, ``events`` folds them."""
+        """``subscribers``: the handlers to write a delivery for, per event type (the
+        process's ``Subscriptions``: only the enabled ones). ``order_store``: ``state``
+        loads orders from their rows, ``events`` folds them."""
         self._engine = engine
         self._subscribers = subscribers
         self._dispatch = dispatch
