@@ -37,6 +37,8 @@ class Figures:
     deliveries: int = 0
     done: int = 0
     dead: int = 0
+    parked: int = 0
+    """Ordered deliveries held behind a dead one of their key: waiting for an operator."""
     lost: int = 0
     dead_letters: int = 0
     projection_mismatches: list[str] = field(default_factory=list)
@@ -51,6 +53,7 @@ class Figures:
             "deliveries": self.deliveries,
             "done": self.done,
             "dead": self.dead,
+            "parked": self.parked,
             "lost": self.lost,
             "dead_letters": self.dead_letters,
             "projection_mismatches": len(self.projection_mismatches),
@@ -85,7 +88,8 @@ def check_invariants(
         )
         f.deliveries = sum(statuses.values())
         f.done, f.dead = statuses.get("done", 0), statuses.get("dead", 0)
-        f.lost = f.deliveries - f.done - f.dead
+        f.parked = statuses.get("parked", 0)
+        f.lost = f.deliveries - f.done - f.dead - f.parked - statuses.get("skipped", 0)
         f.dead_letters = conn.execute(
             sa.select(sa.func.count())
             .select_from(dead_letters)
