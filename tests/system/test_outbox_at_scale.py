@@ -79,7 +79,7 @@ RELAY: dict[str, Run] = {
     ),
     "relay has_pending": outbox_queries.has_pending,
     "ordering.settle": _settle_read,
-    "ordering.held_keys": ordering.held_keys,
+    "ordering.stranded_keys": ordering.stranded_keys,
     "outbox_stats": backlog.outbox_stats,
     "handler_backlogs": lambda conn: backlog.handler_backlogs(conn, [s.name for s in HANDLERS]),
     "parked_keys": backlog.parked_keys,

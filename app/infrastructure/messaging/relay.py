@@ -202,10 +202,10 @@ class OutboxRelay:
         return set(ordering.settle(conn, keys).held)
 
     def repair(self) -> int:
-        """Settle every key with held rows: frees what a worker that died between its done
-        and its release left held. Reads only held rows; sweeps run it once a second."""
+        """Settle the keys whose first open row is held: frees what a worker that died
+        between its done and its release left held. Sweeps run it once a second."""
         with self._engine.begin() as conn:
-            keys = ordering.held_keys(conn)
+            keys = ordering.stranded_keys(conn)
             released = ordering.settle(conn, keys).released if keys else []
         if released:
             log.warning("relay: released %d held deliveries whose key was free", len(released))

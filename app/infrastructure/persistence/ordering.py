@@ -160,10 +160,25 @@ def _move(conn: sa.Connection, ids: list[int], target: DeliveryStatus) -> None:
     )
 
 
-def held_keys(conn: sa.Connection, limit: int = 10_000) -> set[Key]:
-    """Keys with held rows: what the relay's idle repair settles."""
+_AHEAD_IN_FLIGHT = sa.literal_column(
+    "EXISTS (SELECT 1 FROM outbox AS ahead WHERE ahead.handler = outbox.handler"
+    " AND ahead.order_key = outbox.order_key AND ahead.order_seq < outbox.order_seq"
+    f" AND ahead.status <> '{DeliveryStatus.DONE}'"
+    f" AND ahead.status IN ('{PENDING}', '{DeliveryStatus.DISPATCHED}',"
+    f" '{DeliveryStatus.RUNNING}', '{DeliveryStatus.RETRY}', '{DeliveryStatus.DEAD}'))",
+    sa.Boolean,
+)
+
+
+def stranded_keys(conn: sa.Connection, limit: int = 10_000) -> set[Key]:
+    """Keys whose first open row is held: nothing in flight or dead ahead of a held row
+    will ever release it (a worker died between its done and its release). What the
+    relay's repair settles; in a healthy outbox it finds none, however many rows wait."""
     rows = conn.execute(
-        sa.select(outbox.c.handler, outbox.c.order_key).where(HELD).distinct().limit(limit)
+        sa.select(outbox.c.handler, outbox.c.order_key)
+        .where(HELD, sa.not_(_AHEAD_IN_FLIGHT))
+        .distinct()
+        .limit(limit)
     )
     return {(row.handler, row.order_key) for row in rows}
 
