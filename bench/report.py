@@ -119,6 +119,10 @@ ORDERING_LABELS = (
     ("ordering_ordered_worker_cpu_ms", "webhooks ordered: worker CPU per delivery, ms"),
     ("ordering_unordered_relay_cpu_ms", "webhooks unordered: relay CPU per delivery, ms"),
     ("ordering_ordered_relay_cpu_ms", "webhooks ordered: relay CPU per delivery, ms"),
+    (
+        "ordering_cpu_unordered_over_ordered",
+        "webhooks: unordered / ordered worker + relay CPU per delivery",
+    ),
     ("ordering_unordered_out_of_order_keys", "webhooks unordered: orders received out of order"),
     ("ordering_ordered_out_of_order_keys", "webhooks ordered: orders received out of order"),
     (
@@ -135,6 +139,14 @@ ORDERING_LABELS = (
     ),
     ("ordering_retrying_unordered_seconds", "webhooks unordered, 5% heads retrying: drain, s"),
     ("ordering_retrying_ordered_seconds", "webhooks ordered, 5% heads retrying: drain, s"),
+    (
+        "ordering_retrying_unordered_out_of_order_keys",
+        "webhooks unordered, 5% heads retrying: orders received out of order",
+    ),
+    (
+        "ordering_retrying_ordered_out_of_order_keys",
+        "webhooks ordered, 5% heads retrying: orders received out of order",
+    ),
 )
 """The ordering phase's figures (``bench.phase_ordering``): also the standalone run's table."""
 

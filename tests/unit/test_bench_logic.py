@@ -12,7 +12,6 @@ from bench.phase_bounded import Window, _judge, next_rate
 from bench.phase_ordering import Drain, figures
 from bench.probe import ProbeRecord
 from bench.product_stack import first_starts
-from bench.profiles import QUICK
 from bench.report import TARGETS, add_ratios, verdicts
 from bench.rig import procfile_command, procfile_worker_queues
 from bench.summary import medians
@@ -189,7 +188,7 @@ def test_the_ordering_figures_are_medians_over_rounds_and_ratios_of_the_medians(
         _drain("unordered", 3, 2.0),
         _drain("ordered", 3, 10.0),
     ]
-    out = figures(drains, QUICK)
+    out = figures(drains)
     assert out["ordering_unordered_per_s"] == 250.0
     assert out["ordering_ordered_per_s"] == 200.0
     assert out["ordering_ordered_over_unordered"] == 0.8
@@ -199,3 +198,5 @@ def test_the_ordering_figures_are_medians_over_rounds_and_ratios_of_the_medians(
     assert out["ordering_unordered_out_of_order_keys"] == 3.0
     assert out["ordering_ordered_out_of_order_keys"] == 0.0
     assert out["ordering_ordered_worker_cpu_ms"] == 2.5
+    assert out["ordering_cpu_unordered_over_ordered"] == 3.0 / 3.5
+    assert out["ordering_retrying_unordered_out_of_order_keys"] == 1.0
