@@ -1,4 +1,4 @@
-"""``python -m bench --broker redis|amqp --profile quick|full --json PATH``."""
+"""``python -m bench --broker redis|amqp --profile quick|full --json PATH [--only-ordering]``."""
 
 import sys
 from pathlib import Path
@@ -23,10 +23,15 @@ from bench.run import run
     help="Where to write every figure as JSON.",
 )
 @click.option("--keep-logs", is_flag=True, help="Keep the processes' logs (their path is shown).")
-def main(broker: str, profile: str, json_path: Path, keep_logs: bool) -> None:
+@click.option(
+    "--only-ordering",
+    is_flag=True,
+    help="Run only the ordered-vs-unordered webhook drains (relay and worker, no web).",
+)
+def main(broker: str, profile: str, json_path: Path, keep_logs: bool, only_ordering: bool) -> None:
     """Measure outboxflow beside raw Celery, a naive dual write and a bare endpoint."""
     try:
-        run(broker, PROFILES[profile], json_path, keep_logs=keep_logs)
+        run(broker, PROFILES[profile], json_path, keep_logs=keep_logs, only_ordering=only_ordering)
     except KeyboardInterrupt:
         click.echo("interrupted: every started process was killed, the namespace removed", err=True)
         sys.exit(130)

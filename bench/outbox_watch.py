@@ -26,6 +26,14 @@ class OutboxSample:
     """Highest outbox id so far: how many deliveries were ever created, near enough."""
 
 
+@dataclass(frozen=True)
+class DrainTimes:
+    last_done_at: float
+    """Epoch seconds of the latest ``done_at``."""
+    others_last_done_at: float
+    """The same, over the rows of every key but the slow ones."""
+
+
 class OutboxWatch:
     def __init__(self, dsn: str) -> None:
         self._conn = psycopg.connect(dsn, autocommit=True)
@@ -66,8 +74,9 @@ class OutboxWatch:
     def make_pending(self, limit: int) -> int:
         """Turn up to ``limit`` done deliveries back into due pending ones; returns how many.
 
-        This is the only write the bench makes to a product table: it seeds a relay backlog
-        without stopping the product's own immediate dispatch. Lease columns are cleared
+        With the ordering phase's seed (``bench.ordered_seed``), the only write the bench
+        makes to a product table: it seeds a relay backlog without stopping the product's
+        own immediate dispatch. Lease columns are cleared
         when the table has them.
         """
         columns = {
@@ -88,6 +97,30 @@ class OutboxWatch:
             (limit,),
         )
         return cursor.rowcount
+
+    def not_done(self, first_id: int, last_id: int) -> tuple[int, int]:
+        """Rows with ids ``first_id``…``last_id`` not yet done, and how many of those are
+        dead (over the partial index)."""
+        row = self._conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'dead') FROM outbox"
+            " WHERE status <> 'done' AND id BETWEEN %s AND %s",
+            (first_id, last_id),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def drain_times(self, first_id: int, last_id: int, slow_keys: list[str]) -> DrainTimes:
+        """When the last of the rows ``first_id``…``last_id`` was done, overall and over the
+        aggregates not in ``slow_keys``; asked once they all are."""
+        row = self._conn.execute(
+            "SELECT extract(epoch FROM max(o.done_at)),"
+            " extract(epoch FROM max(o.done_at) FILTER (WHERE e.aggregate_id <> ALL(%s)))"
+            " FROM outbox o JOIN events e ON e.event_id = o.event_id"
+            " WHERE o.id BETWEEN %s AND %s",
+            (slow_keys, first_id, last_id),
+        ).fetchone()
+        if row is None or row[0] is None or row[1] is None:
+            raise ValueError(f"no done deliveries between ids {first_id} and {last_id}")
+        return DrainTimes(float(row[0]), float(row[1]))
 
     def _scalar(self, query: str) -> int:
         row = self._conn.execute(query).fetchone()

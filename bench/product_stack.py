@@ -2,6 +2,7 @@
 Procfile runs one, and (when asked) the worker through ``bench.probe_worker``."""
 
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from bench import load, probe
@@ -22,9 +23,12 @@ class ProductStack:
         self.probe_dir: Path | None = None
         self.worker_ready: probe.ProbeRecord | None = None
 
-    def start_web_and_beat(self) -> None:
+    def migrate(self) -> None:
         self.progress.say("outboxflow: flask --app app db upgrade")
         self.rig.flask("db", "upgrade")
+
+    def start_web_and_beat(self) -> None:
+        self.migrate()
         self.progress.say("outboxflow: starting gunicorn 'app:create_app()' -w 2 and celery beat")
         self.web, self.port = self.rig.start_gunicorn("web", "app:create_app()")
         self.beat = self.rig.start_beat()
@@ -32,13 +36,17 @@ class ProductStack:
         if self.relay is not None:
             self.progress.say("outboxflow: started the Procfile's relay")
 
-    def start_worker(self) -> probe.ProbeRecord:
+    def start_worker(self, settings: Mapping[str, str] | None = None) -> probe.ProbeRecord:
         self.progress.say("outboxflow: starting the worker (prefork, concurrency 2)")
         self.worker, self.probe_dir = self.rig.start_worker(
-            "worker", "bench.probe_worker", procfile_worker_queues()
+            "worker", "bench.probe_worker", procfile_worker_queues(), settings
         )
         self.worker_ready = wait_ready(self.worker, self.probe_dir)
         return self.worker_ready
+
+    def start_relay(self) -> None:
+        """The Procfile's relay again (after ``stop_all_but_web``), when it runs one."""
+        self.relay = self.rig.start_relay()
 
     def stop_all_but_web(self) -> None:
         for launched in (self.worker, self.beat, self.relay):

@@ -30,6 +30,14 @@ class Profile:
     """Done deliveries turned back to pending for the relay-drain phase."""
     rebuild_orders: int
     """Orders (about 2.6 events each) seeded into a throwaway store to time a rebuild on."""
+    ordering_keys: int
+    """Orders whose ``forward_to_webhooks`` deliveries each ordering drain seeds."""
+    ordering_events: int
+    """Events per order in the ordering drains."""
+    ordering_rounds: int
+    """Rounds of the ordering phase, each draining unordered then ordered; medians over them."""
+    ordering_retry_rounds: int
+    """The first this many rounds also drain both with 5 % of the keys' heads retrying."""
 
 
 QUICK = Profile(
@@ -49,6 +57,10 @@ QUICK = Profile(
     bounded_max_windows=1,
     relay_rows=3000,
     rebuild_orders=2000,
+    ordering_keys=200,
+    ordering_events=5,
+    ordering_rounds=1,
+    ordering_retry_rounds=1,
 )
 
 FULL = Profile(
@@ -68,6 +80,10 @@ FULL = Profile(
     bounded_max_windows=4,
     relay_rows=3000,
     rebuild_orders=20000,
+    ordering_keys=1000,
+    ordering_events=5,
+    ordering_rounds=3,
+    ordering_retry_rounds=1,
 )
 
 PROFILES = {p.name: p for p in (QUICK, FULL)}

@@ -74,6 +74,12 @@ class Target:
     brokers: tuple[str, ...] = ("redis", "amqp")
 
 
+ORDERING_TARGET = Target(
+    "ordered webhooks drain ≥ 0.9x unordered",
+    "ordering_ordered_over_unordered",
+    lambda v: v >= 0.9,
+    "≥ 0.9",
+)
 TARGETS = (
     Target("drain ≥ 0.8x dual write", "drain_over_dual_write", lambda v: v >= 0.8, "≥ 0.8"),
     Target(
@@ -96,6 +102,7 @@ TARGETS = (
         "commit→start p99 ≤ 60 ms at 10/s", "commit_to_start_p99_ms", lambda v: v <= 60, "≤ 60 ms"
     ),
     Target("relay drain ≥ 2x apply_async", "relay_over_apply_async", lambda v: v >= 2, "≥ 2"),
+    ORDERING_TARGET,
     Target(
         "rebuild ≥ 20k events/s (PostgreSQL)",
         "store_rebuild_events_per_s",
@@ -103,6 +110,45 @@ TARGETS = (
         "≥ 20k/s",
     ),
 )
+
+ORDERING_LABELS = (
+    ("ordering_unordered_per_s", "webhooks unordered: drain, deliveries/s"),
+    ("ordering_ordered_per_s", "webhooks ordered by order: drain, deliveries/s"),
+    ("ordering_ordered_over_unordered", "webhooks: ordered / unordered drain"),
+    ("ordering_unordered_worker_cpu_ms", "webhooks unordered: worker CPU per delivery, ms"),
+    ("ordering_ordered_worker_cpu_ms", "webhooks ordered: worker CPU per delivery, ms"),
+    ("ordering_unordered_relay_cpu_ms", "webhooks unordered: relay CPU per delivery, ms"),
+    ("ordering_ordered_relay_cpu_ms", "webhooks ordered: relay CPU per delivery, ms"),
+    (
+        "ordering_cpu_unordered_over_ordered",
+        "webhooks: unordered / ordered worker + relay CPU per delivery",
+    ),
+    ("ordering_unordered_out_of_order_keys", "webhooks unordered: orders received out of order"),
+    ("ordering_ordered_out_of_order_keys", "webhooks ordered: orders received out of order"),
+    (
+        "ordering_retrying_unordered_others_per_s",
+        "webhooks unordered, 5% heads retrying: other orders, deliveries/s",
+    ),
+    (
+        "ordering_retrying_ordered_others_per_s",
+        "webhooks ordered, 5% heads retrying: other orders, deliveries/s",
+    ),
+    (
+        "ordering_retrying_ordered_over_unordered",
+        "webhooks, 5% heads retrying: ordered / unordered, other orders",
+    ),
+    ("ordering_retrying_unordered_seconds", "webhooks unordered, 5% heads retrying: drain, s"),
+    ("ordering_retrying_ordered_seconds", "webhooks ordered, 5% heads retrying: drain, s"),
+    (
+        "ordering_retrying_unordered_out_of_order_keys",
+        "webhooks unordered, 5% heads retrying: orders received out of order",
+    ),
+    (
+        "ordering_retrying_ordered_out_of_order_keys",
+        "webhooks ordered, 5% heads retrying: orders received out of order",
+    ),
+)
+"""The ordering phase's figures (``bench.phase_ordering``): also the standalone run's table."""
 
 FIGURE_LABELS = (
     ("raw_publish_per_s", "raw Celery: one-by-one apply_async, tasks/s"),
@@ -136,6 +182,7 @@ FIGURE_LABELS = (
     ("store_rebuild_events_per_s", "rebuild of a seeded PostgreSQL store, events/s"),
     ("store_rebuild_slowest_read_ms", "rebuild of a seeded store: slowest concurrent read, ms"),
     ("store_rebuild_swap_ms", "rebuild of a seeded store: longest swap, ms"),
+    *ORDERING_LABELS,
 )
 REQUIRED_FIGURES = tuple(key for key, _ in FIGURE_LABELS)
 
@@ -145,9 +192,11 @@ def add_ratios(figures: dict[str, float]) -> None:
         figures[r.name] = ratio(figures[r.numerator], figures[r.denominator])
 
 
-def verdicts(figures: dict[str, float], broker: str) -> list[dict[str, Any]]:
+def verdicts(
+    figures: dict[str, float], broker: str, targets: tuple[Target, ...] = TARGETS
+) -> list[dict[str, Any]]:
     out = []
-    for target in TARGETS:
+    for target in targets:
         value = figures[target.value_key]
         applies = broker in target.brokers
         passed = applies and not math.isnan(value) and target.passes(value)
@@ -164,16 +213,24 @@ def verdicts(figures: dict[str, float], broker: str) -> list[dict[str, Any]]:
     return out
 
 
-def table(figures: dict[str, float], checks: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    width = max(len(label) for _, label in FIGURE_LABELS) + 2
+def table(
+    figures: dict[str, float],
+    checks: list[dict[str, Any]],
+    meta: dict[str, Any],
+    labels: tuple[tuple[str, str], ...] = FIGURE_LABELS,
+    ratios: tuple[Ratio, ...] = RATIOS,
+) -> str:
+    """Figures (``labels``), then ``ratios``, then the targets' verdicts."""
+    width = max(len(label) for _, label in labels) + 2
     lines = [
         f"outboxflow bench: broker {meta['broker']}, profile {meta['profile']}"
         f"{' (short windows: figures are indicative only)' if meta['profile'] == 'quick' else ''}",
         "",
     ]
-    lines += [f"{label:<{width}}{_fmt(figures[key]):>10}" for key, label in FIGURE_LABELS]
-    lines += ["", f"{'ratio':<{width}}{'value':>10}"]
-    lines += [f"{r.label:<{width}}{_fmt(figures[r.name]):>10}" for r in RATIOS]
+    lines += [f"{label:<{width}}{_fmt(figures[key]):>10}" for key, label in labels]
+    if ratios:
+        lines += ["", f"{'ratio':<{width}}{'value':>10}"]
+        lines += [f"{r.label:<{width}}{_fmt(figures[r.name]):>10}" for r in ratios]
     lines += ["", f"{'target':<{width}}{'value':>10}  goal      result"]
     for check in checks:
         result = ("PASS" if check["pass"] else "FAIL") if check["applies"] else "n/a (Redis only)"

@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 
@@ -87,11 +88,16 @@ class Rig:
         _wait_http(web, port)
         return web, port
 
-    def start_worker(self, name: str, app_module: str, queues: str) -> tuple[Launched, Path]:
-        """A prefork worker whose probe writes to a fresh directory; returns when it is ready."""
+    def start_worker(
+        self, name: str, app_module: str, queues: str, settings: Mapping[str, str] | None = None
+    ) -> tuple[Launched, Path]:
+        """A prefork worker whose probe writes to a fresh directory; returns when it is ready.
+
+        ``settings``: outboxflow settings this worker gets beside the defaults (the ordering
+        phase's ``WEBHOOK_URLS``)."""
         probe_dir = self.work_dir / f"probe-{name}-{time.time_ns()}"
         probe_dir.mkdir()
-        env = {**self.base_env(), probe.PROBE_DIR_ENV: str(probe_dir)}
+        env = {**self.base_env(), **(settings or {}), probe.PROBE_DIR_ENV: str(probe_dir)}
         argv = [
             str(BIN / "celery"),
             "-A",

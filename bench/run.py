@@ -2,14 +2,17 @@
 
 Order: raw Celery, naive dual write, lean task, bare endpoint (yardsticks first, nothing else
 running); then outboxflow: POST window with no worker (its orders are the drain's backlog), drain,
-latency at a fixed rate, bounded-rate search, projection rebuild, relay drain. Whatever
-happens (an error, Ctrl-C, SIGTERM) every started process is killed and the namespace removed.
+latency at a fixed rate, bounded-rate search, projection rebuild, relay drain, the ordered and
+unordered webhook drains; last the store rebuild. ``--only-ordering`` runs the webhook drains
+alone. Whatever happens (an error, Ctrl-C, SIGTERM) every started process is killed and the
+namespace removed.
 """
 
 import os
 import signal
 import tempfile
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from bench import (
     phase_baseline,
     phase_bounded,
     phase_maintenance,
+    phase_ordering,
     phase_product,
     phase_web,
     report,
@@ -34,7 +38,14 @@ from bench.progress import Progress
 from bench.rig import Rig
 
 
-def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False) -> dict[str, Any]:
+def run(
+    broker: str,
+    profile: Profile,
+    json_path: Path,
+    keep_logs: bool = False,
+    only_ordering: bool = False,
+) -> dict[str, Any]:
+    """Every phase, or with ``only_ordering`` the ordering phase alone (its figures only)."""
     progress = Progress()
     previous = {
         sig: signal.signal(sig, progress.interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -42,7 +53,6 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
     namespace = Namespace(broker)
     work_dir = Path(tempfile.mkdtemp(prefix="outboxflow-bench-"))
     rig = Rig(namespace, work_dir)
-    watch: OutboxWatch | None = None
     try:
         progress.say(f"namespace {namespace.name} on {broker}; logs in {work_dir}")
         namespace.create()
@@ -54,19 +64,55 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
             "machine": machine.describe(namespace),
             "load_average_at_start": os.getloadavg(),
         }
-        engine = sa.create_engine(namespace.database_url)
-        yardstick_schema.create_tables(engine)
-        engine.dispose()
+        labels: tuple[tuple[str, str], ...]
+        ratios: tuple[report.Ratio, ...]
+        targets: tuple[report.Target, ...]
+        if only_ordering:
+            figures, extra = _ordering_only(rig, profile, progress)
+            labels, ratios, targets = report.ORDERING_LABELS, (), (report.ORDERING_TARGET,)
+        else:
+            figures, extra = _every_phase(rig, namespace, profile, progress)
+            labels, ratios, targets = report.FIGURE_LABELS, report.RATIOS, report.TARGETS
+            report.add_ratios(figures)
+        checks = report.verdicts(figures, broker, targets)
+        meta["seconds"] = round(progress.elapsed(), 1)
+        meta["load_average_at_end"] = os.getloadavg()
+        document = {
+            "meta": meta,
+            "profile": profile.__dict__,
+            "figures": figures,
+            "targets": checks,
+            **extra,
+        }
+        report.write_json(json_path, document)
+        print(report.table(figures, checks, meta, labels, ratios), flush=True)
+        progress.say(f"done in {progress.elapsed():.0f} s; JSON in {json_path}")
+        return document
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        rig.processes.kill_all()
+        _remove(namespace, progress)
+        if not keep_logs:
+            _remove_tree(work_dir)
 
-        figures: dict[str, float] = {}
-        figures |= phase_baseline.run_raw_celery(rig, profile, progress)
-        figures |= phase_baseline.run_dual_write(rig, profile, progress)
-        figures |= phase_baseline.run_lean(rig, profile, progress)
-        figures |= phase_web.run_bare_endpoint(rig, profile, progress)
 
-        stack = ProductStack(rig, progress)
-        stack.start_web_and_beat()
-        watch = OutboxWatch(namespace.psycopg_dsn)
+def _every_phase(
+    rig: Rig, namespace: Namespace, profile: Profile, progress: Progress
+) -> tuple[dict[str, float], dict[str, Any]]:
+    engine = sa.create_engine(namespace.database_url)
+    yardstick_schema.create_tables(engine)
+    engine.dispose()
+
+    figures: dict[str, float] = {}
+    figures |= phase_baseline.run_raw_celery(rig, profile, progress)
+    figures |= phase_baseline.run_dual_write(rig, profile, progress)
+    figures |= phase_baseline.run_lean(rig, profile, progress)
+    figures |= phase_web.run_bare_endpoint(rig, profile, progress)
+
+    stack = ProductStack(rig, progress)
+    stack.start_web_and_beat()
+    with closing(OutboxWatch(namespace.psycopg_dsn)) as watch:
         user_id = stack.register_user()
         figures |= phase_web.run_product_post(
             rig, profile, progress, stack.port, user_id, lambda: stack.cpu("web")
@@ -79,32 +125,21 @@ def run(broker: str, profile: Profile, json_path: Path, keep_logs: bool = False)
         figures |= phase_maintenance.run_relay_drain(
             stack, watch, profile, figures["rebuild_startup_seconds"]
         )
-        figures |= phase_maintenance.run_store_rebuild(profile, progress)
+        ordering, drains = phase_ordering.run_ordering(stack, watch, profile)
+        figures |= ordering
+    figures |= phase_maintenance.run_store_rebuild(profile, progress)
+    return figures, {"bounded_windows": windows, "ordering_drains": drains}
 
-        report.add_ratios(figures)
-        checks = report.verdicts(figures, broker)
-        meta["seconds"] = round(progress.elapsed(), 1)
-        meta["load_average_at_end"] = os.getloadavg()
-        document = {
-            "meta": meta,
-            "profile": profile.__dict__,
-            "figures": figures,
-            "targets": checks,
-            "bounded_windows": windows,
-        }
-        report.write_json(json_path, document)
-        print(report.table(figures, checks, meta), flush=True)
-        progress.say(f"done in {progress.elapsed():.0f} s; JSON in {json_path}")
-        return document
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        rig.processes.kill_all()
-        if watch is not None:
-            watch.close()
-        _remove(namespace, progress)
-        if not keep_logs:
-            _remove_tree(work_dir)
+
+def _ordering_only(
+    rig: Rig, profile: Profile, progress: Progress
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The ordering phase alone: migrated database, the relay and the worker (no web)."""
+    stack = ProductStack(rig, progress)
+    stack.migrate()
+    with closing(OutboxWatch(rig.namespace.psycopg_dsn)) as watch:
+        figures, drains = phase_ordering.run_ordering(stack, watch, profile)
+    return figures, {"ordering_drains": drains}
 
 
 def _remove(namespace: Namespace, progress: Progress) -> None:

@@ -1,6 +1,8 @@
 """``python -m bench.summary FILE…``: medians of several runs' JSON, one column per broker.
 
 Prints a Markdown table (figures, then ratios with their targets) ready for docs/performance.md.
+The ordering phase's figures are taken again over every drain of every run on that broker
+(pooled), not as a median of each run's medians.
 """
 
 import json
@@ -10,14 +12,20 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench.phase_ordering import Drain
+from bench.phase_ordering import figures as ordering_figures
 from bench.report import FIGURE_LABELS, RATIOS, TARGETS
 
 
 def medians(documents: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
     """broker → figure → median over the runs on that broker (None if never measured)."""
     by_broker: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    drains: dict[str, list[Drain]] = defaultdict(list)
     for document in documents:
         by_broker[document["meta"]["broker"]].append(document["figures"])
+        drains[document["meta"]["broker"]] += [
+            Drain(**d) for d in document.get("ordering_drains", [])
+        ]
     out: dict[str, dict[str, float | None]] = {}
     for broker, runs in by_broker.items():
         keys = {key for run in runs for key in run}
@@ -25,6 +33,8 @@ def medians(documents: list[dict[str, Any]]) -> dict[str, dict[str, float | None
         for key in keys:
             values = [run[key] for run in runs if isinstance(run.get(key), int | float)]
             out[broker][key] = statistics.median(values) if values else None
+        if drains[broker]:
+            out[broker] |= ordering_figures(drains[broker])
     return out
 
 

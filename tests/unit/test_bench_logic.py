@@ -9,6 +9,7 @@ from bench.load import Answer, LoadResult
 from bench.numbers import percentile, slope
 from bench.outbox_watch import OutboxSample
 from bench.phase_bounded import Window, _judge, next_rate
+from bench.phase_ordering import Drain, figures
 from bench.probe import ProbeRecord
 from bench.product_stack import first_starts
 from bench.report import TARGETS, add_ratios, verdicts
@@ -76,6 +77,7 @@ def test_targets_pass_fail_and_the_redis_only_one(tmp_path: Path) -> None:
         "raw_publish_per_s": 500.0,
         "bounded_rate_per_s": 30.0,
         "store_rebuild_events_per_s": 19_999.0,
+        "ordering_ordered_over_unordered": 0.89,
     }
     add_ratios(figures)
     on_redis = {v["target"]: v["pass"] for v in verdicts(figures, "redis")}
@@ -90,6 +92,7 @@ def test_targets_pass_fail_and_the_redis_only_one(tmp_path: Path) -> None:
         "commit→start p99 ≤ 60 ms at 10/s": False,
         "relay drain ≥ 2x apply_async": True,
         "rebuild ≥ 20k events/s (PostgreSQL)": False,
+        "ordered webhooks drain ≥ 0.9x unordered": False,
     }
     on_amqp = verdicts(figures, "amqp")
     assert [v["applies"] for v in on_amqp] == [t.brokers != ("redis",) for t in TARGETS]
@@ -156,3 +159,44 @@ def test_a_delivery_published_twice_counts_once_from_its_first_start() -> None:
         ("e1", "handlers.y", 2.0),
         ("e2", "handlers.x", 4.0),
     ]
+
+
+def _drain(variant: str, number: int, seconds: float, others_seconds: float = 0.0) -> Drain:
+    return Drain(
+        variant=variant,
+        round=number,
+        deliveries=1000,
+        seconds=seconds,
+        others=950,
+        others_seconds=others_seconds or seconds,
+        worker_cpu_seconds=seconds / 2,
+        relay_cpu_seconds=1.0,
+        posts=1000,
+        out_of_order_keys=number if variant.endswith("unordered") else 0,
+        load_average=1.0,
+    )
+
+
+def test_the_ordering_figures_are_medians_over_rounds_and_ratios_of_the_medians() -> None:
+    drains = [
+        _drain("unordered", 1, 4.0),
+        _drain("ordered", 1, 5.0),
+        _drain("retrying_unordered", 1, 9.0, others_seconds=3.8),
+        _drain("retrying_ordered", 1, 9.5, others_seconds=4.75),
+        _drain("unordered", 2, 5.0),
+        _drain("ordered", 2, 4.0),
+        _drain("unordered", 3, 2.0),
+        _drain("ordered", 3, 10.0),
+    ]
+    out = figures(drains)
+    assert out["ordering_unordered_per_s"] == 250.0
+    assert out["ordering_ordered_per_s"] == 200.0
+    assert out["ordering_ordered_over_unordered"] == 0.8
+    assert out["ordering_retrying_unordered_others_per_s"] == 250.0
+    assert out["ordering_retrying_ordered_others_per_s"] == 200.0
+    assert out["ordering_retrying_ordered_over_unordered"] == 0.8
+    assert out["ordering_unordered_out_of_order_keys"] == 3.0
+    assert out["ordering_ordered_out_of_order_keys"] == 0.0
+    assert out["ordering_ordered_worker_cpu_ms"] == 2.5
+    assert out["ordering_cpu_unordered_over_ordered"] == 3.0 / 3.5
+    assert out["ordering_retrying_unordered_out_of_order_keys"] == 1.0
