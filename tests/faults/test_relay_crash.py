@@ -46,7 +46,7 @@ def test_relay_killed_between_publish_and_mark(rig: Rig) -> None:
             .select_from(outbox)
             .where(outbox.c.status == "pending", outbox.c.claimed_by.is_not(None))
         ).scalar_one()
-        held = outbox_stats(rig.stack.container.engine)["waiting"]
+    held = outbox_stats(rig.stack.container.engine)["waiting"]
     published = sum(rig.stack.queue_depths().values())
     # An ordered handler's later deliveries of a key wait behind its first, unpublished.
     assert held > 0, "forward_to_webhooks holds each order's later events back"
