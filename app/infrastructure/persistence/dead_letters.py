@@ -143,15 +143,7 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
     delivery is still dead (a duplicate copy may have completed it meanwhile); the rest
     are left alone.
     """
-    if not ids:
-        return []
-    rows = conn.execute(
-        sa.select(dead_letters.c.id, dead_letters.c.delivery_id).where(
-            dead_letters.c.id.in_(ids),
-            dead_letters.c.status == DEAD,
-            dead_letters.c.delivery_id.is_not(None),
-        )
-    ).all()
+    rows = _still_dead(conn, ids)
     if not rows:
         return []
     now = utcnow()
@@ -181,21 +173,28 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
     return redriven
 
 
+def _still_dead(conn: sa.Connection, ids: Sequence[int]) -> list[Any]:
+    """(id, delivery_id) of these dead letters that are still dead and name a delivery."""
+    if not ids:
+        return []
+    return list(
+        conn.execute(
+            sa.select(dead_letters.c.id, dead_letters.c.delivery_id).where(
+                dead_letters.c.id.in_(ids),
+                dead_letters.c.status == DEAD,
+                dead_letters.c.delivery_id.is_not(None),
+            )
+        ).all()
+    )
+
+
 def skip(conn: sa.Connection, ids: Sequence[int], *, by: str) -> list[int]:
     """Never deliver these dead letters' deliveries, and let their keys' next ones go.
 
     The dead letter keeps its row, ``skipped``, with who skipped it and when. Returns the
     ids actually skipped: dead letters still ``dead`` whose delivery is still dead.
     """
-    if not ids:
-        return []
-    rows = conn.execute(
-        sa.select(dead_letters.c.id, dead_letters.c.delivery_id).where(
-            dead_letters.c.id.in_(ids),
-            dead_letters.c.status == DEAD,
-            dead_letters.c.delivery_id.is_not(None),
-        )
-    ).all()
+    rows = _still_dead(conn, ids)
     if not rows:
         return []
     skipped_deliveries = set(
