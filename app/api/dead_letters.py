@@ -5,13 +5,14 @@ from typing import Any
 from flask import abort
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.api import responses, skipping
+from app.api import responses
 from app.api.auth import Access, caller_name
 from app.api.filters import parse_since
 from app.api.openapi import ApiBlueprint
 from app.api.parsing import OPTIONAL_JSON
+from app.application import skipping
+from app.application.dead_letters import DEAD, MAX_ID, DeadLetterFilter
 from app.container import container_of
-from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
 blueprint = ApiBlueprint(
     "dead_letters",
@@ -101,7 +102,7 @@ def retry_one(dead_letter_id: int) -> dict[str, Any]:
     """Re-drive one dead letter: its delivery goes back to pending with fresh attempts"""
     store = container_of().dead_letters
     item = _existing(dead_letter_id)
-    if item["status"] != "dead" or item["delivery_id"] is None:
+    if item["status"] != DEAD or item["delivery_id"] is None:
         abort(
             409,
             description=f"dead letter {dead_letter_id} cannot be re-driven "

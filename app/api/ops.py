@@ -22,7 +22,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.api import auth, skipping
+from app.api import auth
 from app.api.auth import Access
 from app.api.dead_letters import FilterSchema
 from app.api.events import MAX_POSITION
@@ -36,10 +36,11 @@ from app.api.ops_session import (
     signed_in,
     token_matches,
 )
+from app.application import skipping
+from app.application.dead_letters import MAX_ID, DeadLetterFilter
 from app.application.event_handlers.registry import HANDLERS
 from app.container import container_of
 from app.domain.events import EVENT_CLASSES
-from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
 PAGE_SIZE = 100
 OPS_PATH = re.compile(r"/ops(?:[/?]|\Z)")

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 from flask.cli import AppGroup
 
-from app.api import skipping
 from app.api.filters import parse_since
+from app.application import skipping
+from app.application.dead_letters import MAX_ID, DeadLetterFilter
 from app.container import container_of
-from app.infrastructure.persistence.dead_letters import MAX_ID, DeadLetterFilter
 
 dead_letters_cli = AppGroup("dead-letters", help="Inspect, re-drive, skip and purge dead letters.")
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from app.application.dead_letters import DeadLetterFilter
 from app.application.ports import DeadLetter, DeliveryStatus
 from app.domain.events import OrderCancelled
 from app.infrastructure.messaging.relay import OutboxRelay
@@ -256,7 +257,7 @@ def test_a_purged_head_releases_its_key_and_the_repair_frees_a_stranded_one(
     ledger.start_attempt(ids[0], HANDLER, event_of(engine, ids[0]), lease=LEASE)
     ledger.dead_letter(DeadLetter(RuntimeError("gone"), 1, ids[0], HANDLER, {}))
     with engine.begin() as conn:
-        dead_letters.purge(conn, dead_letters.DeadLetterFilter(handler=HANDLER))
+        dead_letters.purge(conn, DeadLetterFilter(handler=HANDLER))
     assert statuses(engine, ids[1:]) == ["pending", "waiting"]
 
     r.sweep(check_broker=False)

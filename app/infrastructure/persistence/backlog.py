@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.dead_letters import DEAD
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import done_counts
-from app.infrastructure.persistence.dead_letters import DEAD
 from app.infrastructure.persistence.delivery_states import NOT_DONE_YET, in_status
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import dead_letters, outbox

@@ -9,12 +9,17 @@ parks the rest of the delivery's key, and re-driving, skipping or purging it let
 
 import traceback as tb
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.dead_letters import (
+    DEAD,
+    REDRIVEN,
+    SKIPPED,
+    DeadLetterFilter,
+    DeadLetterRecord,
+)
 from app.application.event_handlers.registry import HANDLERS
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import delivery_states as states
@@ -28,41 +33,29 @@ from app.infrastructure.persistence.tables import (
     purged_dead_deliveries,
 )
 
-DEAD = "dead"
-REDRIVEN = "redriven"
-SKIPPED = "skipped"
 ORDERED_HANDLERS = frozenset(spec.name for spec in HANDLERS if spec.ordered)
-MAX_ID = 2**63 - 1
-"""Ids are BIGINT: anything larger cannot exist (and would overflow the driver)."""
 
 
-@dataclass(frozen=True)
-class DeadLetterFilter:
-    handler: str | None = None
-    event_type: str | None = None
-    error: str | None = None
-    since: datetime | None = None
-    include_redriven: bool = False
-
-    def condition(self) -> sa.ColumnElement[bool]:
-        clauses: list[sa.ColumnElement[bool]] = []
-        if not self.include_redriven:
-            clauses.append(dead_letters.c.status == DEAD)
-        if self.handler:
-            clauses.append(dead_letters.c.handler == self.handler)
-        if self.event_type:
-            clauses.append(dead_letters.c.event_type == self.event_type)
-        if self.error:
-            text = self.error.lower()
-            clauses.append(
-                sa.or_(
-                    sa.func.lower(dead_letters.c.message).contains(text, autoescape=True),
-                    sa.func.lower(dead_letters.c.exception_type).contains(text, autoescape=True),
-                )
+def condition(where: DeadLetterFilter) -> sa.ColumnElement[bool]:
+    """The WHERE clause of the dead letters ``where`` means."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if not where.include_redriven:
+        clauses.append(dead_letters.c.status == DEAD)
+    if where.handler:
+        clauses.append(dead_letters.c.handler == where.handler)
+    if where.event_type:
+        clauses.append(dead_letters.c.event_type == where.event_type)
+    if where.error:
+        text = where.error.lower()
+        clauses.append(
+            sa.or_(
+                sa.func.lower(dead_letters.c.message).contains(text, autoescape=True),
+                sa.func.lower(dead_letters.c.exception_type).contains(text, autoescape=True),
             )
-        if self.since:
-            clauses.append(dead_letters.c.created_at >= self.since)
-        return sa.and_(sa.true(), *clauses)
+        )
+    if where.since:
+        clauses.append(dead_letters.c.created_at >= where.since)
+    return sa.and_(sa.true(), *clauses)
 
 
 def record(
@@ -108,10 +101,10 @@ def record(
 
 def list_dead_letters(
     conn: sa.Connection, where: DeadLetterFilter, *, limit: int = 100, offset: int = 0
-) -> list[dict[str, Any]]:
+) -> list[DeadLetterRecord]:
     rows = conn.execute(
         sa.select(dead_letters)
-        .where(where.condition())
+        .where(condition(where))
         .order_by(dead_letters.c.id)
         .limit(limit)
         .offset(offset)
@@ -119,7 +112,7 @@ def list_dead_letters(
     return [_public(row) for row in rows]
 
 
-def get_dead_letter(conn: sa.Connection, dead_letter_id: int) -> dict[str, Any] | None:
+def get_dead_letter(conn: sa.Connection, dead_letter_id: int) -> DeadLetterRecord | None:
     row = (
         conn.execute(sa.select(dead_letters).where(dead_letters.c.id == dead_letter_id))
         .mappings()
@@ -131,7 +124,7 @@ def get_dead_letter(conn: sa.Connection, dead_letter_id: int) -> dict[str, Any] 
 def matching_ids(conn: sa.Connection, where: DeadLetterFilter) -> list[int]:
     return list(
         conn.execute(
-            sa.select(dead_letters.c.id).where(where.condition()).order_by(dead_letters.c.id)
+            sa.select(dead_letters.c.id).where(condition(where)).order_by(dead_letters.c.id)
         ).scalars()
     )
 
@@ -263,7 +256,7 @@ def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
     return conn.execute(dead_letters.delete().where(dead_letters.c.id.in_(ids))).rowcount
 
 
-def _public(row: Any) -> dict[str, Any]:
+def _public(row: Any) -> DeadLetterRecord:
     data = dict(row)
     for key in ("created_at", "redriven_at", "skipped_at"):
         if data[key] is not None:
@@ -280,7 +273,7 @@ class DeadLetterStore:
 
     def search(
         self, where: DeadLetterFilter, *, limit: int = 100, offset: int = 0
-    ) -> list[dict[str, Any]]:
+    ) -> list[DeadLetterRecord]:
         with self._reader.connect() as conn:
             return list_dead_letters(conn, where, limit=limit, offset=offset)
 
@@ -288,11 +281,11 @@ class DeadLetterStore:
         with self._reader.connect() as conn:
             return int(
                 conn.execute(
-                    sa.select(sa.func.count()).select_from(dead_letters).where(where.condition())
+                    sa.select(sa.func.count()).select_from(dead_letters).where(condition(where))
                 ).scalar_one()
             )
 
-    def get(self, dead_letter_id: int) -> dict[str, Any] | None:
+    def get(self, dead_letter_id: int) -> DeadLetterRecord | None:
         with self._reader.connect() as conn:
             return get_dead_letter(conn, dead_letter_id)
 

@@ -10,12 +10,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.infrastructure.persistence.dead_letters import (
+from app.application.dead_letters import (
     DEAD,
     MAX_ID,
     REDRIVEN,
     SKIPPED,
-    DeadLetterStore,
+    DeadLetterRecord,
+    DeadLetters,
 )
 
 
@@ -34,7 +35,7 @@ class Skips:
     refused: list[Refused] = field(default_factory=list)
 
 
-def skip(store: DeadLetterStore, ids: Iterable[int], *, by: str) -> Skips:
+def skip(store: DeadLetters, ids: Iterable[int], *, by: str) -> Skips:
     """Skip these dead letters in one transaction, recording ``by`` as who skipped them.
 
     ``by`` names the surface and the caller (``api:…``, ``ops:…``, ``cli:…``). A repeated
@@ -84,5 +85,5 @@ def refusal(dead_letter_id: int, item: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def _get(store: DeadLetterStore, dead_letter_id: int) -> dict[str, Any] | None:
+def _get(store: DeadLetters, dead_letter_id: int) -> DeadLetterRecord | None:
     return None if dead_letter_id > MAX_ID else store.get(dead_letter_id)
