@@ -5,8 +5,8 @@ from flask import abort
 from app.api import responses
 from app.api.auth import Access
 from app.api.openapi import ApiBlueprint
+from app.application.handler_overview import HandlerOverview
 from app.container import container_of
-from app.infrastructure.persistence.handler_overview import HandlerOverview
 
 blueprint = ApiBlueprint(
     "handlers",

@@ -6,9 +6,9 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from app.application.handler_overview import BACKLOG_STATUSES
 from app.application.ports import DeliveryStatus
 from app.domain.money import format_money
-from app.infrastructure.persistence.handler_overview import BACKLOG_STATUSES
 
 ORDER_STATUSES = ["created", "paid", "shipped", "cancelled"]
 

@@ -6,8 +6,8 @@ when a handler takes every one (of a kind), and the backlog names only its non-z
 
 from collections.abc import Iterable, Sequence
 
+from app.application.handler_overview import HandlerOverview
 from app.domain.events import EVENT_CLASSES
-from app.infrastructure.persistence.handler_overview import HandlerOverview
 
 COLUMNS = ("HANDLER", "STATE", "ORDERED", "QUEUE", "BACKLOG", "EVENTS")
 

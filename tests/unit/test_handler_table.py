@@ -1,5 +1,6 @@
 """``flask handlers list``'s table: one line per handler, long lists shortened."""
 
+from app.application.handler_overview import HandlerOverview
 from app.cli.handler_table import backlog_text, event_types_text, render
 
 KNOWN = ("order.created", "order.paid", "user.registered", "user.renamed")
@@ -20,15 +21,20 @@ def test_a_backlog_names_only_its_non_zero_counts() -> None:
     assert backlog_text({"pending": 3, "retry": 0, "dead": 1}) == "3 pending, 1 dead"
 
 
-def _handler(name: str, enabled: bool) -> dict[str, object]:
+def _handler(name: str, enabled: bool) -> HandlerOverview:
     return {
         "name": name,
+        "task": f"handlers.{name}",
+        "queue": "integrations",
+        "event_types": ["order.created"],
         "enabled": enabled,
         "disabled_reason": None if enabled else "PARTNER_URL is not set",
+        "requires": [] if enabled else ["PARTNER_URL"],
         "ordered": not enabled,
-        "queue": "integrations",
+        "effect": "at-least-once",
         "backlog": {"pending": 2, "dead": 0},
-        "event_types": ["order.created"],
+        "oldest_waiting_age_seconds": 0.0,
+        "done": 0,
     }
 
 

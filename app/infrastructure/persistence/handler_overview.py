@@ -1,25 +1,14 @@
-"""Every handler as operators see it: what it subscribes to, whether this process enables
-it (or which setting it lacks), and its deliveries by status.
-
-``flask handlers list`` prints it and ``GET /api/handlers`` answers it: one function, so the
-two always say the same. The figures come from ``backlog``, which reads only unfinished
-rows and the done counters, never the retained history.
-"""
+"""The figures of the handler overview (``app.application.handler_overview``), read from
+``backlog``, which reads only unfinished rows and the done counters, never the retained
+history."""
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 
 from app.application.event_handlers.subscriptions import Subscription, Subscriptions
-from app.application.ports import DeliveryStatus
+from app.application.handler_overview import HandlerOverview, describe
 from app.infrastructure.persistence import backlog
-
-BACKLOG_STATUSES = (*DeliveryStatus.unfinished(), *DeliveryStatus.held(), DeliveryStatus.DEAD)
-"""What a handler's backlog counts: deliveries still to run or held, and dead ones."""
-
-HandlerOverview = dict[str, Any]
-"""One handler as JSON: see ``HandlerSchema`` in ``app.api.responses``."""
 
 
 def overview(conn: sa.Connection, subscriptions: Subscriptions) -> list[HandlerOverview]:
@@ -37,24 +26,6 @@ def _describe(conn: sa.Connection, subscriptions: Sequence[Subscription]) -> lis
     stats = backlog.outbox_stats(conn)
     ages = {b.handler: b.oldest_age_seconds for b in backlog.handler_backlogs(conn, names)}
     return [
-        _entry(s, stats["by_handler"].get(s.spec.name, {}), ages.get(s.spec.name, 0.0))
+        describe(s, stats["by_handler"].get(s.spec.name, {}), ages.get(s.spec.name, 0.0))
         for s in subscriptions
     ]
-
-
-def _entry(s: Subscription, counts: dict[str, int], oldest_age: float) -> HandlerOverview:
-    spec = s.spec
-    return {
-        "name": spec.name,
-        "task": spec.task_name,
-        "queue": spec.queue,
-        "event_types": sorted(spec.event_types),
-        "enabled": s.enabled,
-        "disabled_reason": s.disabled_reason,
-        "requires": list(spec.requires),
-        "ordered": spec.ordered,
-        "effect": spec.effect,
-        "backlog": {status.value: counts.get(status, 0) for status in BACKLOG_STATUSES},
-        "oldest_waiting_age_seconds": round(oldest_age, 3),
-        "done": counts.get(DeliveryStatus.DONE, 0),
-    }

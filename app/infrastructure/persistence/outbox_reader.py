@@ -7,9 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.application.event_handlers.subscriptions import Subscription, Subscriptions
+from app.application.handler_overview import HandlerOverview
 from app.infrastructure.persistence import backlog, handler_overview, traces
 from app.infrastructure.persistence.backlog import HandlerBacklog, ParkedBehind, ParkedKeys
-from app.infrastructure.persistence.handler_overview import HandlerOverview
 from app.infrastructure.persistence.traces import TracedDelivery, TracedEvent
 
 
