@@ -55,6 +55,7 @@ from app.infrastructure.persistence.ops_sessions import OpsSessions
 from app.infrastructure.persistence.outbox_reader import OutboxReader
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
 from app.infrastructure.persistence.repositories import SqlOrderDirectory, SqlUserDirectory
+from app.infrastructure.persistence.retention import Retention
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 from app.infrastructure.readiness import Readiness
 
@@ -188,6 +189,8 @@ def _wire(
             host=settings.host,
         ),
         subscriptions,
+        publisher,
+        Retention(engine, timedelta(hours=settings.outbox_retention_hours)),
     )
 
 

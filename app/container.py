@@ -15,6 +15,7 @@ from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.subscriptions import Subscriptions
 from app.application.ports import Outbound
 from app.config import Settings
+from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.messaging.relay_follower import RelayFollower
 from app.infrastructure.metrics.outbox_collector import OutboxCollector
@@ -26,6 +27,7 @@ from app.infrastructure.persistence.idempotency import IdempotencyKeys
 from app.infrastructure.persistence.ops_sessions import OpsSessions
 from app.infrastructure.persistence.outbox_reader import OutboxReader
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
+from app.infrastructure.persistence.retention import Retention
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 from app.infrastructure.readiness import Readiness
 
@@ -72,6 +74,10 @@ class Container:
     """What ``flask outbox relay --follow`` runs: ``relay`` woken by each commit."""
     subscriptions: Subscriptions
     """Every handler, enabled or why not: the units of work write deliveries for the enabled."""
+    publisher: CeleryPublisher
+    """What the relay publishes with; a worker declares the dead-letter queue through it."""
+    retention: Retention
+    """The purge of done deliveries older than ``OUTBOX_RETENTION_HOURS``."""
 
 
 def container_of(app: Flask | None = None) -> Container:

@@ -22,9 +22,9 @@ from celery.signals import (
 
 from app import logs
 from app.application.event_handlers.registry import HANDLERS
+from app.application.maintenance_tasks import RELAY_TASK, RETENTION_TASK
+from app.application.messages import MessageContext
 from app.config import Settings
-from app.infrastructure.envelope import context_of
-from tasks.registration import RELAY_TASK, RETENTION_TASK
 
 HANDLER_BY_TASK = {spec.task_name: spec.name for spec in HANDLERS}
 MAINTENANCE_TASKS = frozenset({RELAY_TASK, RETENTION_TASK})
@@ -78,7 +78,7 @@ def bind_task_ids(task: Task, kwargs: Any) -> None:
     handler = HANDLER_BY_TASK.get(getattr(task, "name", None) or "")
     if handler:
         ids["handler"] = handler
-    logs.bind(context_of(envelope), **ids)
+    logs.bind(MessageContext.named_in(envelope), **ids)
 
 
 def _bind_task(task: Task | None = None, kwargs: Any = None, **_: Any) -> None:

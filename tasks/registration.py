@@ -5,7 +5,6 @@ Task names are wire names (``handlers.<handler>``, ``outbox.relay``), never modu
 
 import logging
 import time
-from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task
@@ -14,15 +13,9 @@ from celery.exceptions import Reject
 from app.application.deliveries import DeadLettered, RetryLater
 from app.application.event_handlers.registry import HANDLERS
 from app.application.event_handlers.specs import HandlerSpec
+from app.application.maintenance_tasks import RELAY_QUEUE, RELAY_TASK, RETENTION_TASK
 from app.container import container_of
-from app.infrastructure.messaging.celery_app import RELAY_QUEUE
-from app.infrastructure.persistence import retention
 from tasks import metrics
-
-RELAY_TASK = "outbox.relay"
-RETENTION_TASK = "outbox.purge_done"
-RETENTION_BATCH = 1000
-"""Done deliveries deleted per short transaction."""
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +56,7 @@ def register_tasks(celery: Celery) -> None:
     def purge_done_deliveries() -> int:
         container = container_of()
         container.idempotency_keys.purge_expired()
-        return retention.purge_done_deliveries(
-            container.engine,
-            timedelta(hours=container.settings.outbox_retention_hours),
-            RETENTION_BATCH,
-        )
+        return container.retention.purge()
 
     for spec in HANDLERS:
         _handler_task(celery, spec)

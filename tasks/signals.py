@@ -7,7 +7,6 @@ from flask import Flask
 
 from app.application.errors import CorruptMessage
 from app.container import container_of
-from app.infrastructure.messaging.celery_app import declare_dead_letter_queue
 
 
 def _body(message: Any) -> Any:
@@ -22,7 +21,7 @@ def install_dead_letter_signals(flask_app: Flask) -> None:
 
     @worker_ready.connect(weak=False)
     def _declare_dead_letter_queue(**_: Any) -> None:
-        declare_dead_letter_queue(container.celery)
+        container.publisher.declare_dead_letter_queue()
 
     @task_unknown.connect(weak=False)
     def _unknown_task(name: str | None = None, message: Any = None, **_: Any) -> None:

@@ -21,6 +21,17 @@ class MessageContext:
         """The start of a chain (a request): it is its own cause."""
         return cls(correlation_id, correlation_id)
 
+    @classmethod
+    def named_in(cls, envelope: object) -> "MessageContext | None":
+        """The context an envelope (as decoded JSON) names, before (or without) validating
+        the rest of it: what a log line can carry for a message too broken to run."""
+        if not isinstance(envelope, dict):
+            return None
+        correlation_id, causation_id = envelope.get("correlation_id"), envelope.get("causation_id")
+        if isinstance(correlation_id, str) and isinstance(causation_id, str):
+            return cls(correlation_id, causation_id)
+        return None
+
 
 @dataclass(frozen=True)
 class EventMessage:

@@ -178,16 +178,6 @@ def decode_stored(stored: object) -> EventMessage:
     )
 
 
-def context_of(data: object) -> MessageContext | None:
-    """The context an envelope names, before (or without) validating the rest of it."""
-    if not isinstance(data, dict):
-        return None
-    correlation_id, causation_id = data.get("correlation_id"), data.get("causation_id")
-    if isinstance(correlation_id, str) and isinstance(causation_id, str):
-        return MessageContext(correlation_id, causation_id)
-    return None
-
-
 def _user_registered_v1_to_v2(payload: Payload) -> Payload:
     """Version 1 called the display name ``full_name``."""
     upgraded = {k: v for k, v in payload.items() if k != "full_name"}

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.application.maintenance_tasks import RETENTION_TASK
 from app.application.operations import MAX_TRACED_EVENTS
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import outbox
-from tasks.registration import RETENTION_TASK
 from tests.support.db_state import store_raw_event
 from tests.support.inprocess import Api, AppFactory, container
 

@@ -14,12 +14,12 @@ from flask.testing import FlaskClient
 from app.api import auth
 from app.api.idempotency import request_fingerprint
 from app.application import command_handlers
+from app.application.maintenance_tasks import RETENTION_TASK
 from app.domain.commands import RegisterUser
 from app.domain.errors import ConcurrencyConflict
 from app.infrastructure.persistence.idempotency import IdempotencyKeys, IdempotencyRecord
 from app.infrastructure.persistence.sql import as_utc, utcnow
 from app.infrastructure.persistence.tables import idempotency_keys
-from tasks.registration import RETENTION_TASK
 from tests.support.inprocess import Api, AppFactory, container, row_counts
 
 USER = {"email": "ada@example.com", "name": "Ada"}

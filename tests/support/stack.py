@@ -23,9 +23,9 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.application.event_handlers.registry import HANDLER_QUEUES
+from app.application.maintenance_tasks import RELAY_QUEUE
 from app.config import Settings
 from app.container import Container, container_of
-from app.infrastructure.messaging.celery_app import RELAY_QUEUE
 from tests.support.brokers import Broker, queue_depths
 from tests.support.databases import Database, process_env, run_flask
 from tests.support.outbox import wait_for_outbox_drained

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from app.infrastructure.messaging.celery_app import RELAY_QUEUE
+from app.application.maintenance_tasks import RELAY_QUEUE, RETENTION_TASK
 from app.infrastructure.persistence import retention
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import events, outbox
-from tasks.registration import RETENTION_TASK, register_tasks
+from tasks.registration import register_tasks
 from tests.support.db_state import count_rows, table_rows
 from tests.support.fixtures import DATABASE_KINDS, MakeStack
 from tests.support.relays import seed_pending_deliveries

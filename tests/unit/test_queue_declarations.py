@@ -10,10 +10,10 @@ import pytest
 from celery import Celery
 
 from app.application.event_handlers.registry import HANDLER_QUEUES
+from app.application.maintenance_tasks import RELAY_QUEUE
 from app.config import Settings
 from app.infrastructure.messaging.celery_app import (
     DEAD_LETTER_QUEUE,
-    RELAY_QUEUE,
     build_celery,
     dead_letter_queue,
 )

@@ -8,11 +8,11 @@ from celery import Celery, Task
 from kombu.entity import Exchange, Queue
 
 from app.application.event_handlers.registry import HANDLER_QUEUES
+from app.application.maintenance_tasks import RELAY_QUEUE, RELAY_TASK, RETENTION_TASK
 from app.config import Settings
 from app.infrastructure.messaging import redis_transport
 from app.infrastructure.messaging.broker_kind import is_amqp, is_redis, is_sentinel
 
-RELAY_QUEUE = "outbox"
 DEAD_LETTER_QUEUE = "dead_letter"
 DEAD_LETTER_EXCHANGE = "dead_letter"
 REDIS_VISIBILITY_TIMEOUT = 3600
@@ -144,7 +144,7 @@ def build_celery(
         task_time_limit=settings.task_time_limit,
         beat_schedule={
             "outbox-relay": {
-                "task": "outbox.relay",
+                "task": RELAY_TASK,
                 "schedule": settings.outbox_relay_interval,
                 "options": {
                     "queue": RELAY_QUEUE,
@@ -152,7 +152,7 @@ def build_celery(
                 },
             },
             "outbox-retention": {
-                "task": "outbox.purge_done",
+                "task": RETENTION_TASK,
                 "schedule": settings.outbox_retention_interval,
                 "options": {"queue": RELAY_QUEUE, "expires": settings.outbox_retention_interval},
             },

@@ -8,7 +8,11 @@ from celery import Celery
 from kombu.common import maybe_declare
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
-from app.infrastructure.messaging.celery_app import DEAD_LETTER_QUEUE, dead_letter_queue
+from app.infrastructure.messaging.celery_app import (
+    DEAD_LETTER_QUEUE,
+    dead_letter_queue,
+    declare_dead_letter_queue,
+)
 from app.infrastructure.messaging.confirms import confirmed_once, uses_confirms
 from app.infrastructure.persistence.outbox import ClaimedDelivery
 
@@ -99,6 +103,10 @@ class CeleryPublisher:
             task.apply_async(kwargs=kwargs, **options)
         else:
             self._celery.send_task(spec.task_name, kwargs=kwargs, **options)
+
+    def declare_dead_letter_queue(self) -> None:
+        """See ``celery_app.declare_dead_letter_queue``: what a worker does when it is ready."""
+        declare_dead_letter_queue(self._celery)
 
     def copy_to_dead_letter_queue(self, handler: str | None, body: Any, reason: str) -> None:
         """Redis has no dead-letter exchange: re-publish a copy to ``dead_letter`` ourselves.

@@ -21,6 +21,22 @@ from app.infrastructure.persistence.tables import outbox
 
 log = logging.getLogger(__name__)
 
+BATCH_SIZE = 1000
+"""Done deliveries deleted per short transaction."""
+
+
+class Retention:
+    """The purge beat's retention task runs: done deliveries older than ``older_than``."""
+
+    def __init__(self, engine: sa.Engine, older_than: timedelta) -> None:
+        self._engine = engine
+        self._older_than = older_than
+
+    def purge(self) -> int:
+        """Delete every done delivery past retention, ``BATCH_SIZE`` per transaction;
+        returns how many in all."""
+        return purge_done_deliveries(self._engine, self._older_than, BATCH_SIZE)
+
 
 def purge_done_deliveries(engine: sa.Engine, older_than: timedelta, batch_size: int) -> int:
     """Delete done deliveries past retention, batch after batch; returns how many in all."""
