@@ -32,6 +32,7 @@ from app.infrastructure.messaging.celery_app import (
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.messaging.relay_follower import RelayFollower
+from app.infrastructure.metrics.multiprocess import ProcessMetrics
 from app.infrastructure.metrics.outbox_collector import OutboxCollector
 from app.infrastructure.notifications.email import MaildirEmailSender, SmtpEmailSender
 from app.infrastructure.notifications.webhooks import (
@@ -191,6 +192,7 @@ def _wire(
         subscriptions,
         publisher,
         Retention(engine, timedelta(hours=settings.outbox_retention_hours)),
+        ProcessMetrics(),
     )
 
 

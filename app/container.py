@@ -18,6 +18,7 @@ from app.config import Settings
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.messaging.relay_follower import RelayFollower
+from app.infrastructure.metrics.multiprocess import ProcessMetrics
 from app.infrastructure.metrics.outbox_collector import OutboxCollector
 from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
 from app.infrastructure.persistence.dead_letters import DeadLetterStore
@@ -78,6 +79,9 @@ class Container:
     """What the relay publishes with; a worker declares the dead-letter queue through it."""
     retention: Retention
     """The purge of done deliveries older than ``OUTBOX_RETENTION_HOURS``."""
+    metrics: ProcessMetrics
+    """The process tree's Prometheus samples, summed over ``PROMETHEUS_MULTIPROC_DIR``'s
+    files when it is set: what ``/metrics`` and the worker's exporter serve."""
 
 
 def container_of(app: Flask | None = None) -> Container:

@@ -12,16 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery.signals import worker_init, worker_process_shutdown
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram
 
 from app.application.deliveries import DeadLettered, Outcome, RetryLater
 from app.container import container_of
-from app.infrastructure.metrics.multiprocess import (
-    mark_process_dead,
-    multiprocess_dir,
-    reset_directory,
-    scrape_registry,
-)
 
 log = logging.getLogger(__name__)
 
@@ -74,29 +68,6 @@ def observe_delivery(handler: str, outcome: Outcome, seconds: float) -> None:
     DELIVERY_DURATION.labels(handler).observe(seconds)
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """``host:port`` (``WORKER_METRICS_LISTEN``) as an address to bind."""
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"WORKER_METRICS_LISTEN must be host:port, got {value!r}")
-    return host, int(port)
-
-
-def start_worker_exporter(listen: str) -> None:
-    """In the worker's main process, before the pool forks: wipe the directory, serve it."""
-    if not listen:
-        return
-    if multiprocess_dir() is None:
-        raise RuntimeError(
-            "WORKER_METRICS_LISTEN is set but PROMETHEUS_MULTIPROC_DIR is not: "
-            "the exporter would see none of the pool processes' deliveries"
-        )
-    host, port = parse_listen(listen)
-    reset_directory()
-    start_http_server(port, addr=host, registry=scrape_registry())
-    log.info("worker metrics on http://%s:%d/metrics", host, port)
-
-
 def install() -> None:
     """Connect the exporter to the worker's start and the bookkeeping to each child's exit."""
 
@@ -106,12 +77,15 @@ def install() -> None:
         from tasks.worker_app import build_worker
 
         flask_app, _celery = build_worker()
-        listen = container_of(flask_app).settings.worker_metrics_listen
+        container = container_of(flask_app)
+        listen = container.settings.worker_metrics_listen
         try:
-            start_worker_exporter(listen)
+            container.metrics.serve(listen)
         except (RuntimeError, ValueError, OSError) as exc:
             log.error("worker metrics exporter not started on %r: %s", listen, exc)
 
     @worker_process_shutdown.connect(weak=False)
     def _pool_process_exits(**_: Any) -> None:
-        mark_process_dead(os.getpid())
+        from tasks.worker_app import build_worker
+
+        container_of(build_worker()[0]).metrics.mark_process_dead(os.getpid())

@@ -8,7 +8,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from app.api.auth import Access
 from app.api.openapi import ApiBlueprint
 from app.container import container_of
-from app.infrastructure.metrics.multiprocess import scrape_registry
 
 UNMATCHED_ROUTE = "unmatched"
 """The ``route`` label of requests no URL rule matched (404s, bad methods on unknown paths)."""
@@ -35,7 +34,8 @@ blueprint = ApiBlueprint(
 )
 def metrics() -> Response:
     """The web's metrics and the outbox gauges, for Prometheus"""
-    registry = scrape_registry(container_of().outbox_collector)
+    c = container_of()
+    registry = c.metrics.scrape_registry(c.outbox_collector)
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

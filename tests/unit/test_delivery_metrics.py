@@ -51,11 +51,11 @@ def test_a_malformed_envelope_records_no_lag(envelope: object) -> None:
 @pytest.mark.parametrize("value", ["9808", "host:", ":9808", "127.0.0.1:99999", "h:x"])
 def test_a_bad_listen_address_names_the_setting(value: str) -> None:
     with pytest.raises(ValueError, match="WORKER_METRICS_LISTEN"):
-        metrics.parse_listen(value)
+        multiprocess.parse_listen(value)
 
 
 def test_listen_address_parses() -> None:
-    assert metrics.parse_listen("0.0.0.0:9808") == ("0.0.0.0", 9808)
+    assert multiprocess.parse_listen("0.0.0.0:9808") == ("0.0.0.0", 9808)
 
 
 def test_the_exporter_refuses_to_start_without_a_multiprocess_directory(
@@ -63,7 +63,7 @@ def test_the_exporter_refuses_to_start_without_a_multiprocess_directory(
 ) -> None:
     monkeypatch.delenv(multiprocess.ENV_VAR, raising=False)
     with pytest.raises(RuntimeError, match="PROMETHEUS_MULTIPROC_DIR is not"):
-        metrics.start_worker_exporter("127.0.0.1:9808")
+        multiprocess.serve("127.0.0.1:9808")
 
 
 def test_reset_directory_empties_what_a_previous_run_left(

@@ -1,13 +1,16 @@
 """The multiprocess directory's life cycle and the registry a scrape reads."""
 
+import logging
 import os
 import shutil
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 from prometheus_client.registry import Collector
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+
+log = logging.getLogger(__name__)
 
 
 def multiprocess_dir() -> Path | None:
@@ -47,3 +50,42 @@ def scrape_registry(*collectors: Collector) -> CollectorRegistry:
     for collector in collectors:
         registry.register(collector)
     return registry
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``WORKER_METRICS_LISTEN``) as an address to bind."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"WORKER_METRICS_LISTEN must be host:port, got {value!r}")
+    return host, int(port)
+
+
+def serve(listen: str) -> None:
+    """In a worker's main process, before its pool forks: wipe the directory, then serve
+    the sum of its files on ``listen`` (nothing when it is empty)."""
+    if not listen:
+        return
+    if multiprocess_dir() is None:
+        raise RuntimeError(
+            "WORKER_METRICS_LISTEN is set but PROMETHEUS_MULTIPROC_DIR is not: "
+            "the exporter would see none of the pool processes' deliveries"
+        )
+    host, port = parse_listen(listen)
+    reset_directory()
+    start_http_server(port, addr=host, registry=scrape_registry())
+    log.info("worker metrics on http://%s:%d/metrics", host, port)
+
+
+class ProcessMetrics:
+    """The functions above as the container hands them to the entry points: ``/metrics``
+    scrapes through it, a worker serves its pool's files with it, a pool process reports
+    its exit to it."""
+
+    def scrape_registry(self, *collectors: Collector) -> CollectorRegistry:
+        return scrape_registry(*collectors)
+
+    def serve(self, listen: str) -> None:
+        serve(listen)
+
+    def mark_process_dead(self, pid: int) -> None:
+        mark_process_dead(pid)
