@@ -2,7 +2,7 @@
 
 These statements run on every delivery, so they are built once, with bound parameters:
 building and cache-keying a fresh statement per call was a visible share of a worker's CPU.
-Each starts from ``delivery_states.update_to``, which sets the status and guards the move.
+Each move is one of ``delivery_states``' statements, which set the status and guard the move.
 """
 
 from datetime import timedelta
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.application.ports import Attempt, DeliveryStatus
 from app.infrastructure.persistence import delivery_states as states
-from app.infrastructure.persistence import done_counts, ordering
+from app.infrastructure.persistence import done_counts
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import (
     Timestamp,
@@ -41,35 +41,16 @@ _EVENT_COLUMNS = (
     events.c.causation_id,
     events.c.payload,
 )
-# Parameters named apart from outbox's columns: in an UPDATE, a parameter named like a
-# column is taken as a value to SET.
-_THIS_DELIVERY = sa.and_(
-    outbox.c.id == sa.bindparam("delivery_id"),
-    outbox.c.handler == sa.bindparam("of_handler"),
-    outbox.c.event_id == sa.bindparam("of_event_id"),
-)
-_COUNT_ATTEMPT = {
-    "attempts": outbox.c.attempts + 1,
-    "lease_until": sa.bindparam("lease_until", type_=Timestamp),
-}
 # PostgreSQL returns the stored event with the counted attempt (UPDATE … FROM events);
 # SQLite's RETURNING may name only the updated table, so it reads the event next.
-_START_PG = (
-    states.update_to(DeliveryStatus.RUNNING)
-    .where(_THIS_DELIVERY, events.c.event_id == outbox.c.event_id)
-    .values(_COUNT_ATTEMPT)
-    .returning(
-        outbox.c.attempts,
-        _RECEIPT_EXISTS.label("applied"),
-        ordering.BEHIND.label("behind"),
-        *_EVENT_COLUMNS,
-    )
+_START_PG = states.ATTEMPT_STARTED.where(events.c.event_id == outbox.c.event_id).returning(
+    outbox.c.attempts,
+    _RECEIPT_EXISTS.label("applied"),
+    states.BEHIND.label("behind"),
+    *_EVENT_COLUMNS,
 )
-_START_SQLITE = (
-    states.update_to(DeliveryStatus.RUNNING)
-    .where(_THIS_DELIVERY)
-    .values(_COUNT_ATTEMPT)
-    .returning(outbox.c.attempts, _RECEIPT_EXISTS.label("applied"), ordering.BEHIND.label("behind"))
+_START_SQLITE = states.ATTEMPT_STARTED.returning(
+    outbox.c.attempts, _RECEIPT_EXISTS.label("applied"), states.BEHIND.label("behind")
 )
 _STORED_EVENT = sa.select(*_EVENT_COLUMNS).where(events.c.event_id == sa.bindparam("event_id"))
 _CURRENT = sa.select(outbox.c.attempts, outbox.c.status, outbox.c.handler, outbox.c.event_id).where(
@@ -120,27 +101,10 @@ def start(
 
 def schedule_retry(conn: sa.Connection, delivery_id: int, *, error: str, lease: timedelta) -> None:
     """A retry is scheduled: note why, and lease the row past the retry's countdown."""
-    conn.execute(
-        states.update_to(DeliveryStatus.RETRY)
-        .where(outbox.c.id == delivery_id)
-        .values(last_error=error[:2000], lease_until=utcnow() + lease)
-    )
+    conn.execute(states.retry_scheduled(delivery_id, error=error, lease_until=utcnow() + lease))
 
 
-def _mark_done() -> Any:
-    return (
-        states.update_to(DeliveryStatus.DONE)
-        .where(outbox.c.id == sa.bindparam("delivery_id"))
-        .values(
-            done_at=sa.bindparam("done_at", type_=Timestamp),
-            lease_until=None,
-            last_error=None,
-        )
-        .returning(outbox.c.handler)
-    )
-
-
-_MARK_DONE = _mark_done()
+_MARK_DONE = states.marked_done()
 _MARK_AND_COUNT_DONE_PG = done_counts.count_up_from(_MARK_DONE.cte("marked"))
 
 
@@ -177,9 +141,9 @@ def receipt_insert(insert: Any) -> Any:
     )
 
 
-_RECEIPT_MARK_AND_COUNT_DONE_PG = done_counts.count_up_from(_mark_done().cte("marked")).add_cte(
-    receipt_insert(postgresql.insert).cte("receipt")
-)
+_RECEIPT_MARK_AND_COUNT_DONE_PG = done_counts.count_up_from(
+    states.marked_done().cte("marked")
+).add_cte(receipt_insert(postgresql.insert).cte("receipt"))
 _RECEIPT_SQLITE = receipt_insert(sqlite.insert)
 
 

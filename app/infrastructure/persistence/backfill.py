@@ -197,15 +197,15 @@ def _deliver(conn: sa.Connection, spec: HandlerSpec, report: BackfillReport, *wh
             "handler": spec.name,
             "available_at": now,
             "created_at": now,
-            **states.created(DeliveryStatus.PENDING),
             **ordering.place(spec.name, r, r.position),
         }
         for r in wanted
     ]
     if conn.dialect.name == "postgresql":
-        insert: Any = postgresql.insert(outbox).on_conflict_do_nothing()
+        insert: Any = states.insert(DeliveryStatus.PENDING, postgresql.insert)
     else:
-        insert = sqlite.insert(outbox).on_conflict_do_nothing()
+        insert = states.insert(DeliveryStatus.PENDING, sqlite.insert)
+    insert = insert.on_conflict_do_nothing()
     inserted = conn.execute(insert.returning(outbox.c.id), values).all()
     report.added += len(inserted)
     return len(rows)

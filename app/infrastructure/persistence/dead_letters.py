@@ -89,11 +89,7 @@ def record(
         .returning(dead_letters.c.id)
     ).scalar_one()
     if delivery_id is not None:
-        conn.execute(
-            states.update_to(DeliveryStatus.DEAD)
-            .where(outbox.c.id == delivery_id)
-            .values(lease_until=None, last_error=str(exc)[:2000])
-        )
+        conn.execute(states.dead(delivery_id, error=str(exc)))
         if handler in ORDERED_HANDLERS:
             ordering.settle_deliveries(conn, [delivery_id])
     return int(dead_letter_id)
@@ -140,20 +136,7 @@ def redrive(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
     if not rows:
         return []
     now = utcnow()
-    reset = set(
-        conn.execute(
-            states.update_to(DeliveryStatus.PENDING, sources=[DeliveryStatus.DEAD])
-            .where(outbox.c.id.in_([r.delivery_id for r in rows]))
-            .values(
-                attempts=0,
-                available_at=now,
-                lease_until=None,
-                claimed_by=None,
-                last_error=None,
-            )
-            .returning(outbox.c.id)
-        ).scalars()
-    )
+    reset = set(conn.execute(states.redriven([r.delivery_id for r in rows], now=now)).scalars())
     redriven = [r.id for r in rows if r.delivery_id in reset]
     if redriven:
         conn.execute(
@@ -190,14 +173,7 @@ def skip(conn: sa.Connection, ids: Sequence[int], *, by: str) -> list[int]:
     rows = _still_dead(conn, ids)
     if not rows:
         return []
-    skipped_deliveries = set(
-        conn.execute(
-            states.update_to(DeliveryStatus.SKIPPED, sources=[DeliveryStatus.DEAD])
-            .where(outbox.c.id.in_([r.delivery_id for r in rows]))
-            .values(lease_until=None, claimed_by=None)
-            .returning(outbox.c.id)
-        ).scalars()
-    )
+    skipped_deliveries = set(conn.execute(states.skipped([r.delivery_id for r in rows])).scalars())
     skipped = [r.id for r in rows if r.delivery_id in skipped_deliveries]
     if skipped:
         conn.execute(

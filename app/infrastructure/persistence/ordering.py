@@ -32,7 +32,7 @@ from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.application.event_handlers.specs import StoredEvent
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import delivery_states as states
-from app.infrastructure.persistence.delivery_states import HELD, OPEN
+from app.infrastructure.persistence.delivery_states import AHEAD_IN_FLIGHT, HELD, OPEN
 from app.infrastructure.persistence.tables import outbox
 
 PENDING, WAITING, PARKED = DeliveryStatus.PENDING, DeliveryStatus.WAITING, DeliveryStatus.PARKED
@@ -152,22 +152,7 @@ def _move(conn: sa.Connection, ids: list[int], target: DeliveryStatus) -> None:
     """Guarded by the sources the map allows; a held row loses any relay's claim."""
     if not ids:
         return
-    sources = [s for s in (PENDING, WAITING, PARKED) if s != target]
-    conn.execute(
-        states.update_to(target, sources=sources)
-        .where(outbox.c.id.in_(ids))
-        .values(lease_until=None, claimed_by=None)
-    )
-
-
-_AHEAD_IN_FLIGHT = sa.literal_column(
-    "EXISTS (SELECT 1 FROM outbox AS ahead WHERE ahead.handler = outbox.handler"
-    " AND ahead.order_key = outbox.order_key AND ahead.order_seq < outbox.order_seq"
-    f" AND ahead.status <> '{DeliveryStatus.DONE}'"
-    f" AND ahead.status IN ('{PENDING}', '{DeliveryStatus.DISPATCHED}',"
-    f" '{DeliveryStatus.RUNNING}', '{DeliveryStatus.RETRY}', '{DeliveryStatus.DEAD}'))",
-    sa.Boolean,
-)
+    conn.execute(states.settled(ids, target))
 
 
 def stranded_keys(conn: sa.Connection, limit: int = 10_000) -> set[Key]:
@@ -176,29 +161,14 @@ def stranded_keys(conn: sa.Connection, limit: int = 10_000) -> set[Key]:
     relay's repair settles; in a healthy outbox it finds none, however many rows wait."""
     rows = conn.execute(
         sa.select(outbox.c.handler, outbox.c.order_key)
-        .where(HELD, sa.not_(_AHEAD_IN_FLIGHT))
+        .where(HELD, sa.not_(AHEAD_IN_FLIGHT))
         .distinct()
         .limit(limit)
     )
     return {(row.handler, row.order_key) for row in rows}
 
 
-BEHIND = sa.literal_column(
-    "(SELECT ahead.id FROM outbox AS ahead WHERE ahead.handler = outbox.handler"
-    " AND ahead.order_key = outbox.order_key AND ahead.order_seq < outbox.order_seq"
-    f" AND ahead.status <> '{DeliveryStatus.DONE}'"
-    f" AND ahead.status <> '{DeliveryStatus.SKIPPED}' LIMIT 1)",
-    sa.BigInteger,
-)
-"""In a statement on ``outbox``: the id of an open row of the same key ahead of this one
-(null when there is none, and always for unordered rows). Spelled out for RETURNING."""
-
-
 def hold(conn: sa.Connection, delivery_id: int) -> None:
     """A worker started a row with an open one ahead of it: hold it again, unrun."""
-    conn.execute(
-        states.update_to(WAITING, sources=[DeliveryStatus.RUNNING])
-        .where(outbox.c.id == delivery_id)
-        .values(lease_until=None, claimed_by=None)
-    )
+    conn.execute(states.held_again(delivery_id))
     settle_deliveries(conn, [delivery_id])

@@ -1,8 +1,9 @@
 """The outbox as writers and relays move it: rows appended with their events, then claimed,
 marked dispatched or released.
 
-``delivery_states`` says which status a row may move to and guards every statement that
-moves one; the statements here name only their rows and the other columns.
+``delivery_states`` says which status a row may move to and builds every statement that
+moves one (the inserts here included); the claim and the lease-only updates here leave
+the status alone.
 
 Claiming is one atomic ``UPDATE … RETURNING`` guarded by the lease, with ``FOR UPDATE
 SKIP LOCKED`` in the subquery on PostgreSQL (SQLite drops that clause and serialises
@@ -63,14 +64,10 @@ def append(
         return []
     now = utcnow()
     if dispatch_lease is None:
-        state = states.created(DeliveryStatus.PENDING)
+        status, state = DeliveryStatus.PENDING, {}
     else:
-        state = {
-            **states.created(DeliveryStatus.DISPATCHED),
-            "dispatched_at": now,
-            "dispatch_count": 1,
-            "lease_until": now + dispatch_lease,
-        }
+        status = DeliveryStatus.DISPATCHED
+        state = {"dispatched_at": now, "dispatch_count": 1, "lease_until": now + dispatch_lease}
     rows = [
         {
             "event_id": e.event_id,
@@ -83,7 +80,7 @@ def append(
         for e, handler, position in wanted
     ]
     ids = conn.execute(
-        outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True), rows
+        states.insert(status).returning(outbox.c.id, sort_by_parameter_order=True), rows
     ).scalars()
     return [ClaimedDelivery(i, h, e) for i, (e, h, _p) in zip(ids, wanted, strict=True)]
 
@@ -172,12 +169,8 @@ def mark_dispatched(
         return
     now = utcnow()
     conn.execute(
-        states.update_to(DeliveryStatus.DISPATCHED)
-        .where(outbox.c.id.in_(ids), outbox.c.claimed_by == token)
-        .values(
-            dispatched_at=now,
-            lease_until=_redelivery_lease(now, redelivery_after),
-            dispatch_count=outbox.c.dispatch_count + 1,
+        states.dispatched(
+            ids, token=token, now=now, lease_until=_redelivery_lease(now, redelivery_after)
         )
     )
 
@@ -191,11 +184,14 @@ def release(conn: sa.Connection, ids: Sequence[int], *, token: str | None) -> No
     if not ids:
         return
     if token is None:
-        unstarted = states.update_to(DeliveryStatus.PENDING, sources=[DeliveryStatus.DISPATCHED])
-        released = unstarted.where(outbox.c.attempts == 0)
-    else:
-        released = outbox.update().where(outbox.c.claimed_by == token, UNFINISHED)
-    conn.execute(released.where(outbox.c.id.in_(ids)).values(lease_until=None))
+        conn.execute(states.unstarted_released(ids))
+        return
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.claimed_by == token, UNFINISHED)
+        .where(outbox.c.id.in_(ids))
+        .values(lease_until=None)
+    )
 
 
 def republish_unstarted(conn: sa.Connection) -> int:
