@@ -29,6 +29,7 @@ from app.infrastructure.messaging.celery_app import (
     build_celery,
     queue_type_arguments,
 )
+from app.infrastructure.messaging.event_catalog import EventCatalog
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.messaging.relay_follower import RelayFollower
@@ -40,6 +41,8 @@ from app.infrastructure.notifications.webhooks import (
     SignedWebhookSender,
     SlackWebhookNotifier,
 )
+from app.infrastructure.persistence.aggregate_check import verify_orders
+from app.infrastructure.persistence.backfill import Backfill
 from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
 from app.infrastructure.persistence.database import (
     db,
@@ -55,6 +58,7 @@ from app.infrastructure.persistence.idempotency import IdempotencyKeys
 from app.infrastructure.persistence.ops_sessions import OpsSessions
 from app.infrastructure.persistence.outbox_reader import OutboxReader
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
+from app.infrastructure.persistence.rebuild import ProjectionRebuild
 from app.infrastructure.persistence.repositories import SqlOrderDirectory, SqlUserDirectory
 from app.infrastructure.persistence.retention import Retention
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
@@ -193,6 +197,10 @@ def _wire(
         publisher,
         Retention(engine, timedelta(hours=settings.outbox_retention_hours)),
         ProcessMetrics(),
+        EventCatalog(),
+        partial(ProjectionRebuild, engine),
+        partial(Backfill, engine),
+        partial(verify_orders, engine),
     )
 
 

@@ -12,9 +12,12 @@ from celery import Celery
 from flask import Flask, current_app
 
 from app.application.deliveries import DeliveryRunner
+from app.application.event_handlers.projections import Projection
 from app.application.event_handlers.subscriptions import Subscriptions
+from app.application.maintenance import Backfills, VerifyReport
 from app.application.ports import Outbound
 from app.config import Settings
+from app.infrastructure.messaging.event_catalog import EventCatalog
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.messaging.relay_follower import RelayFollower
@@ -28,6 +31,7 @@ from app.infrastructure.persistence.idempotency import IdempotencyKeys
 from app.infrastructure.persistence.ops_sessions import OpsSessions
 from app.infrastructure.persistence.outbox_reader import OutboxReader
 from app.infrastructure.persistence.read_models import SqlReadModelQueries
+from app.infrastructure.persistence.rebuild import ProjectionRebuild
 from app.infrastructure.persistence.retention import Retention
 from app.infrastructure.persistence.unit_of_work import SqlUnitOfWork
 from app.infrastructure.readiness import Readiness
@@ -82,6 +86,14 @@ class Container:
     metrics: ProcessMetrics
     """The process tree's Prometheus samples, summed over ``PROMETHEUS_MULTIPROC_DIR``'s
     files when it is set: what ``/metrics`` and the worker's exporter serve."""
+    event_catalog: EventCatalog
+    """The event catalog served over HTTP, and the committed wire contract and catalog."""
+    projection_rebuild: Callable[[Projection, int], ProjectionRebuild]
+    """A rebuild of a projection, folding so many aggregates per batch, over ``engine``."""
+    backfill: Backfills
+    """A handler's backfill over ``engine``."""
+    verify_orders: Callable[[], VerifyReport]
+    """Every order's stored state checked against the fold of its events."""
 
 
 def container_of(app: Flask | None = None) -> Container:

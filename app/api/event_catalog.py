@@ -2,19 +2,18 @@
 
 Both are PUBLIC, like the OpenAPI document and Swagger UI: they describe the wire formats
 partners and handler authors build against, and show no stored data. The document is
-built once per process (``asyncapi.current_json``); the page renders the same document.
+built once per process (the container's ``event_catalog``); the page renders the same
+document.
 """
 
-import functools
 import re
 
 from flask import Response, render_template
 from markupsafe import Markup, escape
 
 from app.api.auth import Access
-from app.api.catalog_page import Catalog, catalog
 from app.api.openapi import ApiBlueprint
-from app.infrastructure.messaging import asyncapi
+from app.container import container_of
 
 CODE_SPAN = re.compile(r"``?([^`]+)``?")
 
@@ -46,7 +45,7 @@ blueprint.add_app_template_filter(code_spans, "code_spans")
 )
 def asyncapi_json() -> Response:
     """The event catalog as AsyncAPI 3.0.0, generated from the event classes"""
-    return Response(asyncapi.current_json(), mimetype="application/json")
+    return Response(container_of().event_catalog.served_json(), mimetype="application/json")
 
 
 @blueprint.route("/api/asyncapi")
@@ -59,10 +58,4 @@ def asyncapi_json() -> Response:
 )
 def asyncapi_page() -> str:
     """The event catalog as a page: events, versions, fields, consumers, examples"""
-    return render_template("catalog/asyncapi.html", catalog=_catalog())
-
-
-@functools.cache
-def _catalog() -> Catalog:
-    """The page's content: the served document's, built once per process like it."""
-    return catalog(asyncapi.current())
+    return render_template("catalog/asyncapi.html", catalog=container_of().event_catalog.page())

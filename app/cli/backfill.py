@@ -8,9 +8,9 @@ import click
 from flask.cli import with_appcontext
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
+from app.application.maintenance import BackfillJob, BackfillReport
 from app.cli.dead_letters import SinceType
 from app.container import container_of
-from app.infrastructure.persistence.backfill import Backfill, BackfillReport
 
 PLAIN_PROGRESS_SECONDS = 2.0
 """How often a run without a terminal prints a progress line."""
@@ -66,7 +66,7 @@ def backfill_command(
             "would do nothing. Configure it, restart the processes, then backfill."
         )
     spec = subscription.spec
-    backfill = Backfill(c.engine, spec, batch_size=batch_size, rate=rate, dry_run=dry_run)
+    backfill = c.backfill(spec, batch_size=batch_size, rate=rate, dry_run=dry_run)
     after, total = backfill.plan(from_position=from_position, since=since)
     click.echo(
         f"{'dry run: ' if dry_run else ''}backfilling {name} from position {after + 1}: "
@@ -76,7 +76,7 @@ def backfill_command(
     _summarise(report)
 
 
-def _run_with_progress(backfill: Backfill, after: int, total: int, name: str) -> BackfillReport:
+def _run_with_progress(backfill: BackfillJob, after: int, total: int, name: str) -> BackfillReport:
     began = time.perf_counter()
     if sys.stdout.isatty():
         done = 0

@@ -9,10 +9,9 @@ import click
 from flask.cli import AppGroup
 
 from app.application.event_handlers.projections import PROJECTIONS
+from app.application.maintenance import ProjectionRebuildJob, RebuildReport
+from app.application.wire_contract import SchemaChanged
 from app.container import container_of
-from app.infrastructure.messaging import asyncapi, schema_snapshot
-from app.infrastructure.persistence.aggregate_check import verify_orders
-from app.infrastructure.persistence.rebuild import ProjectionRebuild, RebuildReport
 
 outbox_cli = AppGroup("outbox", help="Inspect and drive the transactional outbox.")
 projections_cli = AppGroup("projections", help="Maintain the read models.")
@@ -66,9 +65,9 @@ def projections_rebuild(names: tuple[str, ...], batch_size: int) -> None:
     short transaction. Interrupting it (Ctrl-C) leaves the live projections as they were;
     run it again to start over. With no NAME, every projection is rebuilt.
     """
-    engine = container_of().engine
+    rebuild = container_of().projection_rebuild
     for name in names or sorted(PROJECTIONS):
-        report = _rebuild_with_progress(ProjectionRebuild(engine, PROJECTIONS[name], batch_size))
+        report = _rebuild_with_progress(rebuild(PROJECTIONS[name], batch_size))
         click.echo(
             f"rebuilt {name}: {report.rows} rows from {report.events} events in "
             f"{report.seconds:.2f} s ({report.events_per_second:,.0f} events/s); "
@@ -82,7 +81,7 @@ def projections_rebuild(names: tuple[str, ...], batch_size: int) -> None:
             )
 
 
-def _rebuild_with_progress(rebuild: ProjectionRebuild) -> RebuildReport:
+def _rebuild_with_progress(rebuild: ProjectionRebuildJob) -> RebuildReport:
     began, done = time.perf_counter(), 0
 
     def rate(_item: object) -> str:
@@ -139,21 +138,18 @@ def events_schema(write: bool) -> None:
     writes); a changed payload under an already-recorded version is refused (bump the
     version, add an upcaster).
     """
-    committed = schema_snapshot.load()
+    event_catalog = container_of().event_catalog
     try:
-        wanted = schema_snapshot.merged(committed)
-    except schema_snapshot.SchemaChanged as exc:
+        contract = event_catalog.contract()
+    except SchemaChanged as exc:
         raise click.ClickException(str(exc)) from None
-    text = schema_snapshot.dump(wanted)
     if write:
-        schema_snapshot.SNAPSHOT_PATH.write_text(text)
-        click.echo(f"wrote {schema_snapshot.SNAPSHOT_PATH}")
-        asyncapi.CATALOG_PATH.write_text(asyncapi.dump(asyncapi.build(wanted)))
-        click.echo(f"wrote {asyncapi.CATALOG_PATH}")
+        for path in event_catalog.write_contract():
+            click.echo(f"wrote {path}")
         return
-    click.echo(text, nl=False)
-    if wanted != committed:
-        raise click.ClickException(f"{schema_snapshot.SNAPSHOT_PATH} is out of date: run --write")
+    click.echo(contract.text, nl=False)
+    if not contract.up_to_date:
+        raise click.ClickException(f"{contract.path} is out of date: run --write")
 
 
 @events_cli.command("catalog")
@@ -166,30 +162,28 @@ def events_catalog(write: bool) -> None:
     `events schema --write` first), so the committed catalog names no version the contract
     lacks. A payload changed under a recorded version is refused either way, as there.
     """
+    event_catalog = container_of().event_catalog
     try:
-        wanted = asyncapi.current()
-    except schema_snapshot.SchemaChanged as exc:
+        document = event_catalog.catalog()
+    except SchemaChanged as exc:
         raise click.ClickException(str(exc)) from None
-    text = asyncapi.dump(wanted)
     if write:
-        contract = schema_snapshot.load()
-        if schema_snapshot.merged(contract) != contract:
+        contract = event_catalog.contract()
+        if not contract.up_to_date:
             raise click.ClickException(
-                f"{schema_snapshot.SNAPSHOT_PATH} is out of date: run "
-                "`flask --app app events schema --write` first"
+                f"{contract.path} is out of date: run `flask --app app events schema --write` first"
             )
-        asyncapi.CATALOG_PATH.write_text(text)
-        click.echo(f"wrote {asyncapi.CATALOG_PATH}")
+        click.echo(f"wrote {event_catalog.write_catalog()}")
         return
-    click.echo(text, nl=False)
-    if asyncapi.committed() != wanted:
-        raise click.ClickException(f"{asyncapi.CATALOG_PATH} is out of date: run --write")
+    click.echo(document.text, nl=False)
+    if not document.up_to_date:
+        raise click.ClickException(f"{document.path} is out of date: run --write")
 
 
 @aggregates_cli.command("verify")
 def aggregates_verify() -> None:
     """Fold every order's events and compare with its stored state; exit 1 on any mismatch."""
-    report = verify_orders(container_of().engine)
+    report = container_of().verify_orders()
     for mismatch in report.mismatches:
         click.echo(mismatch, err=True)
     click.echo(f"checked {report.checked} order(s), mismatched {report.mismatched}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.application.event_handlers.registry import HANDLERS, subscribers
+from app.application.wire_contract import SchemaChanged
 from app.domain.events import EVENT_CLASSES
 from app.domain.events.schema import payload_schema
 
@@ -22,10 +23,6 @@ SNAPSHOT_PATH = Path(__file__).with_name("wire_contract.json")
 Snapshot = dict[str, Any]
 """``events``: event type -> str(schema version) -> payload schema;
 ``handler_tasks``: task name -> queue; ``subscriptions``: event type -> handler names."""
-
-
-class SchemaChanged(Exception):
-    """An event's payload changed under a version that is already snapshotted."""
 
 
 def current() -> Snapshot:

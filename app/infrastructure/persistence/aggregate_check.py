@@ -1,12 +1,12 @@
 """Does every order's stored state equal the fold of its events? (``flask aggregates verify``)"""
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.application.errors import UnprocessableMessage
+from app.application.maintenance import VerifyReport
 from app.domain.models import Order
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_store import SqlEventStreams
@@ -14,15 +14,6 @@ from app.infrastructure.persistence.repositories import SqlOrderRepository
 from app.infrastructure.persistence.tables import orders
 
 COMPARED = ("user_id", "items", "status", "version", "currency")
-
-
-@dataclass
-class VerifyReport:
-    checked: int = 0
-    mismatched: int = 0
-    """Orders whose state differs from their events."""
-    mismatches: list[str] = field(default_factory=list)
-    """What differs, one line per difference."""
 
 
 def _state(order: Order | None) -> dict[str, Any] | None:
@@ -63,6 +54,3 @@ def verify_orders(engine: sa.Engine) -> VerifyReport:
             report.mismatched += bool(found)
             report.mismatches.extend(found)
     return report
-
-
-__all__ = ["VerifyReport", "verify_orders"]

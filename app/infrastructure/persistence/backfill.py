@@ -22,8 +22,6 @@ Events written after the barrier come from processes that already subscribe the 
 """
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,39 +29,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.application.event_handlers.specs import HandlerSpec
+from app.application.maintenance import BackfillProgress, BackfillReport
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import delivery_states as states
 from app.infrastructure.persistence import ordering
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import events, outbox
-
-
-@dataclass
-class BackfillReport:
-    handler: str
-    start_position: int
-    """The walk began after this position."""
-    end_position: int = 0
-    """The barrier's position: every event up to it was considered."""
-    scanned: int = 0
-    """Subscribed events read."""
-    added: int = 0
-    """Deliveries inserted (0 on a dry run, and on a second run)."""
-    missing: int = 0
-    """Subscribed events without a delivery for the handler (what a real run would add)."""
-    gaps_filled: int = 0
-    """Events that were not yet visible when first passed and were found after the barrier."""
-    seconds: float = 0.0
-    dry_run: bool = False
-    gaps: set[int] = field(default_factory=set, repr=False)
-
-    @property
-    def events_per_second(self) -> float:
-        return self.scanned / self.seconds if self.seconds > 0 else 0.0
-
-
-Progress = Callable[[int, int], None]
-"""``progress(events_done, events_total)``, after each batch (the total may grow)."""
 
 
 def start_after(conn: sa.Connection, *, from_position: int | None, since: datetime | None) -> int:
@@ -235,7 +206,9 @@ class Backfill:
             after = start_after(conn, from_position=from_position, since=since)
             return after, count_subscribed(conn, self._spec, after)
 
-    def run(self, after: int, total: int, progress: Progress | None = None) -> BackfillReport:
+    def run(
+        self, after: int, total: int, progress: BackfillProgress | None = None
+    ) -> BackfillReport:
         """Walk from ``after`` to the barrier; interruptible at any batch (rows committed
         so far stay, and a new run skips them)."""
         report = BackfillReport(self._spec.name, after, dry_run=self._dry_run)
@@ -259,7 +232,7 @@ class Backfill:
         cursor: int,
         upto: int,
         total: int,
-        progress: Progress | None,
+        progress: BackfillProgress | None,
         began: float,
     ) -> int:
         while cursor < upto:

@@ -24,7 +24,6 @@ live reads and live updates go on, catch up, then swap the tables in one short t
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -33,6 +32,9 @@ import sqlalchemy as sa
 
 from app.application.errors import UnprocessableMessage
 from app.application.event_handlers.projections import Projection
+
+# RebuildReport is named here as well as in its home: bench/ imports it from this module.
+from app.application.maintenance import RebuildReport as RebuildReport
 from app.application.read_models import OrderSummary, UserProfile
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_store import event_from_row
@@ -62,22 +64,6 @@ _ROW: dict[str, Callable[[Any], dict[str, Any]]] = {
     "order_summaries": order_summary_row,
     "user_profiles": user_profile_row,
 }
-
-
-@dataclass
-class RebuildReport:
-    name: str
-    rows: int = 0
-    events: int = 0
-    seconds: float = 0.0
-    catch_up_rounds: int = 0
-    swap_seconds: float = 0.0
-    undecodable: list[str] = field(default_factory=list)
-    """Aggregates whose stream holds an event no code can read (left out, as live does)."""
-
-    @property
-    def events_per_second(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
 
 
 def shadow_of(table: sa.Table, *, with_indexes: bool) -> sa.Table:

@@ -1,4 +1,5 @@
-"""What the readable event catalog (``/api/asyncapi``) shows, read from the AsyncAPI document.
+"""What the readable event catalog (``/api/asyncapi``) shows, read from the AsyncAPI document
+(the page's template renders a ``Catalog``).
 
 The page is a view of the served document, not a second description of the events: every
 name, field, consumer and example on it comes out of ``asyncapi.current()``, so the two
