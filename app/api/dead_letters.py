@@ -11,7 +11,7 @@ from app.api.filters import parse_since
 from app.api.openapi import ApiBlueprint
 from app.api.parsing import OPTIONAL_JSON
 from app.application import skipping
-from app.application.dead_letters import DEAD, MAX_ID, DeadLetterFilter
+from app.application.dead_letters import DEAD, MAX_ID, DeadLetterFilter, DeadLetterRecord
 from app.container import container_of
 
 blueprint = ApiBlueprint(
@@ -79,7 +79,7 @@ def list_dead_letters(args: dict[str, Any]) -> dict[str, Any]:
     return {"count": store.count(where), "items": items}
 
 
-def _existing(dead_letter_id: int) -> dict[str, Any]:
+def _existing(dead_letter_id: int) -> DeadLetterRecord:
     item = None if dead_letter_id > MAX_ID else container_of().dead_letters.get(dead_letter_id)
     if item is None:
         abort(404, description=f"dead letter {dead_letter_id} does not exist")
@@ -89,7 +89,7 @@ def _existing(dead_letter_id: int) -> dict[str, Any]:
 @blueprint.route("/<int:dead_letter_id>")
 @blueprint.response(200, responses.DeadLetterSchema)
 @blueprint.alt_response(404, schema=responses.ErrorSchema, description="no such dead letter")
-def get_dead_letter(dead_letter_id: int) -> dict[str, Any]:
+def get_dead_letter(dead_letter_id: int) -> DeadLetterRecord:
     """One dead letter, with its traceback and message body"""
     return _existing(dead_letter_id)
 
@@ -124,7 +124,7 @@ def retry_one(dead_letter_id: int) -> dict[str, Any]:
         "at 2026-01-02T03:04:05+00:00",
     },
 )
-def skip_one(dead_letter_id: int) -> dict[str, Any]:
+def skip_one(dead_letter_id: int) -> DeadLetterRecord:
     """Skip one dead letter for good: its delivery never runs, and what it parked goes on
 
     The deliveries of an ordered handler parked behind it go on, in order. The answer is

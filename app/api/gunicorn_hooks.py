@@ -10,16 +10,22 @@ The master also empties ``PROMETHEUS_MULTIPROC_DIR`` before it forks any worker,
 marks each worker dead when it exits, as prometheus-client's multiprocess mode asks.
 """
 
-from typing import Any
+from typing import Protocol
 
 from app.config import settings_to_start_with
 from app.infrastructure.metrics.multiprocess import mark_process_dead, reset_directory
 
 
-def on_starting(server: Any) -> None:
+class _Worker(Protocol):
+    """What a gunicorn worker (the arbiter's record of one) offers these hooks."""
+
+    pid: int
+
+
+def on_starting(server: object) -> None:
     settings_to_start_with()
     reset_directory()
 
 
-def child_exit(server: Any, worker: Any) -> None:
+def child_exit(server: object, worker: _Worker) -> None:
     mark_process_dead(worker.pid)

@@ -37,7 +37,7 @@ from app.api.ops_session import (
     token_matches,
 )
 from app.application import skipping
-from app.application.dead_letters import MAX_ID, DeadLetterFilter
+from app.application.dead_letters import MAX_ID, DeadLetterFilter, DeadLetterRecord
 from app.application.event_handlers.registry import HANDLERS
 from app.container import container_of
 from app.domain.events import EVENT_CLASSES
@@ -98,7 +98,7 @@ def _where(filters: dict[str, str], status: str = "dead") -> DeadLetterFilter:
     )
 
 
-def _existing(dead_letter_id: int) -> dict[str, Any]:
+def _existing(dead_letter_id: int) -> DeadLetterRecord:
     item = None if dead_letter_id > MAX_ID else container_of().dead_letters.get(dead_letter_id)
     if item is None:
         abort(404, description=f"dead letter {dead_letter_id} does not exist")
@@ -189,7 +189,7 @@ def dead_letter(dead_letter_id: int) -> str:
     )
 
 
-def _parked_behind(item: dict[str, Any]) -> Any:
+def _parked_behind(item: DeadLetterRecord) -> object:
     if item["delivery_id"] is None:
         return None
     return container_of().outbox_reader.parked_behind(item["delivery_id"])

@@ -5,7 +5,7 @@ use. The SQL that answers them is the infrastructure's (``DeadLetterStore``)."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import NotRequired, Protocol, TypedDict
 
 MAX_ID = 2**63 - 1
 """Ids are BIGINT: anything larger cannot exist (and would overflow the driver), so an
@@ -34,8 +34,28 @@ class DeadLetterFilter:
     include_redriven: bool = False
 
 
-DeadLetterRecord = dict[str, Any]
-"""One dead letter as JSON: see ``DeadLetterSchema`` in ``app.api.responses``."""
+class DeadLetterRecord(TypedDict):
+    """One dead letter as JSON (times in ISO 8601): see ``DeadLetterSchema`` in
+    ``app.api.responses``."""
+
+    id: int
+    delivery_id: int | None
+    """None when the message was too broken to name its delivery (or event)."""
+    event_id: str | None
+    event_type: str | None
+    handler: str | None
+    attempts: int
+    exception_type: str
+    message: str
+    traceback: NotRequired[str]
+    """Always read from the store; lists drop it before answering."""
+    body: object
+    """The message as received (JSON)."""
+    status: str
+    created_at: str
+    redriven_at: str | None
+    skipped_at: str | None
+    skipped_by: str | None
 
 
 class DeadLetters(Protocol):

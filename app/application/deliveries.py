@@ -113,15 +113,15 @@ MAX_DELIVERY_ID = 2**63 - 1
 """Delivery ids are 64-bit signed integers (BIGINT); a larger one names no row."""
 
 
-def _malformed(spec: HandlerSpec | None, handler: str, delivery_id: object) -> str | None:
-    """Why a message cannot name one of our deliveries, or None if it can."""
+def _named_delivery(spec: HandlerSpec | None, handler: str, delivery_id: object) -> int | str:
+    """The delivery a message names, or why it cannot name one of ours."""
     if spec is None:
         return f"no handler named {handler!r}"
     if not isinstance(delivery_id, int) or isinstance(delivery_id, bool):
         return f"delivery_id must be an integer, got {delivery_id!r}"
     if not 0 < delivery_id <= MAX_DELIVERY_ID:
         return f"delivery_id must be between 1 and {MAX_DELIVERY_ID}, got {delivery_id}"
-    return None
+    return delivery_id
 
 
 class DeliveryRunner:
@@ -149,13 +149,14 @@ class DeliveryRunner:
         self._claimed_event_id = claimed_event_id
         self._decode_stored = decode_stored
 
-    def run(self, handler: str, delivery_id: Any, envelope: Any) -> Outcome:
+    def run(self, handler: str, delivery_id: object, envelope: object) -> Outcome:
         """``delivery_id`` and ``envelope`` are as received: anything, until checked here."""
         body = {"delivery_id": delivery_id, "envelope": envelope}
         spec = HANDLERS_BY_NAME.get(handler)
-        malformed = _malformed(spec, handler, delivery_id)
-        if spec is None or malformed is not None:
-            return self._dead_letter(CorruptMessage(str(malformed)), None, handler, body, 1)
+        named = _named_delivery(spec, handler, delivery_id)
+        if spec is None or isinstance(named, str):
+            return self._dead_letter(CorruptMessage(str(named)), None, handler, body, 1)
+        delivery_id = named
         try:
             event_id = self._claimed_event_id(envelope)
         except CorruptMessage as exc:
@@ -297,7 +298,9 @@ class DeliveryRunner:
         )
         return DeadLettered(reason)
 
-    def dead_letter_unroutable(self, exc: BaseException, task_name: str | None, body: Any) -> None:
+    def dead_letter_unroutable(
+        self, exc: BaseException, task_name: str | None, body: object
+    ) -> None:
         """A message the worker could not even hand to a task (unknown name, bad format)."""
         handler = task_name.removeprefix("handlers.") if task_name else None
         self._dead_letter(exc, None, handler, body, attempts=1)

@@ -6,9 +6,8 @@ parked behind it go on, in order. Only a dead letter still ``dead`` that names a
 can be skipped; ``skip`` says of every other one why, in words an operator can act on.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.application.dead_letters import (
     DEAD,
@@ -60,7 +59,7 @@ def skip(store: DeadLetters, ids: Iterable[int], *, by: str) -> Skips:
     return outcome
 
 
-def refusal(dead_letter_id: int, item: Mapping[str, Any] | None) -> str | None:
+def refusal(dead_letter_id: int, item: DeadLetterRecord | None) -> str | None:
     """Why this dead letter cannot be skipped; None when it can."""
     if item is None:
         return f"dead letter {dead_letter_id} does not exist"

@@ -5,8 +5,8 @@ building and cache-keying a fresh statement per call was a visible share of a wo
 Each move is one of ``delivery_states``' statements, which set the status and guard the move.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -124,7 +124,9 @@ def mark_done(conn: sa.Connection, delivery_id: int) -> None:
         conn.execute(done_counts.COUNT_ONE_SQLITE, {"handler": handler, "shard": shard})
 
 
-def receipt_insert(insert: Any) -> Any:
+def receipt_insert(
+    insert: Callable[[sa.Table], postgresql.Insert | sqlite.Insert],
+) -> postgresql.Insert | sqlite.Insert:
     """The handler's receipt, unless it exists: ``insert`` is the dialect's INSERT.
 
     Its parameters are named apart from outbox's columns: an UPDATE that shares a

@@ -9,6 +9,7 @@ parks the rest of the delivery's key, and re-driving, skipping or purging it let
 
 import traceback as tb
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -232,12 +233,28 @@ def purge(conn: sa.Connection, where: DeadLetterFilter) -> int:
     return conn.execute(dead_letters.delete().where(dead_letters.c.id.in_(ids))).rowcount
 
 
-def _public(row: Any) -> DeadLetterRecord:
-    data = dict(row)
-    for key in ("created_at", "redriven_at", "skipped_at"):
-        if data[key] is not None:
-            data[key] = as_utc(data[key]).isoformat()
-    return data
+def _public(row: sa.RowMapping) -> DeadLetterRecord:
+    return DeadLetterRecord(
+        id=row["id"],
+        delivery_id=row["delivery_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        handler=row["handler"],
+        attempts=row["attempts"],
+        exception_type=row["exception_type"],
+        message=row["message"],
+        traceback=row["traceback"],
+        body=row["body"],
+        status=row["status"],
+        created_at=_iso(row["created_at"]),
+        redriven_at=_iso(row["redriven_at"]) if row["redriven_at"] is not None else None,
+        skipped_at=_iso(row["skipped_at"]) if row["skipped_at"] is not None else None,
+        skipped_by=row["skipped_by"],
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return as_utc(moment).isoformat()
 
 
 class DeadLetterStore:

@@ -5,7 +5,7 @@ it down in the purge's, so the counters always match the done rows the outbox ho
 """
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,14 +20,17 @@ def shard_of(delivery_id: int) -> int:
     return delivery_id % DONE_COUNT_SHARDS
 
 
-def _count_up(insert: Any) -> Any:
+DialectInsert = TypeVar("DialectInsert", postgresql.Insert, sqlite.Insert)
+
+
+def _count_up(insert: DialectInsert) -> DialectInsert:
     return insert.on_conflict_do_update(
         index_elements=["handler", "shard"],
         set_={"done": outbox_done_counts.c.done + insert.excluded.done},
     )
 
 
-def count_up_from(marked: sa.CTE) -> Any:
+def count_up_from(marked: sa.CTE) -> postgresql.Insert:
     """PostgreSQL: add one for each handler the ``marked`` CTE returns, bound ``shard``."""
     return _count_up(
         postgresql.insert(outbox_done_counts).from_select(

@@ -1,7 +1,6 @@
 """Small helpers shared by the SQL adapters."""
 
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,7 +15,7 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def upsert(conn: sa.Connection, table: sa.Table) -> Any:
+def upsert(conn: sa.Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT that supports ON CONFLICT."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
