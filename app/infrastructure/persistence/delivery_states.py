@@ -126,8 +126,9 @@ def update_to(
     """An UPDATE of the outbox that sets ``target``, guarded to rows in ``sources``.
 
     ``sources`` defaults to every status the map lets move to ``target``; narrower ones
-    are allowed, a source the map does not allow raises ``IllegalTransition``. Add the rows
-    (``.where``) and other columns (``.values``); never set ``status`` again.
+    are allowed, a source the map does not allow raises ``IllegalTransition``. The base of
+    every move below, which adds its rows (``.where``) and other columns (``.values``) and
+    never sets ``status`` again; the application's modules take those moves, not this.
     """
     return _update_to(target, sources_of(target) if sources is None else tuple(sources))
 
@@ -141,7 +142,8 @@ def _update_to(target: DeliveryStatus, sources: tuple[DeliveryStatus, ...]) -> s
 
 
 def created(status: DeliveryStatus) -> dict[str, Any]:
-    """The status column of a new row (an INSERT's values)."""
+    """The status column of a new row (an INSERT's values): ``insert``'s, and the test and
+    bench seeders' that write rows in bulk."""
     return {"status": transition(None, status)}
 
 
