@@ -16,6 +16,8 @@ from app.domain.errors import EmailTaken, NotFound
 from app.domain.models import Order, User, normalize_email
 
 A = TypeVar("A")
+Changed = User | Order
+"""The aggregate a command handler created or changed: what it returns."""
 
 
 class _Aggregates(Protocol[A]):
@@ -77,7 +79,7 @@ def revoke_loyalty_points(command: commands.RevokeLoyaltyPoints, uow: UnitOfWork
     return _change(uow.users, "user", command.user_id, lambda u: u.revoke_points(command.order_id))
 
 
-COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Any]] = {
+COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Changed]] = {
     commands.RegisterUser: register_user,
     commands.CreateOrder: create_order,
     commands.ProcessPayment: process_payment,
@@ -88,12 +90,12 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Any]]
 }
 
 
-def handle(command: commands.Command, uow: UnitOfWork) -> Any:
+def handle(command: commands.Command, uow: UnitOfWork) -> Changed:
     """Run one command inside an open unit of work, without committing."""
     return COMMAND_HANDLERS[type(command)](command, uow)
 
 
-def execute(command: commands.Command, uow: UnitOfWork, context: MessageContext) -> Any:
+def execute(command: commands.Command, uow: UnitOfWork, context: MessageContext) -> Changed:
     """Run one command in its own transaction and commit it; returns the handler's result.
 
     Its events are stored with ``context``, the trace of whoever issued the command.
