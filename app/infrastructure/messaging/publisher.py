@@ -108,7 +108,7 @@ class CeleryPublisher:
         """See ``celery_app.declare_dead_letter_queue``: what a worker does when it is ready."""
         declare_dead_letter_queue(self._celery)
 
-    def copy_to_dead_letter_queue(self, handler: str | None, body: Any, reason: str) -> None:
+    def copy_to_dead_letter_queue(self, handler: str | None, body: object, reason: str) -> None:
         """Redis has no dead-letter exchange: re-publish a copy to ``dead_letter`` ourselves.
 
         On RabbitMQ the handler queues' dead-letter exchange does this when the task rejects

@@ -66,7 +66,7 @@ def record(
     attempts: int,
     delivery_id: int | None,
     handler: str | None,
-    body: Any,
+    body: object,
     event_id: str | None = None,
     event_type: str | None = None,
 ) -> int:

@@ -15,7 +15,7 @@ from app.infrastructure.persistence.receipts import already_applied
 
 log = logging.getLogger(__name__)
 
-DeadLetterCopy = Callable[[str | None, Any, str], None]
+DeadLetterCopy = Callable[[str | None, object, str], None]
 
 
 class SqlDeliveryLedger:

@@ -24,7 +24,6 @@ repair. It takes no locks, so it is safe by being checked again where it matters
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -44,10 +43,10 @@ KEYS_PER_QUERY = 500
 Key = tuple[str, str]
 """(handler, order key)."""
 
-NO_PLACE: Mapping[str, Any] = {"order_key": None, "order_seq": None}
+NO_PLACE: Mapping[str, str | int | None] = {"order_key": None, "order_seq": None}
 
 
-def place(handler: str, event: StoredEvent, position: int | None) -> Mapping[str, Any]:
+def place(handler: str, event: StoredEvent, position: int | None) -> Mapping[str, str | int | None]:
     """The ``order_key`` and ``order_seq`` columns of ``handler``'s delivery of ``event``.
 
     Null for unordered handlers, and when no position is given (eager mode). Raises
