@@ -55,7 +55,7 @@ def register_tasks(celery: Celery) -> None:
     # one relay run a second) and log only when they did something.
     @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE, send_events=False)
     def relay_outbox() -> dict[str, int]:
-        report = container_of().relay.sweep()
+        report = container_of().relay.safety_net_sweep()
         report.log(log)
         return {"claimed": report.claimed, "published": report.published, "failed": report.failed}
 

@@ -25,7 +25,7 @@ from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.application.ports import DeadLetter, DeliveryLedger
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.publisher import CeleryPublisher
-from app.infrastructure.persistence import ordering, outbox
+from app.infrastructure.persistence import ordering, outbox, relay_heartbeats
 from app.infrastructure.persistence.database import single_statement
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,9 @@ class RelayReport:
 class OutboxRelay:
     IMMEDIATE_PAUSE_SECONDS = 5.0
     """After a failed publish after commit (eager mode), commands stop trying for a while."""
+    FOLLOWED_WITHIN_SECONDS = 3.0
+    """A following relay whose heartbeat is younger than this is alive: the beat's
+    sweep leaves the outbox to it (a follower beats at most once a second, after a sweep)."""
     REPAIR_SECONDS = 1.0
     """How often a sweep also settles the ordered keys that have held rows (``repair``)."""
 
@@ -109,6 +112,16 @@ class OutboxRelay:
             report.add(batch)
             if batch.failed or batch.claimed < self._batch_size or time.monotonic() > deadline:
                 return report
+
+    def safety_net_sweep(self) -> RelayReport:
+        """The beat's sweep: stands down while a following relay beat within
+        ``FOLLOWED_WITHIN_SECONDS`` (it sweeps as often, on its own process), and sweeps
+        when none has, or none ever ran. One read when it stands down."""
+        with self._engine.connect() as conn:
+            age = relay_heartbeats.age_seconds(conn)
+        if age is not None and age < self.FOLLOWED_WITHIN_SECONDS:
+            return RelayReport()
+        return self.sweep()
 
     def dispatch_lease(self) -> timedelta | None:
         """Rows written now are leased to the publish after commit, unless it is paused."""
