@@ -16,6 +16,13 @@ RELAY_QUEUE = "outbox"
 DEAD_LETTER_QUEUE = "dead_letter"
 DEAD_LETTER_EXCHANGE = "dead_letter"
 REDIS_VISIBILITY_TIMEOUT = 3600
+BACKFILL_TASK = "outbox.backfill"
+"""A handler's recorded backfill (``backfills.Backfills``), on ``RELAY_QUEUE``: every worker
+the Procfile and docker-compose start consumes it."""
+BACKFILL_TIME_LIMIT = REDIS_VISIBILITY_TIMEOUT - 300
+BACKFILL_SOFT_TIME_LIMIT = BACKFILL_TIME_LIMIT - 300
+"""A backfill walks the whole store, so it has limits of its own, below the Redis
+visibility timeout: a broker never hands a backfill still running to a second worker."""
 QUORUM = "quorum"
 REJECT_PUBLISH = {"x-overflow": "reject-publish"}
 """What at-least-once dead-lettering requires of a quorum queue (it has no length limit)."""
