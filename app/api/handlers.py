@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import abort, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from werkzeug.exceptions import ServiceUnavailable
 
 from app.api import responses
 from app.api.auth import Access, caller_name
@@ -17,6 +18,7 @@ from app.application.backfills import (
     BackfillRequest,
     BackfillRun,
     HandlerDisabled,
+    TaskNotSent,
 )
 from app.application.event_handlers.subscriptions import Subscription
 from app.container import container_of
@@ -118,6 +120,9 @@ def get_handler(name: str) -> HandlerOverview:
     },
 )
 @blueprint.alt_response(415, schema=responses.ErrorSchema, description="not application/json")
+@blueprint.alt_response(
+    503, schema=responses.ErrorSchema, description="the broker did not take the task; retry"
+)
 def start_backfill(data: dict[str, Any], name: str) -> tuple[BackfillRun, dict[str, str]]:
     """Backfill a handler: one delivery for every stored event it takes and has none for
 
@@ -135,6 +140,8 @@ def start_backfill(data: dict[str, Any], name: str) -> tuple[BackfillRun, dict[s
         abort(409, description=str(exc))
     except AlreadyRunning as exc:
         abort(409, description=str(exc))
+    except TaskNotSent as exc:
+        raise ServiceUnavailable(description=f"{exc}; retry", retry_after=5) from exc
     return run, {"Location": url_for(".get_backfill", name=name, run_id=run["id"])}
 
 

@@ -49,3 +49,8 @@ class AlreadyRunning(Exception):
             "wait for it to finish (GET its Location) before starting another"
         )
         self.run = run
+
+
+class TaskNotSent(Exception):
+    """The run was recorded but its task could not be sent (the broker refused or is
+    unreachable): the run is failed, and starting again may succeed."""

@@ -13,8 +13,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError
 
-from app.application.backfills import BackfillRequest, BackfillRun, HandlerDisabled
+from app.application.backfills import (
+    BackfillRequest,
+    BackfillRun,
+    HandlerDisabled,
+    TaskNotSent,
+)
 from app.application.event_handlers.subscriptions import Subscription, Subscriptions
 from app.infrastructure.messaging.celery_app import BACKFILL_TASK, RELAY_QUEUE
 from app.infrastructure.persistence.backfill import Backfill, BackfillReport
@@ -40,9 +46,10 @@ class Backfills:
     def start(self, subscription: Subscription, request: BackfillRequest) -> BackfillRun:
         """Queue a run of ``subscription``'s handler and send its task.
 
-        Raises ``HandlerDisabled`` for a disabled handler and ``AlreadyRunning`` when one
-        of its runs is queued or running. Under eager Celery (tests) the run is finished
-        when this returns.
+        Raises ``HandlerDisabled`` for a disabled handler, ``AlreadyRunning`` when one of
+        its runs is queued or running, and ``TaskNotSent`` (the run failed) when the broker
+        did not take the task. Under eager Celery (tests) the run is finished when this
+        returns.
         """
         if not subscription.enabled:
             raise HandlerDisabled(
@@ -52,9 +59,11 @@ class Backfills:
         run = self.runs.queue(subscription.spec.name, request)
         try:
             self._send(run["id"])
-        except Exception as exc:
+        except OperationalError as exc:
             self.runs.fail(run["id"], None, f"could not send its task: {exc}")
-            raise
+            raise TaskNotSent(
+                f"backfill {run['id']} failed: could not send its task: {exc}"
+            ) from exc
         return self.runs.get(run["id"]) or run
 
     def _send(self, run_id: int) -> None:
