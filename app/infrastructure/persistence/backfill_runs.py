@@ -46,11 +46,23 @@ class BackfillRuns:
 
     def queue(self, handler: str, request: BackfillRequest) -> BackfillRun:
         """Record a new ``queued`` run; raises ``AlreadyRunning`` if the handler has one."""
-        now = utcnow()
         try:
-            with self._engine.begin() as conn:
-                self._fail_abandoned(conn, handler, now)
-                run_id = conn.execute(
+            run_id = self._insert(handler, request)
+        except sa.exc.IntegrityError:
+            active = self.active(handler)
+            if active is not None:
+                raise AlreadyRunning(active) from None
+            run_id = self._insert(handler, request)  # the active one finished meanwhile
+        run = self.get(run_id)
+        assert run is not None
+        return run
+
+    def _insert(self, handler: str, request: BackfillRequest) -> int:
+        now = utcnow()
+        with self._engine.begin() as conn:
+            self._fail_abandoned(conn, handler, now)
+            return int(
+                conn.execute(
                     backfill_runs.insert()
                     .values(
                         handler=handler,
@@ -65,14 +77,7 @@ class BackfillRuns:
                     )
                     .returning(backfill_runs.c.id)
                 ).scalar_one()
-        except sa.exc.IntegrityError:
-            active = self.active(handler)
-            if active is None:  # it finished between the insert and this read
-                return self.queue(handler, request)
-            raise AlreadyRunning(active) from None
-        run = self.get(int(run_id))
-        assert run is not None
-        return run
+            )
 
     def _fail_abandoned(self, conn: sa.Connection, handler: str, now: datetime) -> None:
         conn.execute(
