@@ -61,14 +61,22 @@ def test_a_handler_enabled_later_gets_the_history_once_over_http(
     try:
         run = start_backfill(stack, {"batch_size": 50})
         if late is not None:
-            wait_for_state(stack, run["id"], {"running"})
+            hole = late.execute(
+                sa.select(events.c.position).where(events.c.event_id == late_event_id)
+            ).scalar_one()
+            wait_until(
+                lambda: (get_run(stack, run["id"])["position"] or 0) >= hole,
+                timeout=60,
+                what=f"the backfill to read past the open transaction's position {hole}",
+                describe=lambda: json.dumps(get_run(stack, run["id"])),
+            )
             time.sleep(1.0)
             held = get_run(stack, run["id"])
             assert held["state"] == "running", "the barrier waits for the open transaction"
             late.commit()
             late.close()
             history.add(late_event_id)
-        done = wait_for_state(stack, run["id"], {"done", "failed"}, timeout=60)
+        done = wait_for_state(stack, run["id"], {"done", "failed"}, timeout=120)
     finally:
         stop.set()
         writer.join(timeout=30)
@@ -93,7 +101,7 @@ def test_a_handler_enabled_later_gets_the_history_once_over_http(
     assert {row for row in after if row[0] in history} == others, "no other handler changed"
 
     again = start_backfill(stack, {})
-    second = wait_for_state(stack, again["id"], {"done", "failed"}, timeout=60)
+    second = wait_for_state(stack, again["id"], {"done", "failed"}, timeout=120)
     assert (second["state"], second["deliveries_added"]) == ("done", 0), second
 
 
