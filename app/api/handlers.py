@@ -11,7 +11,7 @@ from app.api import responses
 from app.api.auth import Access, caller_name
 from app.api.dead_letters import Since
 from app.api.events import MAX_POSITION
-from app.api.openapi import ApiBlueprint
+from app.api.openapi import ApiBlueprint, links
 from app.api.parsing import OPTIONAL_JSON
 from app.application.backfills import (
     AlreadyRunning,
@@ -93,6 +93,16 @@ def get_handler(name: str) -> HandlerOverview:
     return container_of().outbox_reader.handler(_subscription(name))
 
 
+STARTED_LEADS_TO = links(
+    202,
+    GetBackfill={
+        "operationId": "get_backfill",
+        "parameters": {"name": "$request.path.name", "run_id": "$response.body#/id"},
+    },
+    GetHandler={"operationId": "get_handler", "parameters": {"name": "$request.path.name"}},
+)
+
+
 @blueprint.route("/<name>/backfill", methods=["POST"])
 @blueprint.arguments(BackfillSchema, location=OPTIONAL_JSON, required=False)
 @blueprint.response(
@@ -123,6 +133,7 @@ def get_handler(name: str) -> HandlerOverview:
 @blueprint.alt_response(
     503, schema=responses.ErrorSchema, description="the broker did not take the task; retry"
 )
+@blueprint.doc(**STARTED_LEADS_TO)
 def start_backfill(data: dict[str, Any], name: str) -> tuple[BackfillRun, dict[str, str]]:
     """Backfill a handler: one delivery for every stored event it takes and has none for
 
