@@ -112,10 +112,14 @@ def record_orders(stack: Stack, orders: int) -> None:
         api.pay(api.create_order(user["user_id"], ("book", 1, "4.00")))
 
 
+LIVE_PAUSE = 0.05
+"""Between two live registrations: a steady trickle, not a flood the drain must then wait for."""
+
+
 def keep_commanding(stack: Stack, stop: threading.Event) -> None:
     """Live commands from processes that already subscribe the handler."""
     api = Api(stack.app.test_client())
-    while not stop.is_set():
+    while not stop.wait(LIVE_PAUSE):
         user = api.register(f"{uuid.uuid4()}@example.com", "Live")
         api.create_order(user["user_id"], ("pen", 1, "1.00"))
 
