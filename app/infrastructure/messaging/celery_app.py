@@ -151,6 +151,7 @@ def build_celery(
         broker_transport_options=_transport_options(settings),
         task_queues=_queues(settings),
         task_always_eager=settings.task_always_eager,
+        task_send_sent_event=settings.task_sent_events,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
         beat_schedule={
