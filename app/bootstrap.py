@@ -18,10 +18,12 @@ from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.registry import HANDLERS
 from app.application.event_handlers.subscriptions import Subscriptions
 from app.application.failure_policy import FailurePolicy
+from app.application.maintenance_tasks import BACKFILL_TIME_LIMIT
 from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSender
 from app.config import MIGRATIONS_DIR, Settings, settings_to_start_with
 from app.container import EXTENSION, Container
 from app.infrastructure.envelope import claimed_event_id, decode_stored
+from app.infrastructure.messaging.backfills import Backfills
 from app.infrastructure.messaging.broker_kind import is_amqp
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import (
@@ -43,6 +45,7 @@ from app.infrastructure.notifications.webhooks import (
 )
 from app.infrastructure.persistence.aggregate_check import verify_orders
 from app.infrastructure.persistence.backfill import Backfill
+from app.infrastructure.persistence.backfill_runs import BackfillRuns
 from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
 from app.infrastructure.persistence.database import (
     db,
@@ -201,6 +204,13 @@ def _wire(
         partial(ProjectionRebuild, engine),
         partial(Backfill, engine),
         partial(verify_orders, engine),
+        Backfills(
+            engine,
+            # A run whose task cannot be running any more (past its hard limit) is abandoned.
+            BackfillRuns(engine, reader, stale_after=timedelta(seconds=BACKFILL_TIME_LIMIT + 60)),
+            subscriptions,
+            celery,
+        ),
     )
 
 

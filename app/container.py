@@ -14,9 +14,10 @@ from flask import Flask, current_app
 from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.projections import Projection
 from app.application.event_handlers.subscriptions import Subscriptions
-from app.application.maintenance import Backfills, VerifyReport
+from app.application.maintenance import BackfillFactory, VerifyReport
 from app.application.ports import Outbound
 from app.config import Settings
+from app.infrastructure.messaging.backfills import Backfills
 from app.infrastructure.messaging.event_catalog import EventCatalog
 from app.infrastructure.messaging.publisher import CeleryPublisher
 from app.infrastructure.messaging.relay import OutboxRelay
@@ -90,10 +91,12 @@ class Container:
     """The event catalog served over HTTP, and the committed wire contract and catalog."""
     projection_rebuild: Callable[[Projection, int], ProjectionRebuild]
     """A rebuild of a projection, folding so many aggregates per batch, over ``engine``."""
-    backfill: Backfills
-    """A handler's backfill over ``engine``."""
+    backfill: BackfillFactory
+    """A handler's backfill over ``engine``, as ``flask handlers backfill`` runs it."""
     verify_orders: Callable[[], VerifyReport]
     """Every order's stored state checked against the fold of its events."""
+    backfills: Backfills
+    """Backfills started over HTTP and run by a worker's ``outbox.backfill`` task, recorded."""
 
 
 def container_of(app: Flask | None = None) -> Container:

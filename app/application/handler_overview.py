@@ -2,12 +2,14 @@
 it (or which setting it lacks), and its deliveries by status.
 
 ``flask handlers list`` prints it and ``GET /api/handlers`` answers it, both from
-``describe``, so the two always say the same. The counts come from the outbox's reader.
+``describe``, so the two always say the same. The counts come from the outbox's reader,
+the last backfill from the record of runs (``backfill_runs``).
 """
 
 from collections.abc import Mapping
 from typing import TypedDict
 
+from app.application.backfills import BackfillRun
 from app.application.event_handlers.subscriptions import Subscription
 from app.application.ports import DeliveryStatus
 
@@ -32,13 +34,18 @@ class HandlerOverview(TypedDict):
     oldest_waiting_age_seconds: float
     done: int
     """Done deliveries the outbox still retains."""
+    last_backfill: BackfillRun | None
+    """The handler's latest recorded backfill run (HTTP or ops page), if any."""
 
 
 def describe(
-    subscription: Subscription, counts: Mapping[str, int], oldest_age: float
+    subscription: Subscription,
+    counts: Mapping[str, int],
+    oldest_age: float,
+    last_backfill: BackfillRun | None,
 ) -> HandlerOverview:
-    """``subscription`` with its deliveries' ``counts`` by status and the age in seconds
-    of its oldest delivery still to run or held."""
+    """``subscription`` with its deliveries' ``counts`` by status, the age in seconds of
+    its oldest delivery still to run or held, and its ``last_backfill`` run."""
     spec = subscription.spec
     return {
         "name": spec.name,
@@ -53,4 +60,5 @@ def describe(
         "backlog": {status.value: counts.get(status, 0) for status in BACKLOG_STATUSES},
         "oldest_waiting_age_seconds": round(oldest_age, 3),
         "done": counts.get(DeliveryStatus.DONE, 0),
+        "last_backfill": last_backfill,
     }

@@ -65,8 +65,14 @@ class BackfillReport:
         return self.scanned / self.seconds if self.seconds > 0 else 0.0
 
 
-BackfillProgress = Callable[[int, int], None]
-"""``progress(events_done, events_total)``, after each batch (the total may grow)."""
+Progress = Callable[[int, int], None]
+"""A backfill's ``progress(events_done, events_total)``, after each batch (the total may
+grow)."""
+
+Checkpoint = Callable[[BackfillReport, int, int], None]
+"""A backfill's ``checkpoint(report, position_reached, head_position)``, after each batch
+and at the end: what a recorded run (``backfill_runs``) writes down. Raising stops the walk
+there."""
 
 
 class BackfillJob(Protocol):
@@ -76,12 +82,16 @@ class BackfillJob(Protocol):
         """(start after, events to read): what ``run`` will walk."""
 
     def run(
-        self, after: int, total: int, progress: BackfillProgress | None = None
+        self,
+        after: int,
+        total: int,
+        progress: Progress | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> BackfillReport:
         """Walk from ``after`` on; interruptible at any batch (what committed stays)."""
 
 
-class Backfills(Protocol):
+class BackfillFactory(Protocol):
     def __call__(
         self, spec: HandlerSpec, *, batch_size: int, rate: float | None, dry_run: bool
     ) -> BackfillJob:

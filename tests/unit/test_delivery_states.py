@@ -260,6 +260,7 @@ def test_the_moves_the_other_modules_make_are_guarded_by_the_map() -> None:
         delivery_states.unstarted_released([1]): (PENDING, (DISPATCHED,)),
         delivery_states.settled([1], WAITING): (WAITING, (PENDING, PARKED)),
         delivery_states.settled([1], PENDING): (PENDING, (WAITING, PARKED)),
+        delivery_states.RELEASE_FIRST_OPEN: (PENDING, (WAITING, PARKED)),
         delivery_states.held_again(1): (WAITING, (RUNNING,)),
     }
     for statement, (target, sources) in moves.items():

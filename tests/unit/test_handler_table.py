@@ -35,6 +35,7 @@ def _handler(name: str, enabled: bool) -> HandlerOverview:
         "backlog": {"pending": 2, "dead": 0},
         "oldest_waiting_age_seconds": 0.0,
         "done": 0,
+        "last_backfill": None,
     }
 
 

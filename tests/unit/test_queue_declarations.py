@@ -10,10 +10,16 @@ import pytest
 from celery import Celery
 
 from app.application.event_handlers.registry import HANDLER_QUEUES
-from app.application.maintenance_tasks import RELAY_QUEUE
+from app.application.maintenance_tasks import (
+    BACKFILL_SOFT_TIME_LIMIT,
+    BACKFILL_TIME_LIMIT,
+    RELAY_QUEUE,
+)
 from app.config import Settings
 from app.infrastructure.messaging.celery_app import (
     DEAD_LETTER_QUEUE,
+    RABBITMQ_CONSUMER_TIMEOUT,
+    REDIS_VISIBILITY_TIMEOUT,
     build_celery,
     dead_letter_queue,
 )
@@ -83,3 +89,10 @@ def test_a_sentinel_result_backend_gets_the_master_name(tmp_path: Path) -> None:
         BROKER_SENTINEL_MASTER="outboxflow",
     )
     assert celery.conf.result_backend_transport_options == {"master_name": "outboxflow"}
+
+
+def test_a_backfill_stops_before_either_broker_hands_its_message_to_another_worker() -> None:
+    """The limits live beside the task's name (the entry points may not import the Celery
+    app), the timeouts beside the broker settings: this keeps them in order."""
+    brokers_wait = min(REDIS_VISIBILITY_TIMEOUT, RABBITMQ_CONSUMER_TIMEOUT)
+    assert BACKFILL_SOFT_TIME_LIMIT < BACKFILL_TIME_LIMIT < brokers_wait

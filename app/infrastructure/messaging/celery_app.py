@@ -16,6 +16,11 @@ from app.infrastructure.messaging.broker_kind import is_amqp, is_redis, is_senti
 DEAD_LETTER_QUEUE = "dead_letter"
 DEAD_LETTER_EXCHANGE = "dead_letter"
 REDIS_VISIBILITY_TIMEOUT = 3600
+RABBITMQ_CONSUMER_TIMEOUT = 1800
+"""RabbitMQ's default ``consumer_timeout``: it closes the channel of a delivery left
+unacknowledged longer, and hands the message to another consumer. The backfill task's
+time limits (``maintenance_tasks.BACKFILL_TIME_LIMIT``) stay below it and
+``REDIS_VISIBILITY_TIMEOUT``."""
 QUORUM = "quorum"
 REJECT_PUBLISH = {"x-overflow": "reject-publish"}
 """What at-least-once dead-lettering requires of a quorum queue (it has no length limit)."""
@@ -140,6 +145,7 @@ def build_celery(
         broker_transport_options=_transport_options(settings),
         task_queues=_queues(settings),
         task_always_eager=settings.task_always_eager,
+        task_send_sent_event=settings.task_sent_events,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
         beat_schedule={

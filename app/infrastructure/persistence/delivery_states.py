@@ -279,6 +279,26 @@ def settled(delivery_ids: Collection[int], target: DeliveryStatus) -> sa.Update:
     )
 
 
+RELEASE_FIRST_OPEN = (
+    update_to(PENDING, sources=[WAITING, PARKED])
+    .where(
+        sa.text(
+            "outbox.id = (SELECT head.id FROM outbox AS head JOIN outbox AS finished"
+            " ON head.handler = finished.handler AND head.order_key = finished.order_key"
+            " WHERE finished.id = :finished_id"
+            f" AND head.status <> '{DONE}'"
+            f" AND head.status <> '{SKIPPED}'"
+            " ORDER BY head.order_seq, head.id LIMIT 1)"
+        )
+    )
+    .values(lease_until=None, claimed_by=None)
+)
+"""After the delivery ``finished_id`` is done, ``ordering.release_next`` releases its key's
+first open row (pending) if that row is held; no row moves when the delivery is unordered
+or its key has no open row left (``ix_outbox_ordered_open``). Built once (it runs after
+every ordered done). A held row loses any relay's claim."""
+
+
 def held_again(delivery_id: int) -> sa.Update:
     """A worker started a row with an open one of its key ahead: waiting again, unrun."""
     return (
