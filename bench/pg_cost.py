@@ -23,7 +23,7 @@ from bench import wal_share
 
 @dataclass
 class ServerCost:
-    wal_bytes: int | None
+    wal: wal_share.WalShare | None
     """The database's own WAL records; None where the WAL could not be read."""
     cluster_wal_bytes: int
     backend_cpu_seconds: float
@@ -65,14 +65,16 @@ class CostWindow:
             latest - self._cpu_at_start.get(pid, 0.0) for pid, latest in self._cpu_latest.items()
         )
         return ServerCost(
-            wal_bytes=own,
+            wal=own,
             cluster_wal_bytes=int(str(row[0])) if row else 0,
             backend_cpu_seconds=cpu,
             backends=len(self._cpu_latest),
             other_commits=other_commits - self._start_other_commits,
         )
 
-    def _own_wal(self, conn: psycopg.Connection[tuple[object, ...]], end_lsn: str) -> int | None:
+    def _own_wal(
+        self, conn: psycopg.Connection[tuple[object, ...]], end_lsn: str
+    ) -> wal_share.WalShare | None:
         row = conn.execute(
             "SELECT current_setting('server_version_num')::int,"
             " current_setting('data_directory'),"

@@ -16,9 +16,13 @@ are missing, ``measure`` returns None and the caller falls back to the server-wi
 import re
 import shutil
 import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-RECORD = re.compile(r"len \(rec/tot\):\s*\d+/\s*(?P<tot>\d+), tx:\s*(?P<tx>\d+),")
+RECORD = re.compile(
+    r"rmgr: (?P<rmgr>\S+)\s+len \(rec/tot\):\s*(?P<rec>\d+)/\s*(?P<tot>\d+), tx:\s*(?P<tx>\d+),"
+)
 RELATION = re.compile(r"rel \d+/(?P<db>\d+)/\d+")
 TIMEOUT = 120.0
 
@@ -32,13 +36,25 @@ def waldump_path(server_version_num: int) -> Path | None:
     return Path(found) if found else None
 
 
+@dataclass(frozen=True)
+class WalShare:
+    by_rmgr: dict[str, int] = field(default_factory=dict)
+    """Bytes per resource manager (Heap, Heap2, Btree, Transaction, …)."""
+    page_images: int = 0
+    """Of which full-page images (the first change to a page after a checkpoint)."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_rmgr.values())
+
+
 def measure(
     waldump: Path, wal_dir: Path, database_oid: int, start_lsn: str, end_lsn: str
-) -> int | None:
-    """Bytes of the WAL records from ``start_lsn`` to ``end_lsn`` that belong to the database;
-    None when pg_waldump cannot read them."""
+) -> WalShare | None:
+    """The WAL records from ``start_lsn`` to ``end_lsn`` that belong to the database; None
+    when pg_waldump cannot read them."""
     if start_lsn == end_lsn:
-        return 0
+        return WalShare()
     try:
         done = subprocess.run(
             [str(waldump), "--path", str(wal_dir), "--start", start_lsn, "--end", end_lsn],
@@ -54,22 +70,27 @@ def measure(
     return attributed_bytes(done.stdout.splitlines(), database_oid)
 
 
-def attributed_bytes(lines: list[str], database_oid: int) -> int:
-    """Sum of the records' total lengths that belong to the database (see the module)."""
+def attributed_bytes(lines: list[str], database_oid: int) -> WalShare:
+    """The records' total lengths that belong to the database (see the module)."""
     oid = str(database_oid)
     ours: set[str] = set()
-    unplaced: list[tuple[str, int]] = []
-    total = 0
+    unplaced: list[tuple[str, str, int]] = []
+    by_rmgr: Counter[str] = Counter()
+    images = 0
     for line in lines:
         record = RECORD.search(line)
         if record is None:
             continue
-        size, tx = int(record["tot"]), record["tx"]
+        rmgr, size, tx = record["rmgr"], int(record["tot"]), record["tx"]
         databases = {found["db"] for found in RELATION.finditer(line)}
         if oid in databases:
-            total += size
+            by_rmgr[rmgr] += size
+            images += size - int(record["rec"])
             if tx != "0":
                 ours.add(tx)
         elif not databases and tx != "0":
-            unplaced.append((tx, size))
-    return total + sum(size for tx, size in unplaced if tx in ours)
+            unplaced.append((rmgr, tx, size))
+    for rmgr, tx, size in unplaced:
+        if tx in ours:
+            by_rmgr[rmgr] += size
+    return WalShare(dict(by_rmgr), images)

@@ -31,6 +31,7 @@ from bench.product_stack import deliveries, first_starts
 from bench.progress import Progress
 from bench.rig import Rig, procfile_worker_queues, wait_ready
 from bench.scale.profile import ScaleProfile
+from bench.wal_share import WalShare
 
 DRAIN_TIMEOUT = 300.0
 READY_TIMEOUT = 60.0
@@ -238,13 +239,25 @@ def _drain(setting: Setting, processes: Processes) -> dict[str, float]:
         "pg_statements_per_delivery": rate(trips.statements, backlog),
         "pg_transactions_per_delivery": rate(trips.transactions, backlog),
         "pg_round_trips_per_delivery": rate(trips.round_trips, backlog),
-        "pg_wal_bytes_per_delivery": (
-            rate(server.wal_bytes, backlog) if server.wal_bytes is not None else float("nan")
-        ),
+        **_wal_figures(server.wal, backlog),
         "pg_cluster_wal_bytes_per_delivery": rate(server.cluster_wal_bytes, backlog),
         "pg_cpu_ms_per_delivery": rate(server.backend_cpu_seconds * 1000, backlog),
         "pg_backends": float(server.backends),
         "pg_other_databases_commits": float(server.other_commits),
+    }
+
+
+def _wal_figures(wal: WalShare | None, deliveries: int) -> dict[str, float]:
+    """The database's own WAL per delivery: in all, in full-page images, and by record kind."""
+    if wal is None:
+        return {"pg_wal_bytes_per_delivery": float("nan")}
+    return {
+        "pg_wal_bytes_per_delivery": rate(wal.total, deliveries),
+        "pg_wal_page_image_bytes_per_delivery": rate(wal.page_images, deliveries),
+        **{
+            f"pg_wal_{rmgr.lower()}_bytes_per_delivery": rate(size, deliveries)
+            for rmgr, size in sorted(wal.by_rmgr.items())
+        },
     }
 
 
