@@ -23,9 +23,9 @@ FULL = ScaleProfile(
     name="full",
     workers=(1, 2, 4, 8),
     relays=(1, 2),
-    backlog_commands=400,
+    backlog_commands=300,
     latency_rate=10.0,
-    latency_seconds=12.0,
+    latency_seconds=10.0,
 )
 QUICK = ScaleProfile(
     name="quick",
