@@ -58,11 +58,26 @@ def install_if_asked() -> None:
 
 
 def install() -> None:
+    """Count from now on; with ``BENCH_SQL_COUNT_DIR`` set, write the totals there too."""
     import sqlalchemy as sa
 
     sa.event.listen(sa.engine.Engine, "begin", _on_begin)
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _on_statement)
     os.register_at_fork(after_in_child=_forget_parent)
+
+
+def uninstall() -> None:
+    """Stop counting (a process that was only measured for a while)."""
+    import sqlalchemy as sa
+
+    sa.event.remove(sa.engine.Engine, "begin", _on_begin)
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", _on_statement)
+
+
+def current() -> dict[str, int]:
+    """This process's totals so far: ``statements`` and ``transactions``."""
+    with _lock:
+        return dict(_counts)
 
 
 def _forget_parent() -> None:
@@ -87,7 +102,7 @@ def _count(kind: str) -> None:
     global _writing
     with _lock:
         _counts[kind] += 1
-        if not _writing:
+        if not _writing and os.environ.get(COUNT_DIR_ENV):
             _writing = True
             threading.Thread(target=_write_forever, name="sql-count", daemon=True).start()
 
@@ -96,8 +111,7 @@ def _write_forever() -> None:
     target = Path(os.environ[COUNT_DIR_ENV]) / f"{os.getpid()}.sql.json"
     scratch = target.with_suffix(".tmp")
     while True:
-        with _lock:
-            snapshot = dict(_counts)
+        snapshot = current()
         scratch.write_text(json.dumps(snapshot))
         scratch.replace(target)
         time.sleep(FLUSH_SECONDS)
