@@ -15,7 +15,10 @@ def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
         import tasks
 
+        # The app first: its worker_process_init receiver (which builds each pool process's
+        # app) is then connected before the probe's, which reports the process ready.
+        celery = tasks.app
         probe.install()
         sql_count.install_if_asked()
-        return tasks.app
+        return celery
     raise AttributeError(name)

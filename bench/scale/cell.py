@@ -96,7 +96,8 @@ def run_cell(setting: Setting, workers: int, relays: int) -> dict[str, Any]:
             f"cell {workers}x{relays}: drained {drain['drain_deliveries']:.0f} deliveries at"
             f" {drain['drain_deliveries_per_s']:.0f}/s;"
             f" {drain['pg_round_trips_per_delivery']:.1f} round trips,"
-            f" {drain['pg_wal_bytes_per_delivery']:.0f} WAL bytes,"
+            f" {drain['pg_wal_bytes_per_delivery']:.0f} WAL bytes"
+            f" ({drain['pg_cluster_wal_bytes_per_delivery']:.0f} server-wide),"
             f" {drain['pg_cpu_ms_per_delivery']:.2f} ms PostgreSQL CPU per delivery"
         )
     finally:
@@ -134,9 +135,21 @@ def _start(setting: Setting, workers: int, relays: int) -> Processes:
         started.append(relay)
     processes = Processes(worker, probe_dir, started, count_dirs)
     wait_ready(worker, probe_dir, READY_TIMEOUT)
+    _wait_for_children(worker, probe_dir, workers)
     for relay in started:
         _wait_for_line(relay, READY_LINE)
     return processes
+
+
+def _wait_for_children(worker: Launched, probe_dir: Path, count: int) -> None:
+    """Until every pool process has built its app: on a loaded machine eight of them take
+    seconds of CPU, which would otherwise land in the first window."""
+    deadline = time.time() + READY_TIMEOUT
+    while sum(r.kind == "child" for r in probe.read_records(probe_dir)) < count:
+        worker.check_alive()
+        if time.time() > deadline:
+            raise ProcessFailed(f"{worker.name}: not all {count} pool processes started")
+        time.sleep(0.05)
 
 
 def _wait_for_line(launched: Launched, line: str) -> None:
