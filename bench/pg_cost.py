@@ -2,7 +2,9 @@
 
 * **WAL**: ``pg_current_wal_lsn()`` before and after. ``pg_wal_lsn_diff`` of the two is the
   whole server's WAL, other databases' writes included; the database's own share is read
-  from the WAL itself (``bench.wal_share``) where this process may. ``other_commits``
+  from the WAL itself (``bench.wal_share``) where this process may. A temporary physical
+  replication slot, held by the window's connection and gone with it, keeps a checkpoint
+  from recycling that WAL before it is read. ``other_commits``
   (transactions committed in the other databases, from ``pg_stat_database``, which PostgreSQL
   updates up to seconds late) says whether the server was otherwise quiet.
 * **CPU**: user + system time (psutil) of every backend process connected to the database,
@@ -12,6 +14,7 @@
 """
 
 import contextlib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +49,7 @@ class CostWindow:
 
     def open(self) -> None:
         self._conn = psycopg.connect(self.dsn, autocommit=True)
+        self._hold_wal()
         self._cpu_at_start = self._backend_cpu()
         self._cpu_latest = dict(self._cpu_at_start)
         self._start_lsn, self._start_other_commits = self._server_counters()
@@ -71,6 +75,15 @@ class CostWindow:
             backends=len(self._cpu_latest),
             other_commits=other_commits - self._start_other_commits,
         )
+
+    def _hold_wal(self) -> None:
+        """The temporary slot; without it (no free slot, no privilege) the WAL is read all
+        the same, and a window that spans a checkpoint may find it gone."""
+        with contextlib.suppress(psycopg.Error):
+            self._connection().execute(
+                "SELECT pg_create_physical_replication_slot(%s, true, true)",
+                (f"outboxflow_bench_{uuid.uuid4().hex[:12]}",),
+            )
 
     def _own_wal(
         self, conn: psycopg.Connection[tuple[object, ...]], end_lsn: str
