@@ -76,7 +76,7 @@ def run_latency(
     since = time.time()
     result, answers = load.open_loop(
         stack.port,
-        load.CreateAndPay(user_id, sample_order.ITEMS, sample_order.TOTAL),
+        load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
         rate=offered,
         seconds=profile.latency_seconds,
     )
