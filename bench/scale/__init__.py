@@ -1,7 +1,7 @@
 """``python -m bench.scale``: outboxflow's scale-out curve, worker processes by relays by broker.
 
 For each broker, one namespace (a throwaway database, a Redis key prefix or RabbitMQ vhost),
-one ``gunicorn 'app:create_app()' -w 2`` and one user, as ``python -m bench`` sets them up;
+one ``gunicorn 'app:create_app()' -w 2`` started as ``python -m bench`` starts it, and 32 users;
 then, for each cell of the matrix (``bench.scale.cell``), a fresh worker
 (``celery -A bench.probe_worker worker --pool prefork --concurrency W``) and R relays (the
 Procfile's ``flask --app app outbox relay --follow``), measured in two windows:

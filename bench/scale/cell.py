@@ -15,6 +15,7 @@ the database stay for the whole broker's matrix.
    of the database's backends (``bench.pg_cost``), and the worker's and relays' CPU.
 """
 
+import itertools
 import os
 import signal
 import time
@@ -50,7 +51,8 @@ class Setting:
     rig: Rig
     watch: OutboxWatch
     port: int
-    user_id: str
+    user_ids: list[str]
+    """Orders are spread over these users (``bench.load.CreateAndPay`` says why)."""
     profile: ScaleProfile
     progress: Progress
 
@@ -170,10 +172,13 @@ def _warm_up(setting: Setting, processes: Processes, workers: int) -> None:
 
 
 def _post_orders(setting: Setting, count: int) -> load.LoadResult:
-    """``count`` create-order commands from ``BACKLOG_CLIENTS`` closed-loop clients."""
+    """``count`` create-order commands from ``BACKLOG_CLIENTS`` closed-loop clients, the
+    users in turn."""
+    turn = itertools.count()
+    users = setting.user_ids
     return load.closed_loop(
         setting.port,
-        lambda: ("/api/orders", sample_order.body(setting.user_id)),
+        lambda: ("/api/orders", sample_order.body(users[next(turn) % len(users)])),
         clients=BACKLOG_CLIENTS,
         seconds=DRAIN_TIMEOUT,
         limit=count,
@@ -185,7 +190,7 @@ def _latency(setting: Setting, processes: Processes) -> dict[str, float]:
     since = time.time()
     result, answers = load.open_loop(
         setting.port,
-        load.CreateAndPay(setting.user_id, sample_order.ITEMS, sample_order.TOTAL),
+        load.CreateAndPay(setting.user_ids, sample_order.ITEMS, sample_order.TOTAL),
         rate=profile.latency_rate,
         seconds=profile.latency_seconds,
     )

@@ -1,4 +1,4 @@
-"""One broker's matrix: the namespace, the web and a user, then every cell in turn.
+"""One broker's matrix: the namespace, the web and its users, then every cell in turn.
 
 Whatever happens (an error, Ctrl-C, SIGTERM) every started process is killed and the
 namespace removed, as ``python -m bench`` does.
@@ -22,6 +22,8 @@ from bench.run import remove_namespace
 from bench.scale.cell import Setting, run_cell
 from bench.scale.profile import ScaleProfile
 
+USERS = 32
+"""Users the orders are spread over; their welcome deliveries drain in the first warm-up."""
 SCHEMA = 1
 """Version of the JSON document; ``bench.scale.table`` reads this one."""
 
@@ -52,10 +54,10 @@ def run_matrix(
         stack.migrate()
         progress.say(f"{broker}: starting gunicorn 'app:create_app()' -w 2 (no beat)")
         stack.web, stack.port = rig.start_gunicorn("web", "app:create_app()")
-        user_id = stack.register_user()
+        user_ids = [stack.register_user() for _ in range(USERS)]
         cells = []
         with closing(OutboxWatch(namespace.psycopg_dsn)) as watch:
-            setting = Setting(rig, watch, stack.port, user_id, profile, progress)
+            setting = Setting(rig, watch, stack.port, user_ids, profile, progress)
             for workers in profile.workers:
                 for relays in profile.relays:
                     stack.web.check_alive()
