@@ -43,7 +43,7 @@ class CostWindow:
     exclude_pids: frozenset[int] = frozenset()
     _conn: psycopg.Connection[tuple[object, ...]] | None = None
     _start_lsn: str = ""
-    _start_other_commits: int = 0
+    _start_other_commits: dict[int, int] = field(default_factory=dict)
     _cpu_at_start: dict[int, float] = field(default_factory=dict)
     _cpu_latest: dict[int, float] = field(default_factory=dict)
 
@@ -73,7 +73,10 @@ class CostWindow:
             cluster_wal_bytes=int(str(row[0])) if row else 0,
             backend_cpu_seconds=cpu,
             backends=len(self._cpu_latest),
-            other_commits=other_commits - self._start_other_commits,
+            other_commits=sum(
+                count - self._start_other_commits.get(datid, 0)
+                for datid, count in other_commits.items()
+            ),
         )
 
     def _hold_wal(self) -> None:
@@ -106,19 +109,18 @@ class CostWindow:
             raise RuntimeError("open() the window first")
         return self._conn
 
-    def _server_counters(self) -> tuple[str, int]:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT pg_current_wal_lsn()::text,"
-                " (SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database"
-                "  WHERE datname IS DISTINCT FROM current_database())"
-            )
-            .fetchone()
-        )
+    def _server_counters(self) -> tuple[str, dict[int, int]]:
+        """The WAL position, and each other database's commits so far (by oid: databases
+        come and go on a shared server, so a sum over all of them can fall)."""
+        conn = self._connection()
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
         if row is None:
             raise RuntimeError("PostgreSQL answered no row for its WAL position")
-        return str(row[0]), int(str(row[1]))
+        commits = conn.execute(
+            "SELECT datid, xact_commit FROM pg_stat_database"
+            " WHERE datname IS DISTINCT FROM current_database()"
+        ).fetchall()
+        return str(row[0]), {int(str(datid)): int(str(count)) for datid, count in commits}
 
     def _backend_cpu(self) -> dict[int, float]:
         conn = self._connection()
