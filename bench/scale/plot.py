@@ -18,7 +18,7 @@ def draw(table: list[Row], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     figure, (rates, delays) = pyplot.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
     for broker, relays in sorted({(r.broker, r.relays) for r in table}):
@@ -56,11 +56,12 @@ def draw(table: list[Row], path: Path, title: str) -> None:
     rates.legend(fontsize="small")
     delays.set_ylabel("commit → handler start, ms")
     delays.set_yscale("log")
-    plain = FuncFormatter(lambda value, _position: f"{value:g}")
-    delays.yaxis.set_major_formatter(plain)
-    delays.yaxis.set_minor_formatter(plain)
+    delays.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    delays.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:g}"))
+    delays.yaxis.set_minor_formatter(NullFormatter())
     delays.legend(fontsize="x-small", ncol=2)
-    figure.suptitle(title)
+    loads = [r.figures["load_average"] for r in table]
+    figure.suptitle(f"{title}; 1-minute load average {min(loads):.1f} to {max(loads):.1f}")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     pyplot.close(figure)

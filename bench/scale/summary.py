@@ -27,7 +27,8 @@ def main(plot_path: Path | None, paths: tuple[Path, ...]) -> None:
     click.echo(table.markdown(rows))
     if plot_path is not None:
         runs = max((r.runs for r in rows), default=0)
-        plot.draw(rows, plot_path, f"outboxflow scale-out (median of {runs} runs per cell)")
+        label = "one run" if runs == 1 else f"median of {runs} runs"
+        plot.draw(rows, plot_path, f"outboxflow scale-out ({label} per cell)")
 
 
 if __name__ == "__main__":
