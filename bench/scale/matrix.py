@@ -19,8 +19,9 @@ from bench.product_stack import ProductStack
 from bench.progress import Progress
 from bench.rig import Rig
 from bench.run import remove_namespace
-from bench.scale.cell import Setting, run_cell
+from bench.scale.cell import run_cell
 from bench.scale.profile import ScaleProfile
+from bench.scale.setting import Setting
 
 USERS = 32
 """Users the orders are spread over; their welcome deliveries drain in the first warm-up."""
