@@ -4,16 +4,23 @@ One line per (broker, relays); matplotlib draws off-screen (the Agg backend), so
 is needed.
 """
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.scale.table import Row
 
 LINE_STYLES = {1: "-", 2: "--"}
 COLOURS = {"redis": "tab:red", "amqp": "tab:blue"}
+RUN_MARKERS = {1: "o", 2: "x"}
+"""One run's cell, by relay count, behind the median lines."""
 
 
-def draw(table: list[Row], path: Path, title: str) -> None:
-    """Two panels side by side, written to ``path`` (its folder is made if missing)."""
+def draw(table: list[Row], path: Path, title: str, runs: Sequence[list[Row]] = ()) -> None:
+    """Two panels side by side, written to ``path`` (its folder is made if missing).
+
+    ``table`` is drawn as lines (medians, when it summarises several runs); each of ``runs``
+    (one run's rows) adds faint dots to the drain panel, to show how far the runs spread."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,6 +52,16 @@ def draw(table: list[Row], path: Path, title: str) -> None:
                 alpha=1.0 if quantile == "p99" else 0.6,
                 label=f"{label} {quantile}",
             )
+    for run in runs:
+        for r in run:
+            rates.plot(
+                r.workers,
+                r.figures["drain_deliveries_per_s"],
+                RUN_MARKERS.get(r.relays, "."),
+                color=COLOURS.get(r.broker, "tab:gray"),
+                alpha=0.25,
+                markersize=4,
+            )
     ticks = sorted({r.workers for r in table})
     for axes in (rates, delays):
         axes.set_xscale("log", base=2)
@@ -61,7 +78,10 @@ def draw(table: list[Row], path: Path, title: str) -> None:
     delays.yaxis.set_minor_formatter(NullFormatter())
     delays.legend(fontsize="x-small", ncol=2)
     loads = [r.figures["load_average"] for r in table]
-    figure.suptitle(f"{title}; 1-minute load average {min(loads):.1f} to {max(loads):.1f}")
+    figure.suptitle(
+        f"{title}; 1-minute load average per cell {min(loads):.1f} to {max(loads):.1f} on"
+        f" {os.cpu_count()} cores"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     pyplot.close(figure)

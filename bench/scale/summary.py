@@ -28,7 +28,8 @@ def main(plot_path: Path | None, paths: tuple[Path, ...]) -> None:
     if plot_path is not None:
         runs = max((r.runs for r in rows), default=0)
         label = "one run" if runs == 1 else f"median of {runs} runs"
-        plot.draw(rows, plot_path, f"outboxflow scale-out ({label} per cell)")
+        each = [table.rows([document]) for document in documents] if runs > 1 else []
+        plot.draw(rows, plot_path, f"outboxflow scale-out ({label} per cell)", each)
 
 
 if __name__ == "__main__":

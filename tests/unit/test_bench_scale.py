@@ -112,7 +112,8 @@ def test_the_text_and_markdown_tables_carry_every_column(runs: list[Path]) -> No
 
 def test_the_plot_is_a_png(runs: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "docs" / "scale-out.png"
-    plot.draw(table.rows(load(runs)), out, "test")
+    documents = load(runs)
+    plot.draw(table.rows(documents), out, "test", [table.rows([d]) for d in documents])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
