@@ -92,7 +92,7 @@ BENCH_JSON ?= instance/bench-$(BROKER)-$(PROFILE).json
 bench: $(STAMP)
 	python -m bench --broker $(BROKER) --profile $(PROFILE) --json $(BENCH_JSON)
 
-# Same servers as bench. About 10 minutes for both brokers (SCALE_ARGS=--quick: about 2);
+# Same servers as bench. 12-18 minutes for both brokers on a loaded 2-core machine (--quick: 1-2);
 # writes bench/results/scale-<broker>-<n>.json and docs/scale-out.png (quick: into instance/).
 SCALE_ARGS ?=
 bench-scale: $(STAMP)
