@@ -24,9 +24,10 @@ result_serializer = "json"
 accept_content = ["json"]
 task_ignore_result = True
 
-# Flower sees every task from the moment it is sent.
+# Flower sees every task a worker receives, starts and ends. Its "sent" state (a second
+# message per task) is off unless TASK_SENT_EVENTS is set: the outbox's dispatched status
+# says the same.
 worker_send_task_events = True
-task_send_sent_event = True
 
 task_default_queue = "default"
 timezone = "UTC"

@@ -22,9 +22,11 @@ from app.application.ports import ChatNotifier, EmailSender, Outbound, WebhookSe
 from app.config import MIGRATIONS_DIR, Settings, settings_to_start_with
 from app.container import EXTENSION, Container
 from app.infrastructure.envelope import claimed_event_id, decode_stored
+from app.infrastructure.messaging.backfills import Backfills
 from app.infrastructure.messaging.broker_kind import is_amqp
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.celery_app import (
+    BACKFILL_TIME_LIMIT,
     REDIS_VISIBILITY_TIMEOUT,
     build_celery,
     queue_type_arguments,
@@ -39,6 +41,7 @@ from app.infrastructure.notifications.webhooks import (
     SignedWebhookSender,
     SlackWebhookNotifier,
 )
+from app.infrastructure.persistence.backfill_runs import BackfillRuns
 from app.infrastructure.persistence.checkpoints import ProjectionCheckpoints
 from app.infrastructure.persistence.database import (
     db,
@@ -188,6 +191,13 @@ def _wire(
             host=settings.host,
         ),
         subscriptions,
+        Backfills(
+            engine,
+            # A run whose task cannot be running any more (past its hard limit) is abandoned.
+            BackfillRuns(engine, reader, stale_after=timedelta(seconds=BACKFILL_TIME_LIMIT + 60)),
+            subscriptions,
+            celery,
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from app.application.deliveries import DeliveryRunner
 from app.application.event_handlers.subscriptions import Subscriptions
 from app.application.ports import Outbound
 from app.config import Settings
+from app.infrastructure.messaging.backfills import Backfills
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.messaging.relay_follower import RelayFollower
 from app.infrastructure.metrics.outbox_collector import OutboxCollector
@@ -72,6 +73,8 @@ class Container:
     """What ``flask outbox relay --follow`` runs: ``relay`` woken by each commit."""
     subscriptions: Subscriptions
     """Every handler, enabled or why not: the units of work write deliveries for the enabled."""
+    backfills: Backfills
+    """Backfills started over HTTP and run by a worker's ``outbox.backfill`` task, recorded."""
 
 
 def container_of(app: Flask | None = None) -> Container:

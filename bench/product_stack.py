@@ -36,6 +36,12 @@ class ProductStack:
         if self.relay is not None:
             self.progress.say("outboxflow: started the Procfile's relay")
 
+    def restart_web(self, settings: Mapping[str, str]) -> None:
+        """The web again, with ``settings`` beside the defaults (a new port)."""
+        if self.web is not None:
+            self.rig.processes.stop(self.web)
+        self.web, self.port = self.rig.start_gunicorn("web", "app:create_app()", settings)
+
     def start_worker(self, settings: Mapping[str, str] | None = None) -> probe.ProbeRecord:
         self.progress.say("outboxflow: starting the worker (prefork, concurrency 2)")
         self.worker, self.probe_dir = self.rig.start_worker(

@@ -72,7 +72,10 @@ class Rig:
             [str(BIN / "flask"), "--app", "app", *args], self.base_env(), PROJECT_DIR, timeout
         )
 
-    def start_gunicorn(self, name: str, target: str) -> tuple[Launched, int]:
+    def start_gunicorn(
+        self, name: str, target: str, settings: Mapping[str, str] | None = None
+    ) -> tuple[Launched, int]:
+        """``settings``: outboxflow settings the web gets beside the defaults."""
         port = free_port()
         argv = [
             str(BIN / "gunicorn"),
@@ -84,7 +87,7 @@ class Rig:
             "--log-level",
             "warning",
         ]
-        web = self.processes.start(name, argv, self.base_env())
+        web = self.processes.start(name, argv, {**self.base_env(), **(settings or {})})
         _wait_http(web, port)
         return web, port
 

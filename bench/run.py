@@ -2,10 +2,10 @@
 
 Order: raw Celery, naive dual write, lean task, bare endpoint (yardsticks first, nothing else
 running); then outboxflow: POST window with no worker (its orders are the drain's backlog), drain,
-latency at a fixed rate, bounded-rate search, projection rebuild, relay drain, the ordered and
-unordered webhook drains; last the store rebuild. ``--only-ordering`` runs the webhook drains
-alone. Whatever happens (an error, Ctrl-C, SIGTERM) every started process is killed and the
-namespace removed.
+latency at a fixed rate, bounded-rate search, projection rebuild, relay drain, commit→partner
+receipt with WEBHOOK_URLS set, the ordered and unordered webhook drains; last the store
+rebuild. ``--only-ordering`` runs the webhook drains alone. Whatever happens (an error,
+Ctrl-C, SIGTERM) every started process is killed and the namespace removed.
 """
 
 import os
@@ -25,6 +25,7 @@ from bench import (
     phase_bounded,
     phase_maintenance,
     phase_ordering,
+    phase_partner,
     phase_product,
     phase_web,
     report,
@@ -125,6 +126,7 @@ def _every_phase(
         figures |= phase_maintenance.run_relay_drain(
             stack, watch, profile, figures["rebuild_startup_seconds"]
         )
+        figures |= phase_partner.run_partner_latency(stack, watch, profile)
         ordering, drains = phase_ordering.run_ordering(stack, watch, profile)
         figures |= ordering
     figures |= phase_maintenance.run_store_rebuild(profile, progress)

@@ -1,15 +1,19 @@
-"""The partner of the ordering phase: a local HTTP server that accepts the product's webhooks.
+"""The partner of the ordering and partner-latency phases: a local HTTP server that accepts
+the product's webhooks.
 
 It answers 200 at once, except the first POST of an event named in ``refuse_once`` (503, which
 the product retries after a backoff). It keeps each aggregate's accepted versions in the order
-it accepted them, so a drain can count the aggregates whose events arrived out of order.
+it accepted them, so a drain can count the aggregates whose events arrived out of order, and
+when it first accepted each event, against the event's ``occurred_at``.
 HTTP/1.1 with keep-alive, as a partner behind a load balancer would: the worker's pooled
 connection is reused, and no handshake per delivery is timed.
 """
 
 import json
 import threading
+import time
 from collections.abc import Iterable
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.namespace import HOST
@@ -23,6 +27,7 @@ class WebhookReceiver:
         self._refuse: set[str] = set()
         self._accepted: dict[str, list[int]] = {}
         self._seen: set[str] = set()
+        self._receipts: list[tuple[float, float]] = []
         self.posts = 0
         self._server = ThreadingHTTPServer((HOST, 0), self._handler_class())
         self._server.daemon_threads = True
@@ -45,11 +50,18 @@ class WebhookReceiver:
             self._refuse = set(refuse_once)
             self._accepted = {}
             self._seen = set()
+            self._receipts = []
             self.posts = 0
 
     def accepted_events(self) -> int:
         with self._lock:
             return len(self._seen)
+
+    def receipt_delays_ms(self, since: float) -> list[float]:
+        """For each event first accepted whose ``occurred_at`` is at or after ``since`` (a
+        ``time.time()``): milliseconds from ``occurred_at`` to its acceptance here."""
+        with self._lock:
+            return [(at - occurred) * 1000 for occurred, at in self._receipts if occurred >= since]
 
     def out_of_order_aggregates(self) -> int:
         """Aggregates whose first acceptances of their events are not in version order."""
@@ -66,6 +78,8 @@ class WebhookReceiver:
                 return 503
             if event_id not in self._seen:
                 self._seen.add(event_id)
+                occurred = datetime.fromisoformat(str(envelope["occurred_at"])).timestamp()
+                self._receipts.append((occurred, time.time()))
                 versions = self._accepted.setdefault(str(envelope["aggregate_id"]), [])
                 versions.append(int(envelope["aggregate_version"]))
         return 200

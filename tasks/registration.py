@@ -15,7 +15,12 @@ from app.application.deliveries import DeadLettered, RetryLater
 from app.application.event_handlers.registry import HANDLERS
 from app.application.event_handlers.specs import HandlerSpec
 from app.container import container_of
-from app.infrastructure.messaging.celery_app import RELAY_QUEUE
+from app.infrastructure.messaging.celery_app import (
+    BACKFILL_SOFT_TIME_LIMIT,
+    BACKFILL_TASK,
+    BACKFILL_TIME_LIMIT,
+    RELAY_QUEUE,
+)
 from app.infrastructure.persistence import retention
 from tasks import metrics
 
@@ -55,7 +60,7 @@ def register_tasks(celery: Celery) -> None:
     # one relay run a second) and log only when they did something.
     @celery.task(name=RELAY_TASK, queue=RELAY_QUEUE, send_events=False)
     def relay_outbox() -> dict[str, int]:
-        report = container_of().relay.sweep()
+        report = container_of().relay.safety_net_sweep()
         report.log(log)
         return {"claimed": report.claimed, "published": report.published, "failed": report.failed}
 
@@ -68,6 +73,18 @@ def register_tasks(celery: Celery) -> None:
             timedelta(hours=container.settings.outbox_retention_hours),
             RETENTION_BATCH,
         )
+
+    # A backfill resumes after its worker died (late ack: the message comes back), and
+    # is never retried otherwise: its run records why it failed.
+    @celery.task(
+        name=BACKFILL_TASK,
+        queue=RELAY_QUEUE,
+        soft_time_limit=BACKFILL_SOFT_TIME_LIMIT,
+        time_limit=BACKFILL_TIME_LIMIT,
+    )
+    def backfill_handler(run_id: int) -> str | None:
+        run = container_of().backfills.execute(run_id)
+        return None if run is None else str(run["state"])
 
     for spec in HANDLERS:
         _handler_task(celery, spec)

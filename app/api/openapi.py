@@ -205,8 +205,10 @@ class ApiBlueprint(flask_smorest.Blueprint):
         examples: Mapping[str, object] | None = None,
         **kwargs: object,
     ) -> Callable[[T_view], T_view]:
+        # webargs builds a schema per request from a class (and again each nested schema
+        # in it); a load keeps no state in the schema, so one instance serves every request.
         decorate = super().arguments(
-            schema,
+            schema() if isinstance(schema, type) else schema,
             location=location,
             content_type=content_type,
             required=required,

@@ -1,4 +1,5 @@
-"""The ops page (``/ops``): backlog and parked keys, dead letters (re-drive, skip), traces.
+"""The ops page (``/ops``): backlog and parked keys, handlers and their backfills, dead
+letters (re-drive, skip), traces.
 
 Server-rendered.
 Every change is a form POST behind a confirmation page, and every POST carries a CSRF
@@ -22,7 +23,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.api import auth, skipping
+from app.api import auth, ops_backfill, skipping
 from app.api.auth import Access
 from app.api.dead_letters import FilterSchema
 from app.api.events import MAX_POSITION
@@ -139,7 +140,8 @@ def sign_out_submit() -> Response:
 @blueprint.get("")
 @ops_session_required
 def overview() -> str:
-    reader = container_of().outbox_reader
+    c = container_of()
+    reader = c.outbox_reader
     backlogs, dead = reader.overview([spec.name for spec in HANDLERS])
     return render_template(
         "ops/overview.html",
@@ -147,7 +149,16 @@ def overview() -> str:
         dead=dead,
         parked=reader.parked_keys(),
         statuses=reader.UNFINISHED_STATUSES,
+        handlers=reader.handlers(c.subscriptions),
     )
+
+
+blueprint.add_url_rule(
+    "/handlers/<name>/backfill",
+    "backfill",
+    ops_session_required(ops_backfill.backfill),
+    methods=["GET", "POST"],
+)
 
 
 @blueprint.get("/dead-letters")

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from app.application.backfills import BackfillState
 from app.application.ports import DeliveryStatus
 from app.domain.money import format_money
 from app.infrastructure.persistence.handler_overview import BACKLOG_STATUSES
@@ -174,6 +175,67 @@ class RetryMatchingSchema(Schema):
     dry_run = fields.Boolean(required=True)
 
 
+class BackfillRunSchema(Schema):
+    """One backfill run: what was asked, and how far its task has come."""
+
+    id = fields.Integer(required=True)
+    handler = fields.String(required=True, metadata={"example": "forward_to_webhooks"})
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf([state.value for state in BackfillState]),
+        metadata={"description": "queued, running (its task has claimed it), done or failed"},
+    )
+    error = fields.String(
+        required=True, allow_none=True, metadata={"description": "why it failed; null if not"}
+    )
+    requested_by = fields.String(
+        required=True,
+        metadata={"description": "api: or ops: and the caller (token: and 12 hex digits)"},
+    )
+    from_position = fields.Integer(required=True, allow_none=True)
+    since = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    batch_size = fields.Integer(required=True)
+    rate = fields.Float(
+        required=True, allow_none=True, metadata={"description": "events per second at most"}
+    )
+    start_position = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the walk began after this position; null until it started"},
+    )
+    position = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "the position reached"}
+    )
+    head_position = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "where the walk ends: the newest position when it started, then "
+            "the barrier's (after which nothing older can appear)"
+        },
+    )
+    events_total = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "events it planned to read (more may arrive meanwhile)"},
+    )
+    events_scanned = fields.Integer(
+        required=True, metadata={"description": "events of the handler's types read so far"}
+    )
+    deliveries_added = fields.Integer(
+        required=True,
+        metadata={"description": "deliveries added: the events that had none for the handler"},
+    )
+    gaps_filled = fields.Integer(
+        required=True,
+        metadata={"description": "events committed late, found after the barrier"},
+    )
+    queued_at = fields.String(required=True, metadata={"format": "date-time"})
+    started_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    updated_at = fields.String(required=True, metadata={"format": "date-time"})
+    finished_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
 class HandlerSchema(Schema):
     """One event handler: what ``flask handlers list --json`` prints for it."""
 
@@ -222,6 +284,12 @@ class HandlerSchema(Schema):
         metadata={"description": "age of its oldest delivery still to run or held; 0 if none"},
     )
     done = fields.Integer(required=True, metadata={"description": "deliveries done (retained)"})
+    last_backfill = fields.Nested(
+        BackfillRunSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "its newest backfill run started over HTTP; null if none"},
+    )
 
 
 class HandlerListSchema(Schema):

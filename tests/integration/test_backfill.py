@@ -15,9 +15,9 @@ from flask import Flask
 
 from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.container import container_of
-from app.domain.events import UserRegistered
 from app.infrastructure.persistence.backfill import Backfill
 from app.infrastructure.persistence.tables import events, outbox
+from tests.support.db_state import begin_late_event
 from tests.support.fixtures import MakeDatabase
 from tests.support.inprocess import build_app
 
@@ -72,32 +72,6 @@ def deliveries_per_event(engine: sa.Engine) -> Counter[str]:
 def stored_event_ids(engine: sa.Engine) -> set[str]:
     with engine.connect() as conn:
         return set(conn.execute(sa.select(events.c.event_id)).scalars())
-
-
-def begin_late_event(engine: sa.Engine) -> tuple[sa.Connection, str]:
-    """A transaction that stores an event (its position allocated now) and stays open,
-    as a command of a process without the handler would; the caller commits it."""
-    conn = engine.connect()
-    conn.begin()
-    event = UserRegistered(
-        aggregate_id=str(uuid.uuid4()), aggregate_version=1, email="late@example.com", name="L"
-    )
-    conn.execute(
-        events.insert(),
-        {
-            "event_id": event.event_id,
-            "event_type": event.event_type,
-            "schema_version": event.schema_version,
-            "aggregate_type": event.aggregate_type,
-            "aggregate_id": event.aggregate_id,
-            "aggregate_version": 1,
-            "payload": event.payload(),
-            "correlation_id": "late",
-            "causation_id": "late",
-            "occurred_at": event.occurred_at,
-        },
-    )
-    return conn, event.event_id
 
 
 @pytest.mark.parametrize("db", ["postgresql", "sqlite"])

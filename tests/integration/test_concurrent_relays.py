@@ -16,8 +16,11 @@ import sqlalchemy as sa
 
 from app.infrastructure.messaging.relay import OutboxRelay
 from app.infrastructure.persistence import outbox as outbox_queries
+from app.infrastructure.persistence import relay_heartbeats
 from app.infrastructure.persistence.deliveries import SqlDeliveryLedger
+from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import outbox
+from app.infrastructure.persistence.tables import relay_heartbeats as relay_heartbeats_table
 from tests.support.db_state import table_rows
 from tests.support.fixtures import DATABASE_KINDS, MakeDatabase, MakeEngine
 from tests.support.relays import PublishLog, RecordingPublisher, seed_pending_deliveries
@@ -118,3 +121,31 @@ def test_leases_decide_when_a_delivery_may_be_claimed_again(
     assert set(log.duplicates().values()) == {2}
     counts = {r["dispatch_count"] for r in table_rows(engine, outbox)}
     assert counts == {2}
+
+
+@pytest.mark.parametrize("db", DATABASE_KINDS)
+def test_the_beat_sweep_stands_down_only_while_a_following_relay_beats(
+    make_database: MakeDatabase, make_engine: MakeEngine, db: str
+) -> None:
+    engine = make_engine(make_database(db))
+    seeded = seed_pending_deliveries(engine, 2)
+    log = PublishLog()
+    beat_sweep = make_relay(engine, log, "beat")
+
+    def last_beat(seconds_ago: float) -> None:
+        with engine.begin() as conn:
+            relay_heartbeats.beat(conn, "host-a")
+            conn.execute(
+                sa.update(relay_heartbeats_table).values(
+                    beat_at=utcnow() - timedelta(seconds=seconds_ago)
+                )
+            )
+
+    last_beat(0.5)
+    assert beat_sweep.safety_net_sweep().claimed == 0 and not log.ids
+    last_beat(OutboxRelay.FOLLOWED_WITHIN_SECONDS + 2)
+    assert beat_sweep.safety_net_sweep().published == len(seeded)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(relay_heartbeats_table))
+    seed_pending_deliveries(engine, 1)
+    assert beat_sweep.safety_net_sweep().published > 0, "no relay ever ran: it sweeps"

@@ -273,3 +273,26 @@ def event_of(engine: sa.Engine, delivery_id: int) -> Any:
         return conn.execute(
             sa.select(outbox.c.event_id).where(outbox.c.id == delivery_id)
         ).scalar_one()
+
+
+@pytest.mark.parametrize("db", ["postgresql", "sqlite"])
+def test_a_done_releases_only_the_first_held_row_of_its_own_key(
+    make_database: MakeDatabase, make_engine: MakeEngine, db: str
+) -> None:
+    engine = make_engine(make_database(db))
+    first, other = seed_ordered(engine, keys=2, per_key=3).values()
+    ledger = SqlDeliveryLedger(engine, lambda *_: None)
+    r = relay(engine, PublishLog(), "relay")
+    r.sweep(check_broker=False)
+    assert statuses(engine, first) == ["dispatched", "waiting", "waiting"]
+
+    run_to_done(ledger, first[0])
+    assert statuses(engine, first) == ["done", "pending", "waiting"]
+    assert statuses(engine, other) == ["dispatched", "waiting", "waiting"]
+    ledger.release_next(first[0])  # a second release (a duplicate copy) moves nothing more
+    assert statuses(engine, first) == ["done", "pending", "waiting"]
+
+    with engine.begin() as conn:
+        conn.execute(sa.update(outbox).where(outbox.c.id == first[1]).values(order_key=None))
+    ledger.release_next(first[1])  # an unordered row has no key to release
+    assert statuses(engine, first[2:]) == ["waiting"]

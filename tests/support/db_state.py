@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 
+from app.domain.events import UserRegistered
 from app.infrastructure.persistence.tables import events, outbox
 
 
@@ -107,3 +108,30 @@ def store_raw_event(
     if rows:
         conn.execute(outbox.insert(), rows)
     return event_id
+
+
+def begin_late_event(engine: sa.Engine) -> tuple[sa.Connection, str]:
+    """A transaction that stores a ``user.registered`` event (its position allocated now)
+    and stays open, as a command of a process without the handler would: a hole that a
+    backfill reads past. The caller commits it (and closes the connection)."""
+    conn = engine.connect()
+    conn.begin()
+    event = UserRegistered(
+        aggregate_id=str(uuid4()), aggregate_version=1, email="late@example.com", name="L"
+    )
+    conn.execute(
+        events.insert(),
+        {
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "schema_version": event.schema_version,
+            "aggregate_type": event.aggregate_type,
+            "aggregate_id": event.aggregate_id,
+            "aggregate_version": 1,
+            "payload": event.payload(),
+            "correlation_id": "late",
+            "causation_id": "late",
+            "occurred_at": event.occurred_at,
+        },
+    )
+    return conn, event.event_id

@@ -88,6 +88,8 @@ class Stack:
         self.client: FlaskClient = self.app.test_client()
         self.processes: list[ManagedProcess] = []
         self._on_process_started = on_process_started
+        self._settings = settings
+        self._reconfigured: list[Stack] = []
 
     def __repr__(self) -> str:
         return f"<Stack {self.database.kind}+{self.broker.kind} {self.directory}>"
@@ -233,6 +235,21 @@ class Stack:
             self._on_process_started(process)
         return process.start()
 
+    def reconfigured(self, **settings: object) -> "Stack":
+        """The same deployment (database, broker) with changed settings, as after editing
+        its environment: start the processes that must read them on the new stack, after
+        stopping this one's. ``close`` closes it too."""
+        directory = self.directory.with_name(f"{self.directory.name}-{len(self._reconfigured) + 1}")
+        stack = Stack(
+            self.database,
+            self.broker,
+            directory,
+            on_process_started=self._on_process_started,
+            **{**self._settings, **settings},
+        )
+        self._reconfigured.append(stack)
+        return stack
+
     def check_processes(self) -> None:
         """Raise if any process died without being stopped or killed by the test."""
         for process in self.processes:
@@ -267,6 +284,8 @@ class Stack:
         machines); the broker and database it leaves behind are private to the test.
         """
         try:
+            for stack in reversed(self._reconfigured):
+                stack.close()
             for process in reversed(self.processes):
                 process.kill()
         finally:

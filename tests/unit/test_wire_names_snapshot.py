@@ -16,7 +16,11 @@ from tasks.registration import register_tasks
 SNAPSHOT = schema_snapshot.load()
 REWRITE = "out of date: run `flask --app app events schema --write` and commit the file"
 
-MAINTENANCE_TASKS = {"outbox.purge_done": "outbox", "outbox.relay": "outbox"}
+MAINTENANCE_TASKS = {
+    "outbox.backfill": "outbox",
+    "outbox.purge_done": "outbox",
+    "outbox.relay": "outbox",
+}
 """Not per handler, so not generated: written out here."""
 
 

@@ -16,6 +16,17 @@ RELAY_QUEUE = "outbox"
 DEAD_LETTER_QUEUE = "dead_letter"
 DEAD_LETTER_EXCHANGE = "dead_letter"
 REDIS_VISIBILITY_TIMEOUT = 3600
+BACKFILL_TASK = "outbox.backfill"
+"""A handler's recorded backfill (``backfills.Backfills``), on ``RELAY_QUEUE``: every worker
+the Procfile and docker-compose start consumes it."""
+RABBITMQ_CONSUMER_TIMEOUT = 1800
+"""RabbitMQ's default ``consumer_timeout``: it closes the channel of a delivery left
+unacknowledged longer, and hands the message to another consumer."""
+BACKFILL_TIME_LIMIT = min(REDIS_VISIBILITY_TIMEOUT, RABBITMQ_CONSUMER_TIMEOUT) - 300
+BACKFILL_SOFT_TIME_LIMIT = BACKFILL_TIME_LIMIT - 60
+"""A backfill walks the whole store, so it has limits of its own, below what either broker
+waits for an acknowledgement (tasks ack late): a broker never hands a backfill still
+running to a second worker. A run stopped at the soft limit is failed, saying so."""
 QUORUM = "quorum"
 REJECT_PUBLISH = {"x-overflow": "reject-publish"}
 """What at-least-once dead-lettering requires of a quorum queue (it has no length limit)."""
@@ -140,6 +151,7 @@ def build_celery(
         broker_transport_options=_transport_options(settings),
         task_queues=_queues(settings),
         task_always_eager=settings.task_always_eager,
+        task_send_sent_event=settings.task_sent_events,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
         beat_schedule={

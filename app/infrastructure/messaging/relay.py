@@ -25,7 +25,8 @@ from app.application.event_handlers.registry import HANDLERS_BY_NAME
 from app.application.ports import DeadLetter, DeliveryLedger
 from app.infrastructure.messaging.broker_watch import BrokerWatch
 from app.infrastructure.messaging.publisher import CeleryPublisher
-from app.infrastructure.persistence import ordering, outbox
+from app.infrastructure.persistence import ordering, outbox, relay_heartbeats
+from app.infrastructure.persistence.database import single_statement
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class RelayReport:
 class OutboxRelay:
     IMMEDIATE_PAUSE_SECONDS = 5.0
     """After a failed publish after commit (eager mode), commands stop trying for a while."""
+    FOLLOWED_WITHIN_SECONDS = 3.0
+    """A following relay whose heartbeat is younger than this is alive: the beat's
+    sweep leaves the outbox to it (a follower beats at most once a second, after a sweep)."""
     REPAIR_SECONDS = 1.0
     """How often a sweep also settles the ordered keys that have held rows (``repair``)."""
 
@@ -81,6 +85,7 @@ class OutboxRelay:
         redelivery_after: timedelta,
     ) -> None:
         self._engine = engine
+        self._single = single_statement(engine)
         self._publisher = publisher
         self._ledger = ledger
         self._watch = watch
@@ -107,6 +112,16 @@ class OutboxRelay:
             report.add(batch)
             if batch.failed or batch.claimed < self._batch_size or time.monotonic() > deadline:
                 return report
+
+    def safety_net_sweep(self) -> RelayReport:
+        """The beat's sweep: stands down while a following relay beat within
+        ``FOLLOWED_WITHIN_SECONDS`` (it sweeps as often, on its own process), and sweeps
+        when none has, or none ever ran. One read when it stands down."""
+        with self._engine.connect() as conn:
+            age = relay_heartbeats.age_seconds(conn)
+        if age is not None and age < self.FOLLOWED_WITHIN_SECONDS:
+            return RelayReport()
+        return self.sweep()
 
     def dispatch_lease(self) -> timedelta | None:
         """Rows written now are leased to the publish after commit, unless it is paused."""
@@ -157,11 +172,13 @@ class OutboxRelay:
 
     def _run_batch(self) -> RelayReport:
         token = uuid4().hex
-        with self._engine.begin() as conn:
+        # The claim commits on its own (the lease is what guards the rows); only a batch
+        # with ordered rows needs a transaction more, to hold back the ones not yet due.
+        with self._single.begin() as conn:
             claimed = outbox.claim(
                 conn, token=token, lease=self._claim_lease, limit=self._batch_size
             )
-            held = self._hold_back(conn, claimed)
+        held = self._hold_back(claimed)
         held_keys = {
             (d.handler, d.order_key)
             for d in claimed
@@ -178,7 +195,9 @@ class OutboxRelay:
         finally:
             done = set(published)
             unpublished = [d.delivery_id for d in claimed if d.delivery_id not in done]
-            with self._engine.begin() as conn:
+            # The usual batch (all published, nothing held) is one statement: no BEGIN/COMMIT.
+            engine = self._engine if unpublished or held_keys else self._single
+            with engine.begin() as conn:
                 outbox.mark_dispatched(
                     conn, published, token=token, redelivery_after=self._redelivery_after
                 )
@@ -193,13 +212,17 @@ class OutboxRelay:
             held=len(held),
         )
 
-    @staticmethod
-    def _hold_back(conn: sa.Connection, claimed: Sequence[outbox.ClaimedDelivery]) -> set[int]:
-        """Claimed rows of ordered keys with an open row ahead of them: held, not published."""
+    def _hold_back(self, claimed: Sequence[outbox.ClaimedDelivery]) -> set[int]:
+        """Claimed rows of ordered keys with an open row ahead of them: held, not published.
+
+        After the claim's commit and before any publish: a read this late sees at least
+        what the claim's own would have, so nothing it lets go has an open row ahead.
+        """
         keys = {(d.handler, d.order_key) for d in claimed if d.order_key is not None}
         if not keys:
             return set()
-        return set(ordering.settle(conn, keys).held)
+        with self._engine.begin() as conn:
+            return set(ordering.settle(conn, keys).held)
 
     def repair(self) -> int:
         """Settle the keys whose first open row is held: frees what a worker that died

@@ -65,6 +65,10 @@ class BackfillReport:
 Progress = Callable[[int, int], None]
 """``progress(events_done, events_total)``, after each batch (the total may grow)."""
 
+Checkpoint = Callable[[BackfillReport, int, int], None]
+"""``checkpoint(report, position_reached, head_position)``, after each batch and at the
+end: what a recorded run (``backfill_runs``) writes down. Raising stops the walk there."""
+
 
 def start_after(conn: sa.Connection, *, from_position: int | None, since: datetime | None) -> int:
     """The position the walk starts after: ``from_position - 1``, the last event before
@@ -235,41 +239,38 @@ class Backfill:
             after = start_after(conn, from_position=from_position, since=since)
             return after, count_subscribed(conn, self._spec, after)
 
-    def run(self, after: int, total: int, progress: Progress | None = None) -> BackfillReport:
+    def run(
+        self,
+        after: int,
+        total: int,
+        progress: Progress | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> BackfillReport:
         """Walk from ``after`` to the barrier; interruptible at any batch (rows committed
         so far stay, and a new run skips them)."""
         report = BackfillReport(self._spec.name, after, dry_run=self._dry_run)
         began = time.perf_counter()
         with self._engine.connect() as conn:
             visible = newest_position(conn)
-        cursor = self._walk(report, after, visible, total, progress, began)
+        walk = _Walk(report, total, began, progress, checkpoint)
+        cursor = self._walk(walk, after, visible)
         end = barrier(self._engine)
-        cursor = self._walk(report, cursor, end, total, progress, began)
+        cursor = self._walk(walk, cursor, end)
         with self._engine.begin() as conn:
             fill_gaps(conn, self._spec, report)
         report.end_position = max(cursor, end)
         report.seconds = time.perf_counter() - began
-        if progress is not None:
-            progress(report.scanned, max(total, report.scanned))
+        walk.batch_done(report.end_position, report.end_position)
         return report
 
-    def _walk(
-        self,
-        report: BackfillReport,
-        cursor: int,
-        upto: int,
-        total: int,
-        progress: Progress | None,
-        began: float,
-    ) -> int:
+    def _walk(self, walk: "_Walk", cursor: int, upto: int) -> int:
         while cursor < upto:
             batch_end = self._batch_end(cursor, upto)
             with self._engine.begin() as conn:
-                scan_range(conn, self._spec, report, cursor, batch_end)
+                scan_range(conn, self._spec, walk.report, cursor, batch_end)
             cursor = batch_end
-            if progress is not None:
-                progress(report.scanned, max(total, report.scanned))
-            self._throttle(report.scanned, began)
+            walk.batch_done(cursor, upto)
+            self._throttle(walk.report.scanned, walk.began)
         return cursor
 
     def _batch_end(self, cursor: int, upto: int) -> int:
@@ -295,3 +296,20 @@ class Backfill:
         ahead = done / self._rate - (time.perf_counter() - began)
         if ahead > 0:
             time.sleep(ahead)
+
+
+@dataclass
+class _Walk:
+    """One run's report and whom to tell after each batch."""
+
+    report: BackfillReport
+    total: int
+    began: float
+    progress: Progress | None
+    checkpoint: Checkpoint | None
+
+    def batch_done(self, position: int, head: int) -> None:
+        if self.progress is not None:
+            self.progress(self.report.scanned, max(self.total, self.report.scanned))
+        if self.checkpoint is not None:
+            self.checkpoint(self.report, position, head)

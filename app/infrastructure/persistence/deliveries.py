@@ -54,7 +54,7 @@ class SqlDeliveryLedger:
     def release_next(self, delivery_id: int) -> None:
         try:
             with self._single.begin() as conn:
-                ordering.settle_deliveries(conn, [delivery_id])
+                ordering.release_next(conn, delivery_id)
         except sa.exc.SQLAlchemyError:
             # The relay's repair releases it within a second or so: nothing is lost.
             log.warning("could not release the delivery after %s", delivery_id, exc_info=True)

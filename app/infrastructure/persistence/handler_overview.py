@@ -11,9 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.application.backfills import BackfillRun
 from app.application.event_handlers.subscriptions import Subscription, Subscriptions
 from app.application.ports import DeliveryStatus
 from app.infrastructure.persistence import backlog
+from app.infrastructure.persistence.backfill_runs import latest_by_handler
 
 BACKLOG_STATUSES = (*DeliveryStatus.unfinished(), *DeliveryStatus.held(), DeliveryStatus.DEAD)
 """What a handler's backlog counts: deliveries still to run or held, and dead ones."""
@@ -36,13 +38,21 @@ def _describe(conn: sa.Connection, subscriptions: Sequence[Subscription]) -> lis
     names = [s.spec.name for s in subscriptions]
     stats = backlog.outbox_stats(conn)
     ages = {b.handler: b.oldest_age_seconds for b in backlog.handler_backlogs(conn, names)}
+    backfills = latest_by_handler(conn, names)
     return [
-        _entry(s, stats["by_handler"].get(s.spec.name, {}), ages.get(s.spec.name, 0.0))
+        _entry(
+            s,
+            stats["by_handler"].get(s.spec.name, {}),
+            ages.get(s.spec.name, 0.0),
+            backfills.get(s.spec.name),
+        )
         for s in subscriptions
     ]
 
 
-def _entry(s: Subscription, counts: dict[str, int], oldest_age: float) -> HandlerOverview:
+def _entry(
+    s: Subscription, counts: dict[str, int], oldest_age: float, last_backfill: BackfillRun | None
+) -> HandlerOverview:
     spec = s.spec
     return {
         "name": spec.name,
@@ -57,4 +67,5 @@ def _entry(s: Subscription, counts: dict[str, int], oldest_age: float) -> Handle
         "backlog": {status.value: counts.get(status, 0) for status in BACKLOG_STATUSES},
         "oldest_waiting_age_seconds": round(oldest_age, 3),
         "done": counts.get(DeliveryStatus.DONE, 0),
+        "last_backfill": last_backfill,
     }

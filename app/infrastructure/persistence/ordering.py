@@ -12,14 +12,14 @@ key's head calls it: the relay on the rows it just claimed, a worker after a don
 dead-letter store (dead-lettering, re-driving, skipping, purging) and the relay's idle
 repair. It takes no locks, so it is safe by being checked again where it matters:
 
-* the relay settles every ordered row it claims before publishing it, in the claiming
-  transaction, so it never publishes a row with an open one ahead of it (a row committed
+* the relay settles every ordered row it claims after the claim commits and before
+  publishing it, so it never publishes a row with an open one ahead of it (a row committed
   ahead of it is visible: its key's transactions are serialised, see ``OrderKey``);
 * a worker starting a delivery learns whether one ahead of it is open (``Attempt.behind``),
   and holds it again instead of running it;
 * a held row is never stranded: a worker settles the key in a new transaction after its
   done commits, and the relay settles the keys it held back in its next transaction after
-  the claim commits. Whichever of the two reads second sees the other's commit.
+  holding them back. Whichever of the two reads second sees the other's commit.
 """
 
 from collections.abc import Collection, Iterable, Mapping
@@ -192,6 +192,34 @@ BEHIND = sa.literal_column(
 )
 """In a statement on ``outbox``: the id of an open row of the same key ahead of this one
 (null when there is none, and always for unordered rows). Spelled out for RETURNING."""
+
+
+_IS_FIRST_OPEN_AFTER = sa.text(
+    "outbox.id = (SELECT head.id FROM outbox AS head JOIN outbox AS finished"
+    " ON head.handler = finished.handler AND head.order_key = finished.order_key"
+    " WHERE finished.id = :finished_id"
+    f" AND head.status <> '{DeliveryStatus.DONE}'"
+    f" AND head.status <> '{DeliveryStatus.SKIPPED}'"
+    " ORDER BY head.order_seq, head.id LIMIT 1)"
+)
+"""The row is the first open one of ``finished_id``'s key (``ix_outbox_ordered_open``); no
+row is when that delivery is unordered or its key has no open row left."""
+
+_RELEASE_FIRST_OPEN = (
+    states.update_to(PENDING, sources=[WAITING, PARKED])
+    .where(_IS_FIRST_OPEN_AFTER)
+    .values(lease_until=None, claimed_by=None)
+)
+
+
+def release_next(conn: sa.Connection, delivery_id: int) -> bool:
+    """After ``delivery_id`` ended (done): release its key's first open row if it is held.
+
+    One statement, whatever the key holds: what ``settle`` would move first, and the only
+    move a done can make due (the rows behind that first one stay as they are). True when
+    a row was released.
+    """
+    return bool(conn.execute(_RELEASE_FIRST_OPEN, {"finished_id": delivery_id}).rowcount)
 
 
 def hold(conn: sa.Connection, delivery_id: int) -> None:

@@ -111,7 +111,7 @@ def claim(
     """Lease up to ``limit`` due deliveries (or only those of ``ids``), oldest first.
 
     An ordered handler's rows come back too: the caller settles their keys (``ordering``)
-    before publishing, in the same transaction.
+    before publishing them.
     """
     now = utcnow()
     due = sa.and_(UNFINISHED, outbox.c.available_at <= now, _lease_free(now))

@@ -259,3 +259,43 @@ ops_sessions = sa.Table(
     sa.Column("id_digest", sa.String(64), primary_key=True),
     sa.Column("issued_at", Timestamp, nullable=False),
 )
+
+BACKFILL_ACTIVE = sa.text("state IN ('queued', 'running')")
+"""A backfill run still to finish: at most one per handler (``uq_backfill_runs_active``)."""
+
+backfill_runs = sa.Table(
+    "backfill_runs",
+    metadata,
+    # One row per backfill started over HTTP or from the ops page: what was asked, and the
+    # progress the task writes after each batch (``backfill_runs.py`` owns its states).
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("handler", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("requested_by", sa.String(100), nullable=False),
+    sa.Column("from_position", sa.BigInteger, nullable=True),
+    sa.Column("since", Timestamp, nullable=True),
+    sa.Column("batch_size", sa.Integer, nullable=False),
+    sa.Column("rate", sa.Float, nullable=True),
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("start_position", sa.BigInteger, nullable=True),
+    sa.Column("position", sa.BigInteger, nullable=True),
+    sa.Column("head_position", sa.BigInteger, nullable=True),
+    sa.Column("events_total", sa.BigInteger, nullable=True),
+    sa.Column("events_scanned", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("deliveries_added", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("gaps_filled", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("queued_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Index("ix_backfill_runs_handler", "handler", "id"),
+    # A second start while one is queued or running loses here, whichever process asks.
+    sa.Index(
+        "uq_backfill_runs_active",
+        "handler",
+        unique=True,
+        postgresql_where=BACKFILL_ACTIVE,
+        sqlite_where=BACKFILL_ACTIVE,
+    ),
+)
