@@ -131,8 +131,8 @@ class CreateAndPay:
     user (loyalty points) conflict with each other, more often the more workers run them."""
 
     def __init__(self, user_ids: Sequence[str], items: list[dict[str, Any]], amount: str) -> None:
-        if not user_ids:
-            raise ValueError("give at least one user id")
+        if isinstance(user_ids, str) or not user_ids:
+            raise TypeError("give a list of one or more user ids")
         self._user_ids = list(user_ids)
         self._items = items
         self._amount = amount
