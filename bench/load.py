@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,10 +125,15 @@ def closed_loop(
 
 class CreateAndPay:
     """Alternates create-order and pay-order commands: every other command pays the oldest
-    order created and not yet paid (or creates one when none is ready yet)."""
+    order created and not yet paid (or creates one when none is ready yet).
 
-    def __init__(self, user_id: str, items: list[dict[str, Any]], amount: str) -> None:
-        self._user_id = user_id
+    Orders go to ``user_ids`` in turn. One user makes every order's handlers that change the
+    user (loyalty points) conflict with each other, more often the more workers run them."""
+
+    def __init__(self, user_ids: Sequence[str], items: list[dict[str, Any]], amount: str) -> None:
+        if isinstance(user_ids, str) or not user_ids:
+            raise TypeError("give a list of one or more user ids")
+        self._user_ids = list(user_ids)
         self._items = items
         self._amount = amount
         self._unpaid: deque[str] = deque()
@@ -140,7 +145,8 @@ class CreateAndPay:
                 order_id = self._unpaid.popleft() if self._unpaid else None
             if order_id is not None:
                 return f"/api/orders/{order_id}/pay", {"amount": self._amount}
-        return "/api/orders", {"user_id": self._user_id, "items": self._items}
+        user_id = self._user_ids[tick // 2 % len(self._user_ids)]
+        return "/api/orders", {"user_id": user_id, "items": self._items}
 
     def answered(self, path: str, answer: Answer) -> None:
         if path == "/api/orders" and answer.status == 201 and "order_id" in answer.body:

@@ -41,6 +41,11 @@ class OutboxWatch:
     def close(self) -> None:
         self._conn.close()
 
+    @property
+    def backend_pid(self) -> int:
+        """The PostgreSQL backend serving this watch (to leave out of the server's cost)."""
+        return self._conn.info.backend_pid
+
     def sample(self) -> OutboxSample:
         unfinished = self._scalar(
             "SELECT count(*) FROM outbox WHERE status NOT IN ('done', 'dead')"

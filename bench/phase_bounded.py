@@ -98,7 +98,7 @@ def _run_window(
     sampler.start()
     result, _answers = load.open_loop(
         stack.port,
-        load.CreateAndPay(user_id, sample_order.ITEMS, sample_order.TOTAL),
+        load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
         rate=offered,
         seconds=profile.bounded_window,
         stop=stop,

@@ -45,7 +45,7 @@ def run_partner_latency(
         since = time.time()
         result, _answers = load.open_loop(
             stack.port,
-            load.CreateAndPay(user_id, sample_order.ITEMS, sample_order.TOTAL),
+            load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
             rate=offered,
             seconds=profile.latency_seconds,
         )
@@ -76,7 +76,7 @@ def _warm_up(stack: ProductStack, watch: OutboxWatch, user_id: str, rate: float)
     (each pool process's partner connection, first statements) are not the steady state."""
     load.open_loop(
         stack.port,
-        load.CreateAndPay(user_id, sample_order.ITEMS, sample_order.TOTAL),
+        load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
         rate=rate,
         seconds=1.0,
     )

@@ -2,7 +2,7 @@
 
 import time
 
-from bench import load, sample_order
+from bench import load, sample_order, start_delays
 from bench.numbers import percentile, rate
 from bench.outbox_watch import OutboxWatch
 from bench.processes import ProcessFailed
@@ -65,12 +65,8 @@ def run_latency(
 ) -> dict[str, float]:
     """Open loop at a fixed command rate, create and pay alternating, the worker running.
 
-    "Commit" time is the event's ``occurred_at``: the product stamps it before the command's
-    transaction commits, so ``occurred_at → handler start`` is an upper bound of
-    commit → handler start (it includes the command's own writes and commit). The client's
-    2xx arrival comes after the commit, so ``response → handler start`` is a lower bound
-    (negative when a handler starts before the answer reaches the client).
-    """
+    Commit → handler start is measured as ``bench.start_delays`` says (an upper and a lower
+    bound)."""
     offered = profile.latency_rate
     stack.progress.say(
         f"latency: {offered:.0f} commands/s (create and pay alternating), open loop, "
@@ -80,53 +76,30 @@ def run_latency(
     since = time.time()
     result, answers = load.open_loop(
         stack.port,
-        load.CreateAndPay(user_id, sample_order.ITEMS, sample_order.TOTAL),
+        load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
         rate=offered,
         seconds=profile.latency_seconds,
     )
     if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
         raise ProcessFailed("the outbox did not drain after the latency window")
     cpu = {name: stack.cpu(name) - cpu_before[name] for name in PROCESSES}
-    records = deliveries(stack.records(), since)
-    starts = [r for r in first_starts(records) if (r.fields.get("occ") or 0) >= since]
-    delivered = len(starts)
-    copies = sum(r.kind == "start" for r in records) - len(first_starts(records))
-    commit_ms = [(r.at - r.fields["occ"]) * 1000 for r in starts]
-    answered = _answer_times(answers)
-    keyed = [(r.at, (str(r.fields.get("agg")), str(r.fields.get("type")))) for r in starts]
-    response_ms = [(at - answered[key]) * 1000 for at, key in keyed if key in answered]
+    delays = start_delays.measure(stack.records(), answers, since)
     figures = {
         "latency_offered_per_s": offered,
         "latency_answered_per_s": result.ok_per_second,
         "latency_errors": float(result.errors),
-        "latency_deliveries": float(delivered),
-        "latency_extra_copies": float(copies),
-        "commit_to_start_p50_ms": percentile(commit_ms, 50),
-        "commit_to_start_p99_ms": percentile(commit_ms, 99),
-        "response_to_start_p50_ms": percentile(response_ms, 50),
-        "response_to_start_p99_ms": percentile(response_ms, 99),
+        "latency_deliveries": float(delays.delivered),
+        "latency_extra_copies": float(delays.extra_copies),
+        "commit_to_start_p50_ms": percentile(delays.commit_ms, 50),
+        "commit_to_start_p99_ms": percentile(delays.commit_ms, 99),
+        "response_to_start_p50_ms": percentile(delays.response_ms, 50),
+        "response_to_start_p99_ms": percentile(delays.response_ms, 99),
         "command_p50_ms": percentile(result.latencies_ms(), 50),
     }
     for name in PROCESSES:
-        figures[f"cpu_ms_per_delivery_{name}"] = rate(cpu[name] * 1000, delivered)
+        figures[f"cpu_ms_per_delivery_{name}"] = rate(cpu[name] * 1000, delays.delivered)
     stack.progress.say(
         f"latency: occurred_at→start p50 {figures['commit_to_start_p50_ms']:.1f} ms, "
-        f"p99 {figures['commit_to_start_p99_ms']:.1f} ms over {len(commit_ms)} deliveries"
+        f"p99 {figures['commit_to_start_p99_ms']:.1f} ms over {delays.delivered} deliveries"
     )
     return figures
-
-
-def _answer_times(answers: list[load.CommandAnswer]) -> dict[tuple[str, str], float]:
-    """(aggregate id, event type) → when the command's 2xx answer arrived."""
-    times: dict[tuple[str, str], float] = {}
-    for entry in answers:
-        if not 200 <= entry.answer.status < 300:
-            continue
-        if entry.path == "/api/orders":
-            times[(str(entry.answer.body.get("order_id")), "order.created")] = (
-                entry.answer.answered_at
-            )
-        elif entry.path.endswith("/pay"):
-            order_id = entry.path.split("/")[3]
-            times[(order_id, "order.payment_processed")] = entry.answer.answered_at
-    return times

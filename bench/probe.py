@@ -10,7 +10,10 @@ event to ``$BENCH_PROBE_DIR/<pid>.jsonl``:
   before the task function runs. For a product delivery it adds the envelope's ``event_id``,
   ``event_type``, ``aggregate_id`` and ``occurred_at`` (epoch seconds); for a baseline task
   its ``sent_at`` keyword;
-* ``{"k": "end", "n": …, "t": …}`` from ``task_postrun``.
+* ``{"k": "end", "n": …, "t": …}`` from ``task_postrun``;
+* ``{"k": "child", "t": …}`` from ``worker_process_init`` in each pool process, after the
+  product's own receiver of that signal (connected first, when ``tasks`` was imported) has
+  built the process's app: the pool process is ready for its first task.
 
 Nothing in the product is changed: signals are Celery's public hooks.
 """
@@ -84,12 +87,17 @@ def worker_is_ready(**_: Any) -> None:
     _write({"k": "ready", "t": time.time(), "cpu": cpu})
 
 
+def child_is_ready(**_: Any) -> None:
+    _write({"k": "child", "t": time.time()})
+
+
 def install() -> None:
-    from celery.signals import task_postrun, task_prerun, worker_ready
+    from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 
     task_prerun.connect(task_started, weak=False)
     task_postrun.connect(task_finished, weak=False)
     worker_ready.connect(worker_is_ready, weak=False)
+    worker_process_init.connect(child_is_ready, weak=False)
 
 
 @dataclass(frozen=True)

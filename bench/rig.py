@@ -17,7 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from app.config import Settings
-from bench import lean_task, probe
+from bench import lean_task, probe, sql_count
 from bench.namespace import HOST, Namespace, free_port
 from bench.processes import Launched, ProcessFailed, ProcessSet, run_to_end
 
@@ -92,12 +92,18 @@ class Rig:
         return web, port
 
     def start_worker(
-        self, name: str, app_module: str, queues: str, settings: Mapping[str, str] | None = None
+        self,
+        name: str,
+        app_module: str,
+        queues: str,
+        settings: Mapping[str, str] | None = None,
+        concurrency: int = WORKER_CONCURRENCY,
     ) -> tuple[Launched, Path]:
-        """A prefork worker whose probe writes to a fresh directory; returns when it is ready.
+        """A prefork worker whose probe writes to a fresh directory; returns once started
+        (``wait_ready`` waits for it to consume).
 
-        ``settings``: outboxflow settings this worker gets beside the defaults (the ordering
-        phase's ``WEBHOOK_URLS``)."""
+        ``settings``: outboxflow settings or bench variables this worker gets beside the
+        defaults (the ordering phase's ``WEBHOOK_URLS``)."""
         probe_dir = self.work_dir / f"probe-{name}-{time.time_ns()}"
         probe_dir.mkdir()
         env = {**self.base_env(), **(settings or {}), probe.PROBE_DIR_ENV: str(probe_dir)}
@@ -109,7 +115,7 @@ class Rig:
             "--pool",
             "prefork",
             "--concurrency",
-            str(WORKER_CONCURRENCY),
+            str(concurrency),
             "--queues",
             queues,
             "--hostname",
@@ -120,9 +126,14 @@ class Rig:
         worker = self.processes.start(name, argv, env)
         return worker, probe_dir
 
-    def start_relay(self) -> Launched | None:
+    def start_relay(
+        self, name: str = "relay", sql_count_dir: Path | None = None
+    ) -> Launched | None:
         """The Procfile's ``relay:`` process as written there; None when it runs none (the
-        product then publishes at commit, or beat's sweep does)."""
+        product then publishes at commit, or beat's sweep does).
+
+        With ``sql_count_dir`` the same command line runs through ``bench.sql_count``,
+        which counts its SQL round trips into that directory."""
         command = procfile_command("relay")
         if command is None:
             return None
@@ -130,7 +141,12 @@ class Rig:
         program = BIN / argv[0]
         if not program.exists():
             raise ProcessFailed(f"the Procfile's relay line does not start a program: {command}")
-        return self.processes.start("relay", [str(program), *argv[1:]], self.base_env())
+        env = self.base_env()
+        launch = [str(program), *argv[1:]]
+        if sql_count_dir is not None:
+            env[sql_count.COUNT_DIR_ENV] = str(sql_count_dir)
+            launch = [sys.executable, "-m", "bench.sql_count", *launch]
+        return self.processes.start(name, launch, env)
 
     def start_beat(self) -> Launched:
         argv = [str(BIN / "celery"), "-A", "tasks", "beat", "--loglevel", "WARNING"]

@@ -93,7 +93,7 @@ def run(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         rig.processes.kill_all()
-        _remove(namespace, progress)
+        remove_namespace(namespace, progress)
         if not keep_logs:
             _remove_tree(work_dir)
 
@@ -144,7 +144,8 @@ def _ordering_only(
     return figures, {"ordering_drains": drains}
 
 
-def _remove(namespace: Namespace, progress: Progress) -> None:
+def remove_namespace(namespace: Namespace, progress: Progress) -> None:
+    """Drop the run's database and broker keys or vhost, trying three times."""
     for attempt in range(3):
         try:
             namespace.remove()

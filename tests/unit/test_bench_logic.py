@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import probe
-from bench.load import Answer, LoadResult
+from bench.load import Answer, CreateAndPay, LoadResult
 from bench.numbers import percentile, slope
 from bench.outbox_watch import OutboxSample
 from bench.phase_bounded import Window, _judge, next_rate
@@ -226,3 +226,11 @@ def test_the_partner_times_each_event_s_first_acceptance_from_its_occurred_at() 
         assert 250 <= delays[0] < 5_000
     finally:
         receiver.stop()
+
+
+def test_orders_go_to_the_users_in_turn_and_a_bare_user_id_is_refused() -> None:
+    commands = CreateAndPay(["u1", "u2"], [], "1.00")
+    creates = [commands.next_request(tick)[1]["user_id"] for tick in range(0, 8, 2)]
+    assert creates == ["u1", "u2", "u1", "u2"]
+    with pytest.raises(TypeError, match="list of one or more"):
+        CreateAndPay("u1", [], "1.00")
