@@ -12,7 +12,7 @@ setting, the relay and worker stopped.
 
 import time
 
-from bench import load, sample_order
+from bench import start_delays
 from bench.numbers import percentile
 from bench.outbox_watch import OutboxWatch
 from bench.processes import ProcessFailed
@@ -43,14 +43,16 @@ def run_partner_latency(
             f"for {profile.latency_seconds:.0f} s"
         )
         since = time.time()
-        result, _answers = load.open_loop(
+        result, _answers = start_delays.offer_and_drain(
             stack.port,
-            load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
+            [user_id],
+            watch,
+            stack.check_alive,
             rate=offered,
             seconds=profile.latency_seconds,
+            drain_timeout=DRAIN_TIMEOUT,
+            what="partner-latency window",
         )
-        if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
-            raise ProcessFailed("the outbox did not drain after the partner-latency window")
         delays = receiver.receipt_delays_ms(since)
         if not delays:
             raise ProcessFailed("the partner received no event (is WEBHOOK_URLS reaching it?)")
@@ -74,11 +76,13 @@ def run_partner_latency(
 def _warm_up(stack: ProductStack, watch: OutboxWatch, user_id: str, rate: float) -> None:
     """A second of commands, drained, before the window: a fresh worker's first deliveries
     (each pool process's partner connection, first statements) are not the steady state."""
-    load.open_loop(
+    start_delays.offer_and_drain(
         stack.port,
-        load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
+        [user_id],
+        watch,
+        stack.check_alive,
         rate=rate,
         seconds=1.0,
+        drain_timeout=DRAIN_TIMEOUT,
+        what="partner phase's warm-up",
     )
-    if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
-        raise ProcessFailed("the outbox did not drain after the partner phase's warm-up")

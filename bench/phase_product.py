@@ -2,7 +2,7 @@
 
 import time
 
-from bench import load, sample_order, start_delays
+from bench import start_delays
 from bench.numbers import percentile, rate
 from bench.outbox_watch import OutboxWatch
 from bench.processes import ProcessFailed
@@ -74,26 +74,20 @@ def run_latency(
     )
     cpu_before = {name: stack.cpu(name) for name in PROCESSES}
     since = time.time()
-    result, answers = load.open_loop(
+    result, answers = start_delays.offer_and_drain(
         stack.port,
-        load.CreateAndPay([user_id], sample_order.ITEMS, sample_order.TOTAL),
+        [user_id],
+        watch,
+        stack.check_alive,
         rate=offered,
         seconds=profile.latency_seconds,
+        drain_timeout=DRAIN_TIMEOUT,
+        what="latency window",
     )
-    if watch.wait_drained(DRAIN_TIMEOUT, stack.check_alive) is None:
-        raise ProcessFailed("the outbox did not drain after the latency window")
     cpu = {name: stack.cpu(name) - cpu_before[name] for name in PROCESSES}
     delays = start_delays.measure(stack.records(), answers, since)
     figures = {
-        "latency_offered_per_s": offered,
-        "latency_answered_per_s": result.ok_per_second,
-        "latency_errors": float(result.errors),
-        "latency_deliveries": float(delays.delivered),
-        "latency_extra_copies": float(delays.extra_copies),
-        "commit_to_start_p50_ms": percentile(delays.commit_ms, 50),
-        "commit_to_start_p99_ms": percentile(delays.commit_ms, 99),
-        "response_to_start_p50_ms": percentile(delays.response_ms, 50),
-        "response_to_start_p99_ms": percentile(delays.response_ms, 99),
+        **start_delays.latency_figures(result, delays, offered),
         "command_p50_ms": percentile(result.latencies_ms(), 50),
     }
     for name in PROCESSES:

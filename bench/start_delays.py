@@ -7,9 +7,13 @@ commit → handler start (it includes the command's own writes and commit). The 
 (negative when a handler starts before the answer reaches the client).
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import load, probe
+from bench import load, probe, sample_order
+from bench.numbers import percentile
+from bench.outbox_watch import OutboxWatch
+from bench.processes import ProcessFailed
 from bench.product_stack import deliveries, first_starts
 
 
@@ -58,3 +62,44 @@ def answer_times(answers: list[load.CommandAnswer]) -> dict[tuple[str, str], flo
             order_id = entry.path.split("/")[3]
             times[(order_id, "order.payment_processed")] = entry.answer.answered_at
     return times
+
+
+def offer_and_drain(
+    port: int,
+    user_ids: Sequence[str],
+    watch: OutboxWatch,
+    check_alive: Callable[[], None],
+    *,
+    rate: float,
+    seconds: float,
+    drain_timeout: float,
+    what: str,
+) -> tuple[load.LoadResult, list[load.CommandAnswer]]:
+    """Create-and-pay commands at ``rate`` for ``seconds`` (open loop), then wait until the
+    outbox has drained; ``what`` names the window in the error when it does not."""
+    answered = load.open_loop(
+        port,
+        load.CreateAndPay(list(user_ids), sample_order.ITEMS, sample_order.TOTAL),
+        rate=rate,
+        seconds=seconds,
+    )
+    if watch.wait_drained(drain_timeout, check_alive) is None:
+        raise ProcessFailed(f"the outbox did not drain after the {what}")
+    return answered
+
+
+def latency_figures(
+    result: load.LoadResult, delays: StartDelays, offered: float
+) -> dict[str, float]:
+    """The latency window's figures, as ``make bench`` and ``make bench-scale`` report them."""
+    return {
+        "latency_offered_per_s": offered,
+        "latency_answered_per_s": result.ok_per_second,
+        "latency_errors": float(result.errors),
+        "latency_deliveries": float(delays.delivered),
+        "latency_extra_copies": float(delays.extra_copies),
+        "commit_to_start_p50_ms": percentile(delays.commit_ms, 50),
+        "commit_to_start_p99_ms": percentile(delays.commit_ms, 99),
+        "response_to_start_p50_ms": percentile(delays.response_ms, 50),
+        "response_to_start_p99_ms": percentile(delays.response_ms, 99),
+    }

@@ -19,8 +19,7 @@ import os
 import time
 from typing import Any
 
-from bench import load, sample_order, start_delays
-from bench.numbers import percentile
+from bench import start_delays
 from bench.processes import ProcessFailed
 from bench.scale import drain, fleet
 from bench.scale.fleet import Processes
@@ -77,23 +76,15 @@ def _warm_up(setting: Setting, processes: Processes, workers: int) -> None:
 def _latency(setting: Setting, processes: Processes) -> dict[str, float]:
     profile = setting.profile
     since = time.time()
-    result, answers = load.open_loop(
+    result, answers = start_delays.offer_and_drain(
         setting.port,
-        load.CreateAndPay(setting.user_ids, sample_order.ITEMS, sample_order.TOTAL),
+        setting.user_ids,
+        setting.watch,
+        processes.check_alive,
         rate=profile.latency_rate,
         seconds=profile.latency_seconds,
+        drain_timeout=DRAIN_TIMEOUT,
+        what="latency window",
     )
-    if setting.watch.wait_drained(DRAIN_TIMEOUT, processes.check_alive) is None:
-        raise ProcessFailed("the outbox did not drain after the latency window")
     delays = start_delays.measure(processes.records(), answers, since)
-    return {
-        "latency_offered_per_s": profile.latency_rate,
-        "latency_answered_per_s": result.ok_per_second,
-        "latency_errors": float(result.errors),
-        "latency_deliveries": float(delays.delivered),
-        "latency_extra_copies": float(delays.extra_copies),
-        "commit_to_start_p50_ms": percentile(delays.commit_ms, 50),
-        "commit_to_start_p99_ms": percentile(delays.commit_ms, 99),
-        "response_to_start_p50_ms": percentile(delays.response_ms, 50),
-        "response_to_start_p99_ms": percentile(delays.response_ms, 99),
-    }
+    return start_delays.latency_figures(result, delays, profile.latency_rate)
