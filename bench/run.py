@@ -9,9 +9,6 @@ Ctrl-C, SIGTERM) every started process is killed and the namespace removed.
 """
 
 import os
-import signal
-import tempfile
-import time
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +28,7 @@ from bench import (
     report,
     yardstick_schema,
 )
+from bench.corner import corner
 from bench.namespace import Namespace
 from bench.outbox_watch import OutboxWatch
 from bench.product_stack import ProductStack
@@ -48,15 +46,8 @@ def run(
 ) -> dict[str, Any]:
     """Every phase, or with ``only_ordering`` the ordering phase alone (its figures only)."""
     progress = Progress()
-    previous = {
-        sig: signal.signal(sig, progress.interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    namespace = Namespace(broker)
-    work_dir = Path(tempfile.mkdtemp(prefix="outboxflow-bench-"))
-    rig = Rig(namespace, work_dir)
-    try:
-        progress.say(f"namespace {namespace.name} on {broker}; logs in {work_dir}")
-        namespace.create()
+    with corner(broker, progress, "outboxflow-bench-", keep_logs) as rig:
+        namespace = rig.namespace
         meta: dict[str, Any] = {
             "broker": broker,
             "profile": profile.name,
@@ -89,13 +80,6 @@ def run(
         print(report.table(figures, checks, meta, labels, ratios), flush=True)
         progress.say(f"done in {progress.elapsed():.0f} s; JSON in {json_path}")
         return document
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        rig.processes.kill_all()
-        remove_namespace(namespace, progress)
-        if not keep_logs:
-            _remove_tree(work_dir)
 
 
 def _every_phase(
@@ -142,20 +126,3 @@ def _ordering_only(
     with closing(OutboxWatch(rig.namespace.psycopg_dsn)) as watch:
         figures, drains = phase_ordering.run_ordering(stack, watch, profile)
     return figures, {"ordering_drains": drains}
-
-
-def remove_namespace(namespace: Namespace, progress: Progress) -> None:
-    """Drop the run's database and broker keys or vhost, trying three times."""
-    for attempt in range(3):
-        try:
-            namespace.remove()
-            return
-        except Exception as exc:
-            progress.note(f"cleanup of {namespace.name} failed ({exc}); retrying")
-            time.sleep(1 + attempt)
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)

@@ -4,21 +4,15 @@ Whatever happens (an error, Ctrl-C, SIGTERM) every started process is killed and
 namespace removed, as ``python -m bench`` does.
 """
 
-import shutil
-import signal
-import tempfile
 from contextlib import closing
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.namespace import Namespace
+from bench.corner import corner
 from bench.outbox_watch import OutboxWatch
 from bench.product_stack import ProductStack
 from bench.progress import Progress
-from bench.rig import Rig
-from bench.run import remove_namespace
 from bench.scale.cell import run_cell
 from bench.scale.profile import ScaleProfile
 from bench.scale.setting import Setting
@@ -33,15 +27,8 @@ def run_matrix(
     broker: str, profile: ScaleProfile, progress: Progress, keep_logs: bool = False
 ) -> dict[str, Any]:
     """Every (workers, relays) cell of ``profile`` on ``broker``; the JSON document."""
-    previous = {
-        sig: signal.signal(sig, progress.interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    namespace = Namespace(broker)
-    work_dir = Path(tempfile.mkdtemp(prefix="outboxflow-scale-"))
-    rig = Rig(namespace, work_dir)
-    try:
-        progress.say(f"{broker}: namespace {namespace.name}; logs in {work_dir}")
-        namespace.create()
+    with corner(broker, progress, "outboxflow-scale-", keep_logs) as rig:
+        namespace = rig.namespace
         meta: dict[str, Any] = {
             "schema": SCHEMA,
             "broker": broker,
@@ -65,10 +52,3 @@ def run_matrix(
                     cells.append(run_cell(setting, workers, relays))
         meta["seconds"] = round(progress.elapsed(), 1)
         return {"meta": meta, "profile": profile.__dict__, "cells": cells}
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        rig.processes.kill_all()
-        remove_namespace(namespace, progress)
-        if not keep_logs:
-            shutil.rmtree(work_dir, ignore_errors=True)
