@@ -70,7 +70,7 @@ def test_sign_in_find_a_dead_letter_re_drive_it_and_see_it_done(
     expect(page).to_have_url(f"{base}/ops")
     [cookie] = [c for c in page.context.cookies() if c["name"] == "session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
-    dead_link = page.locator("tr", has_text="forward_to_webhooks").locator("a")
+    dead_link = page.locator("#backlog-table tr", has_text="forward_to_webhooks").locator("a")
     expect(dead_link).to_have_text("1")  # one dead letter, linked to the filtered list
     page.screenshot(path=str(screenshot_dir / "ops-overview.png"), full_page=True)
 
