@@ -28,8 +28,9 @@ import psycopg
 import sqlalchemy as sa
 
 from app.application.event_handlers.projections import PROJECTIONS
+from app.application.maintenance import RebuildReport
 from app.infrastructure.persistence.database import engine_options, tune_engine
-from app.infrastructure.persistence.rebuild import ProjectionRebuild, RebuildReport
+from app.infrastructure.persistence.rebuild import ProjectionRebuild
 from app.infrastructure.persistence.tables import events, order_summaries, user_profiles
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -32,9 +32,7 @@ import sqlalchemy as sa
 
 from app.application.errors import UnprocessableMessage
 from app.application.event_handlers.projections import Projection
-
-# RebuildReport is named here as well as in its home: bench/ imports it from this module.
-from app.application.maintenance import RebuildReport as RebuildReport
+from app.application.maintenance import RebuildReport
 from app.application.read_models import OrderSummary, UserProfile
 from app.infrastructure.persistence.database import read_only
 from app.infrastructure.persistence.event_store import event_from_row
