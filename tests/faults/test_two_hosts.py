@@ -194,7 +194,14 @@ def test_losing_a_host_under_load_loses_nothing_and_applies_nothing_twice(
         orders.place(commands, 30)
         b.wait_drained(timeout=120)
         drained_in = time.monotonic() - killed_at
-    ages_after = heartbeat_ages(web_b, ADMIN_TOKEN)
+
+    # A dead host's heartbeat goes stale FRESH seconds after its last beat; a fast drain can
+    # end sooner than that, so wait for it rather than read it once.
+    def stale_a() -> dict[str, float] | None:
+        seen = heartbeat_ages(web_b, ADMIN_TOKEN)
+        return seen if seen.get("host-a", 0.0) >= FRESH else None
+
+    ages_after = wait_until(stale_a, timeout=FRESH + 30, what="host A's heartbeat to go stale")
 
     figures = check_invariants(b.engine)
     counts = event_counts(b.engine)
