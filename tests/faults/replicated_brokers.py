@@ -33,9 +33,13 @@ class RabbitClusterBroker:
         assert len(names) == 1, f"the queues' leaders are spread: {leaders}"
         return self.cluster.node_named(names.pop())
 
-    def crash(self, queues: list[str] | None = None) -> None:
-        """Kill the node that leads ``queues`` (default: the first node)."""
-        self.killed = self.leader_node(queues) if queues else self.cluster.nodes[0]
+    def crash(self, node: RabbitNode | None = None) -> None:
+        """Kill ``node`` (default: the first node).
+
+        A test that kills a queue leader looks it up first with ``leader_node``: the lookup
+        runs ``rabbitmqctl``, which takes long enough for a backlog to drain.
+        """
+        self.killed = node or self.cluster.nodes[0]
         self.cluster.kill(self.killed)
 
     def start_empty(self) -> None:

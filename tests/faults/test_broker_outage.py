@@ -11,7 +11,7 @@ import pytest
 from app.infrastructure.messaging.broker_watch import CANARY_QUEUE
 from tests.faults.conftest import Rig
 from tests.faults.workload import command_count, drive_all
-from tests.support.outbox import outbox_stats, status_counts
+from tests.support.outbox import in_broker, outbox_stats, status_counts
 from tests.support.waiting import wait_until
 from tests.support.workload import (
     Workload,
@@ -34,7 +34,7 @@ def test_broker_restarts_empty_with_deliveries_in_flight_and_queued(rig: Rig) ->
     register_users(rig.stack.client, workload)
     create_orders(rig.stack.client, workload)
     wait_until(lambda: len(rig.receiver.arrived) >= 3, timeout=30, what="webhooks in flight")
-    queued = sum(rig.stack.queue_depths().values())
+    queued = in_broker(rig.stack.engine)
     rig.broker.crash()
 
     started = time.monotonic()

@@ -17,6 +17,7 @@ from app.application.event_handlers.registry import HANDLER_QUEUES
 from tests.faults.conftest import Rig, running_rig
 from tests.faults.replicated_brokers import RabbitClusterBroker
 from tests.support.fixtures import MakeDatabase
+from tests.support.outbox import in_broker
 from tests.support.waiting import wait_until
 from tests.support.workload import (
     Workload,
@@ -58,18 +59,17 @@ def test_killing_the_node_that_leads_the_quorum_queues_loses_nothing(
     workload = Workload.generate(users=4, orders=16)
     rig.receiver.respond = lambda _key, _type: (200, 0.15)
     worker, _beat = rig.stack.start_celery(concurrency=2)
-
-    register_users(rig.stack.client, workload)
-    create_orders(rig.stack.client, workload)
-    wait_until(lambda: len(rig.receiver.arrived) >= 3, timeout=60, what="webhooks in flight")
     queues = list(HANDLER_QUEUES)
     leader = broker.leader_node(queues)
     types = broker.cluster.queue_leaders(broker.cluster.nodes[-1])
     assert {types[queue][0] for queue in queues} == {"quorum"}, types
-    queued = sum(rig.stack.queue_depths().values())
-    since = worker.log_offset()
 
-    broker.crash(queues)
+    register_users(rig.stack.client, workload)
+    create_orders(rig.stack.client, workload)
+    wait_until(lambda: len(rig.receiver.arrived) >= 3, timeout=60, what="webhooks in flight")
+    since = worker.log_offset()
+    queued = in_broker(rig.stack.engine)
+    broker.crash(leader)
     killed_at = time.monotonic()
     pay_orders(rig.stack.client, workload)
     ship_orders(rig.stack.client, workload)

@@ -28,6 +28,18 @@ def status_counts(engine: sa.Engine) -> dict[str, int]:
         return {status: int(count) for status, count in rows}
 
 
+def in_broker(engine: sa.Engine) -> int:
+    """Deliveries published and not finished (``dispatched``, ``running``, ``retry``).
+
+    Each has a message the broker holds, ready or prefetched and unacknowledged: the
+    backlog a broker crash hits. A queue's depth is a poor measure of it, since a worker
+    may have prefetched every ready message into its own buffer.
+    """
+    published = (DeliveryStatus.DISPATCHED, DeliveryStatus.RUNNING, DeliveryStatus.RETRY)
+    counts = status_counts(engine)
+    return sum(counts.get(status, 0) for status in published)
+
+
 def unfinished_deliveries(engine: sa.Engine, limit: int = 15) -> list[dict[str, Any]]:
     """Deliveries not yet ``done``/``dead``, oldest first: what a timeout message shows."""
     columns = [
