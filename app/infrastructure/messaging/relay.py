@@ -94,6 +94,7 @@ class OutboxRelay:
         self._redelivery_after = redelivery_after
         self._immediate_paused_until = 0.0
         self._last_repair = float("-inf")
+        self._stranded: dict[ordering.Key, int] = {}
 
     def sweep(self, *, time_budget: float = 5.0, check_broker: bool = True) -> RelayReport:
         """Publish due deliveries batch after batch until none is left or time is up.
@@ -226,10 +227,18 @@ class OutboxRelay:
 
     def repair(self) -> int:
         """Settle the keys whose first open row is held: frees what a worker that died
-        between its done and its release left held. Sweeps run it once a second."""
+        between its done and its release left held. Sweeps run it once a second.
+
+        A key is settled when two looks in a row find the same row stranded: after every
+        done, its key looks stranded until the worker's release a moment later, and that
+        release, not this repair, should free it (a repair that raced it would report a
+        dead worker that never was). A row held by a dead worker waits one look longer.
+        """
         with self._engine.begin() as conn:
-            keys = ordering.stranded_keys(conn)
-            released = ordering.settle(conn, keys).released if keys else []
+            stranded = ordering.stranded_keys(conn)
+            again = {key for key, row in stranded.items() if self._stranded.get(key) == row}
+            released = ordering.settle(conn, again).released if again else []
+        self._stranded = {key: row for key, row in stranded.items() if key not in again}
         if released:
             log.warning("relay: released %d held deliveries whose key was free", len(released))
         return len(released)

@@ -154,17 +154,22 @@ def _move(conn: sa.Connection, ids: list[int], target: DeliveryStatus) -> None:
     conn.execute(states.settled(ids, target))
 
 
-def stranded_keys(conn: sa.Connection, limit: int = 10_000) -> set[Key]:
-    """Keys whose first open row is held: nothing in flight or dead ahead of a held row
-    will ever release it (a worker died between its done and its release). What the
-    relay's repair settles; in a healthy outbox it finds none, however many rows wait."""
+def stranded_keys(conn: sa.Connection, limit: int = 10_000) -> dict[Key, int]:
+    """Keys whose first open row is held, each with that row's id: nothing in flight or
+    dead ahead of it will release it. What the relay's repair settles.
+
+    A key is stranded for good when a worker died between its done and its release, and
+    for a moment after every done (the release is the worker's next transaction); the
+    row id tells the two apart when the key is looked at again. In a healthy outbox this
+    finds almost none, however many rows wait.
+    """
     rows = conn.execute(
-        sa.select(outbox.c.handler, outbox.c.order_key)
+        sa.select(outbox.c.handler, outbox.c.order_key, sa.func.min(outbox.c.id).label("id"))
         .where(HELD, sa.not_(AHEAD_IN_FLIGHT))
-        .distinct()
+        .group_by(outbox.c.handler, outbox.c.order_key)
         .limit(limit)
     )
-    return {(row.handler, row.order_key) for row in rows}
+    return {(row.handler, row.order_key): int(row.id) for row in rows}
 
 
 def release_next(conn: sa.Connection, delivery_id: int) -> bool:
