@@ -179,6 +179,8 @@ class OutboxRelay:
             claimed = outbox.claim(
                 conn, token=token, lease=self._claim_lease, limit=self._batch_size
             )
+        if not claimed:
+            return RelayReport()
         held = self._hold_back(claimed)
         held_keys = {
             (d.handler, d.order_key)
@@ -218,11 +220,15 @@ class OutboxRelay:
 
         After the claim's commit and before any publish: a read this late sees at least
         what the claim's own would have, so nothing it lets go has an open row ahead.
+
+        Without a transaction on PostgreSQL: ``settle`` is safe statement by statement (each
+        move is guarded by the statuses it may leave, and takes no locks to keep), so the
+        usual case, a key's released head with nothing to hold, is one round trip.
         """
         keys = {(d.handler, d.order_key) for d in claimed if d.order_key is not None}
         if not keys:
             return set()
-        with self._engine.begin() as conn:
+        with self._single.begin() as conn:
             return set(ordering.settle(conn, keys).held)
 
     def repair(self) -> int:
