@@ -55,13 +55,7 @@ class PostgresWakeups:
         self._conn.execute(f"LISTEN {CHANNEL}")
 
     def wait(self, timeout: float) -> bool:
-        """Also takes every notification already received: commits that came during a
-        sweep wake the relay once, not once each."""
-        if not any(True for _notify in self._conn.notifies(timeout=timeout, stop_after=1)):
-            return False
-        while any(True for _notify in self._conn.notifies(timeout=0)):
-            pass
-        return True
+        return any(True for _notify in self._conn.notifies(timeout=timeout, stop_after=1))
 
     def close(self) -> None:
         self._conn.close()
