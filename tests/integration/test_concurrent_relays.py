@@ -90,7 +90,9 @@ def test_leases_decide_when_a_delivery_may_be_claimed_again(
     database = make_database(db)
     engine = make_engine(database)
     seeded = set(seed_pending_deliveries(engine, 100))
-    crashed_lease, redelivery = 1.5, 3.0
+    # Far enough apart that the sweep which takes the crashed relay's rows cannot also find
+    # the live relay's own published rows due again, however late a loaded machine runs it.
+    crashed_lease, redelivery = 1.5, 5.0
     with engine.begin() as conn:
         claimed = outbox_queries.claim(
             conn, token="crashed-relay", lease=timedelta(seconds=crashed_lease), limit=90

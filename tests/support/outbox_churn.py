@@ -9,6 +9,7 @@ and dead row versions and free space are counted with ``pgstattuple`` (a contrib
 shipped with PostgreSQL, created in the test's own database).
 """
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,13 +57,47 @@ def churn(
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
     figures = []
+    previous_purge: int | None = None
     for number in range(rounds):
         finished_at = start + INTERVAL * number
         _deliver_one_round(engine, number * events_per_round, events_per_round, finished_at)
+        if previous_purge is not None:
+            _wait_for_older_snapshots(engine, previous_purge)
         cutoff = finished_at - INTERVAL * retain_rounds + INTERVAL / 2
         retention.purge_done_deliveries(engine, utcnow() - cutoff, batch_size=5_000)
+        previous_purge = _next_xid(engine)
         figures.append(_measure(engine, number + 1))
     return figures
+
+
+def _next_xid(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        next_xid = conn.exec_driver_sql("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+        return int(next_xid.scalar_one())
+
+
+def _wait_for_older_snapshots(engine: sa.Engine, xid: int, timeout: float = 30.0) -> None:
+    """Until no transaction or snapshot anywhere on the server is older than ``xid``.
+
+    A vacuum puts the index pages a purge emptied in the free space map only once no
+    snapshot could still read them, and PostgreSQL 15 judges that for B-tree pages by the
+    whole server's oldest snapshot (shared relations' horizon), not the database's. So a
+    test in another database holding a transaction open across a round keeps this one's
+    indexes from reusing their pages: a property of the server, not of the retention under
+    test. Each purge waits for the previous one's deletions to be out of every snapshot's
+    sight (up to ``timeout``: after it, the round goes on and the figures show the growth).
+    """
+    older = (
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND ("
+        " (backend_xmin IS NOT NULL AND age(backend_xmin) > age(%(xid)s::text::xid))"
+        " OR (backend_xid IS NOT NULL AND age(backend_xid) > age(%(xid)s::text::xid)))"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if not conn.exec_driver_sql(older, {"xid": str(xid % 2**32)}).scalar():
+                return
+        time.sleep(0.1)
 
 
 def _deliver_one_round(engine: sa.Engine, first: int, count: int, finished_at: datetime) -> None:
