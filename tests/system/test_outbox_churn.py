@@ -2,7 +2,10 @@
 and the vacuum that ends the purge lets the next round reuse the space.
 
 Ten rounds, each one retention interval: 15,000 deliveries written and moved to done, the
-round older than the window (three rounds) purged. The same churn with the purge's vacuum
+round older than the window (three rounds) purged. Index pages the vacuum deleted are
+reused only once no snapshot anywhere on the server can see them, so a long transaction in
+another test's database shows as deleted index pages, which the size bounds leave out and
+the figures report. The same churn with the purge's vacuum
 left out shows what happens when nothing vacuums: with autovacuum off (as on the CI
 server) the heap grows by a round's worth every round, most of it free room nobody reuses.
 Figures go to the run's summary (and docs/operations.md).
@@ -54,9 +57,9 @@ def test_retention_keeps_the_outbox_size_bounded_under_churn(
     assert all(f.live_rows <= retained for f in figures), account
     assert all(f.dead_tuples <= retained // 5 for f in figures), account
     assert all(f.heap_bytes <= HEAP_GROWTH * warm.heap_bytes for f in figures), account
-    assert all(f.total_bytes <= TOTAL_GROWTH * warm.total_bytes for f in figures), account
-    settled = max(f.total_bytes for f in figures[WARM_UP - 1 : -3])
-    assert all(f.total_bytes <= SETTLED_GROWTH * settled for f in figures[-3:]), account
+    assert all(f.kept_bytes <= TOTAL_GROWTH * warm.kept_bytes for f in figures), account
+    settled = max(f.kept_bytes for f in figures[WARM_UP - 1 : -3])
+    assert all(f.kept_bytes <= SETTLED_GROWTH * settled for f in figures[-3:]), account
 
 
 def test_without_a_vacuum_the_same_churn_grows_the_outbox(
