@@ -159,8 +159,10 @@ def test_concurrent_relays_publish_each_key_one_at_a_time_in_order(
     with ThreadPoolExecutor(len(relays) + 1) as pool:
         sweepers = [pool.submit(sweep, r) for r in relays]
         worker = pool.submit(work)
-        worker.result(timeout=240)
-        stop.set()
+        try:
+            worker.result(timeout=240)
+        finally:
+            stop.set()  # or a failing worker leaves the sweepers, and the pool, running
         for sweeper in sweepers:
             sweeper.result(timeout=30)
 
