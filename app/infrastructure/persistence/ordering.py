@@ -13,10 +13,12 @@ dead-letter store (dead-lettering, re-driving, skipping, purging) and the relay'
 repair. It takes no locks, so it is safe by being checked again where it matters:
 
 * the relay settles every ordered row it claims after the claim commits and before
-  publishing it, so it never publishes a row with an open one ahead of it (a row committed
-  ahead of it is visible: its key's transactions are serialised, see ``OrderKey``);
+  publishing it, so it does not publish a row with an open one ahead of it (a row committed
+  ahead of it is visible: its key's transactions are serialised, see ``OrderKey``), except
+  where another relay's settle, reading before a done and writing after, holds a row this
+  one has just let go (rare, under load; a later row may then go early);
 * a worker starting a delivery learns whether one ahead of it is open (``Attempt.behind``),
-  and holds it again instead of running it;
+  or finds it held, and does not run it: this check is what keeps runs in order;
 * a held row is never stranded: a worker settles the key in a new transaction after its
   done commits, and the relay settles the keys it held back in its next transaction after
   holding them back. Whichever of the two reads second sees the other's commit.
