@@ -9,7 +9,7 @@ and dead row versions and free space are counted with ``pgstattuple`` (a contrib
 shipped with PostgreSQL, created in the test's own database).
 """
 
-import time
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from app.infrastructure.persistence.done_counts import DONE_COUNT_SHARDS
 from app.infrastructure.persistence.sql import utcnow
 from app.infrastructure.persistence.tables import events, outbox
 from tests.support.outbox_seeding import DELIVERIES_PER_EVENT, insert_events
+from tests.support.waiting import WaitTimeout, wait_until
 
 INTERVAL = timedelta(hours=1)
 """The simulated time between two rounds (the retention task's default interval)."""
@@ -103,12 +104,13 @@ def _wait_for_older_snapshots(engine: sa.Engine, xid: int, timeout: float = 10.0
         " (backend_xmin IS NOT NULL AND age(backend_xmin) > age(%(xid)s::text::xid))"
         " OR (backend_xid IS NOT NULL AND age(backend_xid) > age(%(xid)s::text::xid)))"
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def none_older() -> bool:
         with engine.connect() as conn:
-            if not conn.exec_driver_sql(older, {"xid": str(xid % 2**32)}).scalar():
-                return
-        time.sleep(0.1)
+            return not conn.exec_driver_sql(older, {"xid": str(xid % 2**32)}).scalar()
+
+    with contextlib.suppress(WaitTimeout):
+        wait_until(none_older, timeout=timeout, what="older snapshots to end")
 
 
 def _deliver_one_round(engine: sa.Engine, first: int, count: int, finished_at: datetime) -> None:
